@@ -1,0 +1,70 @@
+/*
+ * The HTTP-free heart of the API: the route table, request validation and
+ * the mapping of SMTP outcomes to replies. The server hands over a method,
+ * a path and a complete body; this module answers with a status code and
+ * a JSON body. It never sees a socket or libmicrohttpd.
+ */
+#ifndef GW_API_H
+#define GW_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../smtp/buf.h"
+#include "../smtp/smtp.h"
+
+/* The most a reply body may hold; replies are small JSON documents. */
+#define API_RESPONSE_MAX (1024 * 1024)
+
+/* A reply ready to be sent. Initialise with api_response_init(). */
+struct api_response {
+    unsigned status;      /* the HTTP status code */
+    struct buf body;      /* the JSON document */
+    const char *allow;    /* for 405, the Allow header; static text */
+    unsigned retry_after; /* for 503, seconds; 0 for no Retry-After */
+};
+
+void api_response_init(struct api_response *resp);
+void api_response_free(struct api_response *resp);
+
+/*
+ * Makes `resp` an error reply: `status` with {"status":"failed",
+ * "error":"<field>: <text>","field":"<field>"}; `field` may be NULL when
+ * no one field is at fault.
+ */
+void api_error(struct api_response *resp, unsigned status, const char *field,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * What the API reaches through the server: the upstream pool of a named
+ * credential (NULL when there is none).
+ */
+struct api_ctx {
+    struct smtp_pool *(*find_pool)(void *arg, const char *credential);
+    void *arg;
+};
+
+/* What the server needs to know of a route before it reads the body. */
+struct api_route {
+    const char *method;
+    const char *path;
+    bool needs_token; /* a bearer token is required */
+    bool takes_json;  /* the body must be application/json */
+    void (*handle)(const struct api_route *route,
+                   const struct api_ctx *ctx, const char *body, size_t len,
+                   struct api_response *resp);
+};
+
+/*
+ * Finds the route for `method` and `path` (without the query string).
+ * Returns it, or NULL with `resp` made a 404 (no such path) or a 405
+ * (the path exists for other methods, listed in resp->allow).
+ */
+const struct api_route *api_route_find(const char *method, const char *path,
+                                       struct api_response *resp);
+
+/* Runs the route on the complete body and fills `resp`. */
+void api_handle(const struct api_route *route, const struct api_ctx *ctx,
+                const char *body, size_t len, struct api_response *resp);
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * The list of unit-test suites, one per module. A new suite named X is
+ * defined in test_X.c as `const struct unit_test X_tests[]` and added
+ * here.
+ */
+#ifndef GW_TEST_SUITES_H
+#define GW_TEST_SUITES_H
+
+#include "check.h"
+
+#define UNIT_SUITES                                                            \
+    SUITE(buf)                                                                 \
+    SUITE(err)
+
+#define SUITE(name) extern const struct unit_test name##_tests[];
+UNIT_SUITES
+#undef SUITE
+
+#endif

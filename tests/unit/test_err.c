@@ -1,0 +1,53 @@
+/* Unit tests of error codes and details (smtp/err.c). */
+#include "../../smtp/err.h"
+#include "check.h"
+
+#include <string.h>
+
+TEST(set_returns_code_and_formats_detail)
+{
+    struct gw_error e = {0};
+
+    CHECK(gw_error_set(&e, GW_EINVAL, "to[%d]: %s", 1, "bad") == GW_EINVAL);
+    CHECK(e.code == GW_EINVAL);
+    CHECK_STR(e.detail, "to[1]: bad");
+    CHECK(gw_error_set(NULL, GW_EIO, "ignored") == GW_EIO);
+}
+
+TEST(prefix_names_the_field)
+{
+    struct gw_error e = {0};
+
+    gw_error_set(&e, GW_EINVAL, "the address has a space");
+    CHECK(gw_error_prefix(&e, "cc[0]") == GW_EINVAL);
+    CHECK_STR(e.detail, "cc[0]: the address has a space");
+}
+
+TEST(long_detail_is_cut_on_a_character_boundary)
+{
+    struct gw_error e = {0};
+    char big[2000];
+
+    /* "é" is two bytes; the cut must not split one. */
+    for (size_t i = 0; i + 1 < sizeof(big); i += 2)
+        memcpy(big + i, "\xc3\xa9", 2);
+    big[sizeof(big) - 1] = '\0';
+    gw_error_set(&e, GW_EINVAL, "%s", big);
+    CHECK(strlen(e.detail) < sizeof(e.detail));
+    CHECK(check_contains(e.detail, "..."));
+    CHECK(strstr(e.detail, "...")[-1] == '\xa9');
+}
+
+TEST(every_code_has_a_description)
+{
+    for (int c = GW_OK; c <= GW_EAUTH; c++)
+        CHECK(strcmp(gw_strerror((enum gw_err)c), "unknown error") != 0);
+}
+
+const struct unit_test err_tests[] = {
+    UNIT(set_returns_code_and_formats_detail),
+    UNIT(prefix_names_the_field),
+    UNIT(long_detail_is_cut_on_a_character_boundary),
+    UNIT(every_code_has_a_description),
+    {NULL, NULL},
+};
