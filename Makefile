@@ -6,8 +6,10 @@
 #   make test       install what is missing, run every test
 #   make lint       clang-format check, cppcheck, banned functions
 #   make SANITIZE=1 test    the same tests on an ASan + UBSan build
-#   make fuzz       build the libFuzzer harnesses and run each briefly
+#   make fuzz       build the libFuzzer harnesses and run each for
+#                   FUZZ_SECONDS (10)
 
+SHELL   := /bin/bash
 CC      ?= cc
 BUILD   ?= build
 VERSION := 0.1.0
@@ -48,15 +50,21 @@ UNIT := $(BUILD)/unit-tests
 
 all: $(BIN)
 
+# `make V=1` shows the whole compiler command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BIN): $(LIB_OBJ) $(BUILD)/server/main.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(UNIT): $(LIB_OBJ) $(UNIT_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -70,10 +78,12 @@ run:
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh $(BIN)
 
+# The fuzzers run briefly here; `make fuzz` alone runs them longer.
 test:
-	@scripts/deps.sh build test
+	@scripts/deps.sh build test fuzz
 	@$(MAKE) --no-print-directory all $(UNIT)
-	@$(MAKE) --no-print-directory unit integration openapi-lint
+	@$(MAKE) --no-print-directory openapi-lint fuzz FUZZ_SECONDS=5
+	@$(MAKE) --no-print-directory unit integration
 
 unit: $(UNIT)
 	$(UNIT)
@@ -83,6 +93,31 @@ integration: $(BIN)
 
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
+
+# libFuzzer harnesses, one per parser; each links only the smtp/ sources.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+                -fsanitize=fuzzer,address,undefined
+FUZZ_SECONDS ?= 10
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
+	@mkdir -p build/fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out smtp/io.c smtp/smtp.c,$(SMTP_SRC))
+
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	  corpus=tests/fuzz/corpus-$$(basename $$f); mkdir -p $$corpus; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	      -print_final_stats=0 $$corpus tests/fuzz/seeds 2>&1 | \
+	      grep -E '^(Done|==[0-9]+==ERROR|SUMMARY)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 lint:
 	@scripts/deps.sh lint

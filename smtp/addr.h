@@ -38,6 +38,12 @@ enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
 /* Checks a mailbox (local@domain) without storing it. */
 enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err);
 
+/*
+ * Checks a display name (without quotes) without storing it: valid UTF-8
+ * with no control byte, TAB included. NULL is a valid "no name".
+ */
+enum gw_err addr_check_name(const char *name, struct gw_error *err);
+
 /* True when the mailbox has a byte outside ASCII (it needs SMTPUTF8). */
 bool addr_needs_utf8(const char *mailbox);
 

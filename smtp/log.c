@@ -22,8 +22,7 @@ void log_set_level(enum log_level level)
 
 bool log_level_parse(const char *name, enum log_level *out)
 {
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
         if (strcmp(name, level_names[i]) == 0) {
             *out = (enum log_level)i;
             return true;
@@ -54,8 +53,7 @@ static void log_write(enum log_level level, const char *fmt, va_list ap)
     now = time(NULL);
     gmtime_r(&now, &tm);
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    k = snprintf(line + n, sizeof(line) - n, " level=%s ",
-                 level_names[level]);
+    k = snprintf(line + n, sizeof(line) - n, " level=%s ", level_names[level]);
     n += (size_t)k;
     k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
     if (k < 0)

@@ -52,12 +52,12 @@ struct mime_message {
 
 /* How to compose it. */
 struct mime_options {
-    struct mime_tz tz;          /* zone of the Date header */
-    time_t date;                /* the Date; 0 means now */
-    bool show_bcc;              /* write a Bcc header */
-    bool allow_header_encoding; /* non-ASCII header text as RFC 2047;
-                                   when false it is written as raw UTF-8
-                                   and the result needs SMTPUTF8 */
+    struct mime_tz tz;             /* zone of the Date header */
+    time_t date;                   /* the Date; 0 means now */
+    bool show_bcc;                 /* write a Bcc header */
+    bool allow_header_encoding;    /* non-ASCII header text as RFC 2047;
+                                      when false it is written as raw UTF-8
+                                      and the result needs SMTPUTF8 */
     const char *message_id_domain; /* right-hand side of Message-ID;
                                       NULL for the From domain */
 };
@@ -83,6 +83,12 @@ enum gw_err mime_tz_parse(const char *text, struct mime_tz *out,
  */
 enum gw_err mime_check_header(const struct mime_header *h,
                               struct gw_error *err);
+
+/*
+ * Checks unstructured header text such as a subject: valid UTF-8 without
+ * CR or LF. The detail names the problem, not the field.
+ */
+enum gw_err mime_check_text(const char *text, struct gw_error *err);
 
 /*
  * Appends the whole message to `out` (whose limit bounds its size) and

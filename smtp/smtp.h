@@ -38,19 +38,19 @@ struct smtp_server {
 
 /* One send: who it is from and to, and how to treat refusals. */
 struct smtp_envelope {
-    const char *from;          /* reverse-path mailbox; "" for <> */
-    const char *const *rcpts;  /* forward-path mailboxes, no duplicates */
-    size_t n_rcpts;            /* at least 1 */
+    const char *from;             /* reverse-path mailbox; "" for <> */
+    const char *const *rcpts;     /* forward-path mailboxes, no duplicates */
+    size_t n_rcpts;               /* at least 1 */
     bool continue_after_bad_send; /* a refused RCPT does not stop the send */
-    bool needs_smtputf8;       /* an address or header has raw UTF-8 */
+    bool needs_smtputf8;          /* an address or header has raw UTF-8 */
 };
 
 /* What became of one recipient. */
 struct smtp_rcpt_result {
-    bool tried;       /* RCPT TO was sent and answered */
-    bool accepted;    /* the server accepted RCPT TO (2xx) */
-    int code;         /* the reply code; 0 when not tried */
-    char *reply;      /* the reply line(s) verbatim; NULL when not tried */
+    bool tried;    /* RCPT TO was sent and answered */
+    bool accepted; /* the server accepted RCPT TO (2xx) */
+    int code;      /* the reply code; 0 when not tried */
+    char *reply;   /* the reply line(s) verbatim; NULL when not tried */
 };
 
 enum smtp_status {

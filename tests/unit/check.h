@@ -23,7 +23,10 @@ struct unit_test {
 };
 
 #define TEST(name) static void name(void)
-#define UNIT(name) {#name, name}
+#define UNIT(name)                                                             \
+    {                                                                          \
+#name, name                                                            \
+    }
 
 /* Records a failed check; the test stops at the first one. */
 void check_fail(const char *file, int line, const char *what);

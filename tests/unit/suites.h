@@ -10,7 +10,12 @@
 
 #define UNIT_SUITES                                                            \
     SUITE(buf)                                                                 \
-    SUITE(err)
+    SUITE(err)                                                                 \
+    SUITE(reply)                                                               \
+    SUITE(data)                                                                \
+    SUITE(encode)                                                              \
+    SUITE(addr)                                                                \
+    SUITE(mime)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES

@@ -1,0 +1,72 @@
+/* The DATA stream: line ends, dot-stuffing, the final dot; see data.h. */
+#include "data.h"
+
+enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err)
+{
+    size_t line = 1, line_len = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = msg[i];
+
+        if (c == '\0')
+            return gw_error_set(err, GW_EINVAL,
+                                "line %zu of the message has a NUL byte", line);
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < len && msg[i + 1] == '\n')
+                i++;
+            line++;
+            line_len = 0;
+        } else if (++line_len > SMTP_LINE_MAX) {
+            return gw_error_set(err, GW_ELIMIT,
+                                "line %zu of the message is longer than "
+                                "%d bytes",
+                                line, SMTP_LINE_MAX);
+        }
+    }
+    return GW_OK;
+}
+
+static enum gw_err end_line(struct smtp_data *st, struct buf *out)
+{
+    st->mid_line = false;
+    return buf_append(out, "\r\n", 2);
+}
+
+enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
+                             struct buf *out)
+{
+    enum gw_err rc = GW_OK;
+
+    for (size_t i = 0; i < n && rc == GW_OK; i++) {
+        char c = in[i];
+
+        if (st->pending_cr) {
+            /* The CR already ended its line; a LF right after is part of
+               the same CRLF and writes nothing more. */
+            st->pending_cr = false;
+            if (c == '\n')
+                continue;
+        }
+        if (c == '\r' || c == '\n') {
+            st->pending_cr = c == '\r';
+            rc = end_line(st, out);
+            continue;
+        }
+        if (!st->mid_line && c == '.')
+            rc = buf_putc(out, '.');
+        if (rc == GW_OK)
+            rc = buf_putc(out, c);
+        st->mid_line = true;
+    }
+    return rc;
+}
+
+enum gw_err smtp_data_finish(struct smtp_data *st, struct buf *out)
+{
+    enum gw_err rc = GW_OK;
+
+    if (st->mid_line)
+        rc = end_line(st, out);
+    st->pending_cr = false;
+    return rc == GW_OK ? buf_append(out, ".\r\n", 3) : rc;
+}

@@ -1,0 +1,256 @@
+/* UTF-8 checks, base64, encoded-words and body encodings; see encode.h. */
+#include "encode.h"
+
+#include <stdint.h>
+
+/* The longest soft-broken quoted-printable line, without its "=". */
+#define QP_LINE_MAX 76
+
+/* The longest line of a 7bit body, without its CRLF (RFC 5322 2.1.1). */
+#define LINE_MAX_7BIT 998
+
+/* "=?UTF-8?B?" and "?=" around the base64 text of an encoded-word. */
+#define WORD_PREFIX    "=?UTF-8?B?"
+#define WORD_SUFFIX    "?="
+#define WORD_OVERHEAD  12
+#define WORD_FIRST_MIN 20
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char hex_upper[] = "0123456789ABCDEF";
+
+size_t enc_utf8_len(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len;
+    uint32_t cp, min;
+
+    if (n == 0)
+        return 0;
+    if (u[0] < 0x80)
+        return 1;
+    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
+        len = 2;
+        cp = u[0] & 0x1F;
+        min = 0x80;
+    } else if ((u[0] & 0xF0) == 0xE0) {
+        len = 3;
+        cp = u[0] & 0x0F;
+        min = 0x800;
+    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
+        len = 4;
+        cp = u[0] & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((u[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (u[i] & 0x3F);
+    }
+    /* Overlong forms and surrogates are refused, as RFC 3629 requires. */
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+bool enc_utf8_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t len = enc_utf8_len(s + i, n - i);
+
+        if (len == 0)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+enum gw_err enc_base64(struct buf *out, const void *p, size_t n)
+{
+    const unsigned char *u = p;
+    enum gw_err rc = GW_OK;
+
+    for (size_t i = 0; i < n && rc == GW_OK; i += 3) {
+        uint32_t v = (uint32_t)u[i] << 16;
+        char q[4];
+
+        if (i + 1 < n)
+            v |= (uint32_t)u[i + 1] << 8;
+        if (i + 2 < n)
+            v |= u[i + 2];
+        q[0] = b64_alphabet[v >> 18 & 0x3F];
+        q[1] = b64_alphabet[v >> 12 & 0x3F];
+        q[2] = i + 1 < n ? b64_alphabet[v >> 6 & 0x3F] : '=';
+        q[3] = i + 2 < n ? b64_alphabet[v & 0x3F] : '=';
+        rc = buf_append(out, q, sizeof(q));
+    }
+    return rc;
+}
+
+/*
+ * Returns how many bytes of whole characters, from the start of `s`, fit
+ * in `room` bytes. Input that is not UTF-8 is taken a byte at a time, so
+ * the caller still makes progress.
+ */
+static size_t whole_chars(const char *s, size_t n, size_t room)
+{
+    size_t take = 0;
+
+    while (take < n) {
+        size_t len = enc_utf8_len(s + take, n - take);
+
+        if (len == 0)
+            len = 1;
+        if (take + len > room)
+            break;
+        take += len;
+    }
+    return take;
+}
+
+enum gw_err enc_words(struct buf *out, const char *s, size_t n,
+                      size_t first_max)
+{
+    size_t max = first_max, pos = 0;
+    enum gw_err rc = GW_OK;
+
+    if (max < WORD_FIRST_MIN)
+        max = WORD_FIRST_MIN;
+    while (pos < n && rc == GW_OK) {
+        /* Base64 turns each 3 bytes into 4 characters. */
+        size_t room, take;
+
+        if (max > ENC_WORD_MAX)
+            max = ENC_WORD_MAX;
+        room = (max - WORD_OVERHEAD) / 4 * 3;
+        take = whole_chars(s + pos, n - pos, room);
+        if (pos > 0)
+            rc = buf_putc(out, ' ');
+        if (rc == GW_OK)
+            rc = buf_puts(out, WORD_PREFIX);
+        if (rc == GW_OK)
+            rc = enc_base64(out, s + pos, take);
+        if (rc == GW_OK)
+            rc = buf_puts(out, WORD_SUFFIX);
+        pos += take;
+        max = ENC_WORD_MAX;
+    }
+    return rc;
+}
+
+bool enc_is_7bit(const char *s, size_t n)
+{
+    size_t line = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == 0 || c >= 0x80)
+            return false;
+        if (c == '\n') {
+            line = 0;
+        } else if (c == '\r') {
+            if (i + 1 == n || s[i + 1] != '\n')
+                return false;
+        } else if (++line > LINE_MAX_7BIT) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Returns the length of the line end at s[i] (LF, CR or CRLF), or 0. */
+static size_t line_end(const char *s, size_t n, size_t i)
+{
+    if (s[i] == '\n')
+        return 1;
+    if (s[i] != '\r')
+        return 0;
+    return i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
+}
+
+enum gw_err enc_crlf(struct buf *out, const char *s, size_t n)
+{
+    size_t start = 0, i = 0;
+    enum gw_err rc = GW_OK;
+
+    while (i < n && rc == GW_OK) {
+        size_t eol = line_end(s, n, i);
+
+        if (eol == 0) {
+            i++;
+            continue;
+        }
+        rc = buf_append(out, s + start, i - start);
+        if (rc == GW_OK)
+            rc = buf_append(out, "\r\n", 2);
+        i += eol;
+        start = i;
+    }
+    if (rc == GW_OK)
+        rc = buf_append(out, s + start, n - start);
+    return rc;
+}
+
+/* True when quoted-printable must write byte `c` as "=XX" anywhere. */
+static bool qp_escaped(unsigned char c)
+{
+    return c == '=' || c >= 0x7F || (c < 0x20 && c != '\t');
+}
+
+/*
+ * Appends the character s[i] of a quoted-printable line, with a soft
+ * break first when it would not fit. The last character of a line may
+ * use the 76th column, since no "=" needs to follow it.
+ */
+static enum gw_err qp_char(struct buf *out, const char *s, size_t n, size_t i,
+                           size_t *col)
+{
+    unsigned char c = (unsigned char)s[i];
+    bool last = i + 1 == n || line_end(s, n, i + 1) > 0;
+    char tok[3] = {(char)c, 0, 0};
+    size_t len = 1;
+    enum gw_err rc = GW_OK;
+
+    /* Whitespace before a line end would be lost in transport. */
+    if (qp_escaped(c) || (last && (c == ' ' || c == '\t'))) {
+        tok[0] = '=';
+        tok[1] = hex_upper[c >> 4];
+        tok[2] = hex_upper[c & 0x0F];
+        len = 3;
+    }
+    if (*col + len > (last ? QP_LINE_MAX : QP_LINE_MAX - 1)) {
+        rc = buf_append(out, "=\r\n", 3);
+        *col = 0;
+    }
+    if (rc == GW_OK)
+        rc = buf_append(out, tok, len);
+    *col += len;
+    return rc;
+}
+
+enum gw_err enc_qp(struct buf *out, const char *s, size_t n)
+{
+    size_t i = 0, col = 0;
+    enum gw_err rc = GW_OK;
+
+    while (i < n && rc == GW_OK) {
+        size_t eol = line_end(s, n, i);
+
+        if (eol > 0) {
+            rc = buf_append(out, "\r\n", 2);
+            col = 0;
+            i += eol;
+        } else {
+            rc = qp_char(out, s, n, i, &col);
+            i++;
+        }
+    }
+    return rc;
+}

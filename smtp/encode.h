@@ -1,0 +1,66 @@
+/*
+ * The byte-level encoders behind the MIME composer: UTF-8 checks, base64,
+ * RFC 2047 encoded-words for header text, and the two body encodings
+ * (7bit with CRLF line ends, and RFC 2045 quoted-printable).
+ *
+ * Every function appends to a bounded struct buf and returns GW_OK,
+ * GW_ELIMIT when the buffer's limit is reached or GW_ENOMEM; none of them
+ * sets a detail, since only the caller knows what was being written.
+ */
+#ifndef GW_ENCODE_H
+#define GW_ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* The longest RFC 2047 encoded-word, in characters (RFC 2047 2). */
+#define ENC_WORD_MAX 75
+
+/*
+ * Returns the length (1 to 4) of the well-formed UTF-8 sequence that
+ * starts `s`, which has `n` bytes left, or 0 when it is not one: a stray
+ * continuation byte, a truncated or overlong sequence, a surrogate or a
+ * code point past U+10FFFF.
+ */
+size_t enc_utf8_len(const char *s, size_t n);
+
+/* True when the `n` bytes of `s` are well-formed UTF-8. */
+bool enc_utf8_valid(const char *s, size_t n);
+
+/* Appends the base64 form (RFC 4648, with padding) of `n` bytes. */
+enum gw_err enc_base64(struct buf *out, const void *p, size_t n);
+
+/*
+ * Appends `s` (`n` bytes of valid UTF-8) as "=?UTF-8?B?...?=" words
+ * separated by single spaces. The first word has at most `first_max`
+ * characters (at least 20 are allowed, so that any character fits), the
+ * others at most ENC_WORD_MAX; words are split only between characters,
+ * so each decodes to valid UTF-8 on its own. Appends nothing when `n` is 0.
+ */
+enum gw_err enc_words(struct buf *out, const char *s, size_t n,
+                      size_t first_max);
+
+/*
+ * True when the body `s` (`n` bytes) can be sent as 7bit (RFC 2045 2.7):
+ * ASCII only, no NUL, CR only as part of CRLF, and no line over 998 bytes.
+ */
+bool enc_is_7bit(const char *s, size_t n);
+
+/*
+ * Appends `s` with every line end (LF, CRLF or a lone CR) written as
+ * CRLF; nothing else changes.
+ */
+enum gw_err enc_crlf(struct buf *out, const char *s, size_t n);
+
+/*
+ * Appends `s` as quoted-printable (RFC 2045 6.7): lines of at most 76
+ * characters with "=" soft breaks; "=", bytes outside printable ASCII
+ * (TAB excepted) and whitespace at the end of a line encoded as "=XX";
+ * line ends of the input (LF, CRLF or a lone CR) written as CRLF.
+ */
+enum gw_err enc_qp(struct buf *out, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,224 @@
+/* TCP streams with deadlines for the SMTP client; see io.h. */
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t io_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void io_init(struct io *io)
+{
+    io->fd = -1;
+    io->rstart = io->rend = 0;
+}
+
+void io_close(struct io *io)
+{
+    if (io->fd >= 0)
+        close(io->fd);
+    io_init(io);
+}
+
+/*
+ * Waits until `fd` is ready for `events` or the deadline passes. Returns
+ * 1 when ready, 0 on time-out, -1 on error (errno set).
+ */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = io_now_ms();
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc;
+
+        if (now >= deadline)
+            return 0;
+        rc =
+            poll(&p, 1, (int)(deadline - now > 60000 ? 60000 : deadline - now));
+        if (rc > 0)
+            return 1;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* One non-blocking connect to one address; 0 or an errno value. */
+static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out)
+{
+    int fd, rc, soerr = 0, one = 1;
+    socklen_t len = sizeof(soerr);
+
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                ai->ai_protocol);
+    if (fd < 0)
+        return errno;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (errno != EINPROGRESS) {
+            rc = errno;
+            goto fail;
+        }
+        rc = wait_fd(fd, POLLOUT, deadline);
+        if (rc <= 0) {
+            rc = rc == 0 ? ETIMEDOUT : errno;
+            goto fail;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 ||
+            soerr != 0) {
+            rc = soerr ? soerr : errno;
+            goto fail;
+        }
+    }
+    /* Commands are small and answered one by one: send them at once. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    *out = fd;
+    return 0;
+fail:
+    close(fd);
+    return rc;
+}
+
+enum gw_err io_connect(struct io *io, const char *host, unsigned port,
+                       uint64_t deadline, struct gw_error *err)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo *list = NULL;
+    char service[16];
+    int rc, last = ETIMEDOUT;
+
+    snprintf(service, sizeof(service), "%u", port);
+    rc = getaddrinfo(host, service, &hints, &list);
+    if (rc != 0)
+        return gw_error_set(err, GW_ECONNECT, "cannot resolve %s: %s", host,
+                            gai_strerror(rc));
+    for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+        if (io_now_ms() >= deadline) {
+            last = ETIMEDOUT;
+            break;
+        }
+        last = connect_one(ai, deadline, &io->fd);
+        if (last == 0)
+            break;
+    }
+    freeaddrinfo(list);
+    if (last == ETIMEDOUT)
+        return gw_error_set(err, GW_ETIMEDOUT,
+                            "connecting to %s port %u timed out", host, port);
+    if (last != 0)
+        return gw_error_set(err, GW_ECONNECT,
+                            "cannot connect to %s port %u: %s", host, port,
+                            strerror(last));
+    io->rstart = io->rend = 0;
+    return GW_OK;
+}
+
+enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
+                     struct gw_error *err)
+{
+    const char *at = p;
+
+    while (n > 0) {
+        ssize_t k = send(io->fd, at, n, MSG_NOSIGNAL);
+
+        if (k > 0) {
+            at += k;
+            n -= (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_fd(io->fd, POLLOUT, deadline);
+
+            if (rc == 0)
+                return gw_error_set(err, GW_ETIMEDOUT,
+                                    "the SMTP server stopped reading");
+            if (rc > 0)
+                continue;
+        }
+        return gw_error_set(err, GW_EIO, "writing to the SMTP server: %s",
+                            strerror(errno));
+    }
+    return GW_OK;
+}
+
+/* Reads more bytes into the buffer, waiting at most until `deadline`. */
+static enum gw_err fill(struct io *io, uint64_t deadline, struct gw_error *err)
+{
+    ssize_t k;
+
+    if (io->rstart > 0) {
+        memmove(io->rbuf, io->rbuf + io->rstart, io->rend - io->rstart);
+        io->rend -= io->rstart;
+        io->rstart = 0;
+    }
+    for (;;) {
+        k = recv(io->fd, io->rbuf + io->rend, sizeof(io->rbuf) - io->rend, 0);
+        if (k > 0) {
+            io->rend += (size_t)k;
+            return GW_OK;
+        }
+        if (k == 0)
+            return gw_error_set(err, GW_EIO,
+                                "the SMTP server closed the connection");
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            break;
+        k = wait_fd(io->fd, POLLIN, deadline);
+        if (k == 0)
+            return gw_error_set(err, GW_ETIMEDOUT,
+                                "the SMTP server did not answer in time");
+        if (k < 0)
+            break;
+    }
+    return gw_error_set(err, GW_EIO, "reading from the SMTP server: %s",
+                        strerror(errno));
+}
+
+enum gw_err io_read_line(struct io *io, char *line, size_t max, size_t *len,
+                         uint64_t deadline, struct gw_error *err)
+{
+    size_t n = 0;
+    enum gw_err rc;
+
+    /* `line` has room for one byte over `max`: a CR that precedes LF. */
+    while (n <= max + 1) {
+        if (io->rstart == io->rend) {
+            rc = fill(io, deadline, err);
+            if (rc != GW_OK)
+                return rc;
+        }
+        char c = io->rbuf[io->rstart++];
+
+        if (c != '\n') {
+            line[n++] = c;
+            continue;
+        }
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (n > max)
+            break;
+        line[n] = '\0';
+        *len = n;
+        return GW_OK;
+    }
+    return gw_error_set(err, GW_EPROTO,
+                        "protocol error: the SMTP server sent a line longer "
+                        "than %zu bytes",
+                        max);
+}

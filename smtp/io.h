@@ -1,0 +1,51 @@
+/*
+ * The byte stream under the SMTP client: a TCP connection made within a
+ * deadline, with line reading and full writes that never wait past a
+ * deadline. Everything the client sends or receives goes through here,
+ * which is where TLS will sit.
+ */
+#ifndef GW_IO_H
+#define GW_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Milliseconds on a monotonic clock, for deadlines. */
+uint64_t io_now_ms(void);
+
+struct io {
+    int fd;              /* -1 while closed */
+    char rbuf[4096];     /* bytes read but not yet consumed */
+    size_t rstart, rend; /* the unconsumed bytes are rbuf[rstart..rend) */
+};
+
+/* Makes `io` a closed stream. */
+void io_init(struct io *io);
+
+/*
+ * Resolves `host` and connects to `port`, trying every address in turn
+ * until one answers, all before `deadline` (io_now_ms() based). The
+ * detail of a failure names the host and the last reason.
+ */
+enum gw_err io_connect(struct io *io, const char *host, unsigned port,
+                       uint64_t deadline, struct gw_error *err);
+
+/* Writes all `n` bytes before `deadline`. */
+enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
+                     struct gw_error *err);
+
+/*
+ * Reads one line ending in LF (a CR before it is dropped) into `line`,
+ * which has room for `max` + 2 bytes, NUL-terminated, and its length into
+ * `*len`. A line longer than `max` bytes is GW_EPROTO, never cut; a
+ * closed connection GW_EIO; the deadline GW_ETIMEDOUT.
+ */
+enum gw_err io_read_line(struct io *io, char *line, size_t max, size_t *len,
+                         uint64_t deadline, struct gw_error *err);
+
+/* Closes the connection; harmless when closed. */
+void io_close(struct io *io);
+
+#endif

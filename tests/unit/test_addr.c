@@ -1,0 +1,346 @@
+/* Unit tests of address parsing and checks (smtp/addr.c). */
+#include "../../smtp/addr.h"
+#include "check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An input addr_parse() must refuse, and the detail it must give. */
+struct refusal {
+    const char *text;
+    const char *detail;
+};
+
+/*
+ * Parses `text` and returns "" when it is refused with `detail`, or a
+ * description of what happened instead, in a static buffer.
+ */
+static const char *refused_with(const char *text, const char *detail)
+{
+    static char why[700];
+    struct gw_error err = {0};
+    struct addr a;
+    enum gw_err rc = addr_parse(text, &a, &err);
+
+    if (rc == GW_OK) {
+        snprintf(why, sizeof(why), "accepted %s", text);
+        addr_clear(&a);
+        return why;
+    }
+    if (rc != GW_EINVAL || err.code != GW_EINVAL ||
+        strcmp(err.detail, detail) != 0) {
+        snprintf(why, sizeof(why), "%s: code %d, detail \"%s\"", text, (int)rc,
+                 err.detail);
+        return why;
+    }
+    if (a.name != NULL || a.mailbox != NULL)
+        return "a refused address left memory in the addr";
+    return "";
+}
+
+/* Runs a table of refusals; the first mismatch fails the test. */
+#define CHECK_REFUSALS(table)                                                  \
+    do {                                                                       \
+        for (size_t i_ = 0; i_ < sizeof(table) / sizeof(table[0]); i_++)       \
+            CHECK_STR(refused_with(table[i_].text, table[i_].detail), "");     \
+    } while (0)
+
+TEST(parses_a_bare_mailbox)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    CHECK(addr_parse("  ada@example.com\t", &a, &err) == GW_OK);
+    CHECK(a.name == NULL);
+    CHECK_STR(a.mailbox, "ada@example.com");
+    addr_clear(&a);
+    CHECK(a.mailbox == NULL);
+    addr_clear(&a);
+}
+
+TEST(parses_name_and_angle_brackets)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    CHECK(addr_parse(" Ada  Lovelace   <ada@example.com> ", &a, &err) == GW_OK);
+    CHECK_STR(a.name, "Ada  Lovelace");
+    CHECK_STR(a.mailbox, "ada@example.com");
+    addr_clear(&a);
+    CHECK(addr_parse("<ada@example.com>", &a, &err) == GW_OK);
+    CHECK(a.name == NULL);
+    CHECK_STR(a.mailbox, "ada@example.com");
+    addr_clear(&a);
+    CHECK(addr_parse("ada@example.com <ada@example.com>", &a, &err) == GW_OK);
+    CHECK_STR(a.name, "ada@example.com");
+    addr_clear(&a);
+}
+
+TEST(unescapes_a_quoted_name)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    CHECK(addr_parse("\"Doe, \\\"J\\\" \\\\ x <y>\"  <j@example.org>", &a,
+                     &err) == GW_OK);
+    CHECK_STR(a.name, "Doe, \"J\" \\ x <y>");
+    CHECK_STR(a.mailbox, "j@example.org");
+    addr_clear(&a);
+    CHECK(addr_parse("\"\" <j@example.org>", &a, &err) == GW_OK);
+    CHECK(a.name == NULL);
+    addr_clear(&a);
+}
+
+TEST(accepts_utf8_and_flags_it)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    CHECK(addr_parse("Zo\xC3\xAB <zo\xC3\xAB@ex\xC3\xA4mple.de>", &a, &err) ==
+          GW_OK);
+    CHECK_STR(a.name, "Zo\xC3\xAB");
+    CHECK(addr_needs_utf8(a.mailbox));
+    addr_clear(&a);
+    CHECK(!addr_needs_utf8("zoe@example.de"));
+    CHECK(addr_check_mailbox("\xE7\x94\xB0\xE4\xB8\xAD@\xE4\xBE\x8B.jp",
+                             &err) == GW_OK);
+}
+
+TEST(accepts_domain_literals_and_quoted_local_parts)
+{
+    struct gw_error err = {0};
+
+    CHECK(addr_check_mailbox("a@[192.0.2.1]", &err) == GW_OK);
+    CHECK(addr_check_mailbox("a@[IPv6:2001:db8::1]", &err) == GW_OK);
+    CHECK(addr_check_mailbox("\"a,b@c;d..e\"@example.com", &err) == GW_OK);
+    CHECK(addr_check_mailbox("first.last+tag@sub-1.example.com", &err) ==
+          GW_OK);
+    CHECK(addr_check_mailbox("a@localhost", &err) == GW_OK);
+}
+
+TEST(accepts_the_size_limits_exactly)
+{
+    struct gw_error err = {0};
+    char box[300];
+
+    /* 64-byte local part, 63-byte label. */
+    snprintf(box, sizeof(box), "%064d@%063d.com", 0, 0);
+    CHECK(addr_check_mailbox(box, &err) == GW_OK);
+    /* 254 bytes: 64 + 1 + 189 for the domain. */
+    snprintf(box, sizeof(box), "%064d@%062d.%062d.%061d.a", 0, 0, 0, 0);
+    CHECK(strlen(box) == 254);
+    CHECK(addr_check_mailbox(box, &err) == GW_OK);
+}
+
+TEST(refuses_empty_and_broken_text)
+{
+    static const struct refusal table[] = {
+        {"", "the address is empty"},
+        {" \t ", "the address is empty"},
+        {"a@example.com\r\nBcc: x@y.z", "the address has a line break"},
+        {"Ann\n <a@example.com>", "the address has a line break"},
+        {"a@exa\x01mple.com", "the address has a control character"},
+        {"a\x7F@example.com", "the address has a control character"},
+        {"A\x02nn <a@example.com>", "the name has a control character"},
+        {"A\tB <a@example.com>", "the name has a control character"},
+        {"\xFF@example.com", "the address is not valid UTF-8"},
+        {"Zo\xC3 <zoe@example.com>", "the name is not valid UTF-8"},
+    };
+
+    CHECK_STR(refused_with(NULL, "the address is empty"), "");
+    CHECK_REFUSALS(table);
+}
+
+TEST(refuses_forbidden_bytes_in_the_mailbox)
+{
+    static const struct refusal table[] = {
+        {"John Doe john@example.com", "the address has a space"},
+        {"a\tb@example.com", "the address has a tab"},
+        {"Ann <a<b@example.com>", "the address has a < or >"},
+        {"a>b@example.com", "the address has a < or >"},
+        {"a\\b@example.com", "the address has a backslash"},
+        {"a\"b@example.com",
+         "the address has a quote outside a quoted local part"},
+        {"a,b@example.com", "the address has a comma"},
+        {"a@example.com,b.org", "the address has a comma"},
+        {"a;b@example.com", "the address has a semicolon"},
+        {"a:b@example.com", "the address has a colon"},
+        {"a(b)@example.com", "the address has a parenthesis"},
+        {"a@exam(ple.com", "the address has a parenthesis"},
+        {"a[b@example.com",
+         "the address has a [ or ] outside a domain literal"},
+        {"a@exa]mple.com", "the address has a [ or ] outside a domain literal"},
+        {"\"a b\"@example.com", "the address has a space"},
+    };
+
+    CHECK_REFUSALS(table);
+}
+
+TEST(refuses_bad_at_signs_and_local_parts)
+{
+    static const struct refusal table[] = {
+        {"example.com", "the address has no @"},
+        {"a@b@example.com", "the address has more than one @"},
+        {"\"a@b\"@c@example.com", "the address has more than one @"},
+        {"@example.com", "the local part is empty"},
+        {"\"\"@example.com", "the local part is empty"},
+        {".a@example.com", "the local part starts with a dot"},
+        {"a.@example.com", "the local part ends with a dot"},
+        {"a..b@example.com", "the local part has two dots in a row"},
+        {"a@", "the domain is empty"},
+    };
+
+    CHECK_REFUSALS(table);
+}
+
+TEST(check_mailbox_refuses_broken_quoted_local_parts)
+{
+    struct gw_error err = {0};
+
+    CHECK(addr_check_mailbox("\"ab@example.com", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the quoted local part has no closing quote");
+    CHECK(addr_check_mailbox("\"a\"b@example.com", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the quoted local part must be followed by @");
+    CHECK(addr_check_mailbox("\"a\"", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the address has no @");
+    CHECK(addr_check_mailbox(NULL, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the address is empty");
+}
+
+TEST(parse_takes_a_quoted_local_part_as_a_mailbox)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    CHECK(addr_parse("\"a,b\"@example.com", &a, &err) == GW_OK);
+    CHECK(a.name == NULL);
+    CHECK_STR(a.mailbox, "\"a,b\"@example.com");
+    addr_clear(&a);
+    CHECK(addr_parse("\"Q\" <\"a;b\"@example.com>", &a, &err) == GW_OK);
+    CHECK_STR(a.name, "Q");
+    CHECK_STR(a.mailbox, "\"a;b\"@example.com");
+    addr_clear(&a);
+}
+
+TEST(refuses_bad_domains)
+{
+    static const struct refusal table[] = {
+        {"a@.example.com", "the domain starts with a dot"},
+        {"a@example.com.", "the domain ends with a dot"},
+        {"a@example..com", "the domain has two dots in a row"},
+        {"a@-example.com", "a domain label starts or ends with a hyphen"},
+        {"a@example-.com", "a domain label starts or ends with a hyphen"},
+        {"a@ex_ample.com", "the domain has a character other than letters, "
+                           "digits, hyphens and dots"},
+        {"a@[192.0.2.1", "the domain literal has no closing ]"},
+        {"a@[192.0.2]", "the domain literal is not an IPv4 or IPv6 address"},
+        {"a@[IPv6:zz::1]", "the domain literal is not an IPv4 or IPv6 address"},
+        {"a@[example.com]",
+         "the domain literal is not an IPv4 or IPv6 address"},
+    };
+
+    CHECK_REFUSALS(table);
+}
+
+TEST(refuses_past_the_size_limits)
+{
+    struct gw_error err = {0};
+    char box[300];
+
+    snprintf(box, sizeof(box), "%065d@example.com", 0);
+    CHECK_STR(refused_with(box, "the local part is longer than 64 bytes"), "");
+    snprintf(box, sizeof(box), "a@%064d.com", 0);
+    CHECK_STR(refused_with(box, "a domain label is longer than 63 bytes"), "");
+    snprintf(box, sizeof(box), "%064d@%062d.%062d.%061d.ab", 0, 0, 0, 0);
+    CHECK(strlen(box) == 255);
+    CHECK(addr_check_mailbox(box, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the address is longer than 254 bytes");
+}
+
+TEST(refuses_broken_name_syntax)
+{
+    static const struct refusal table[] = {
+        {"Ann <a@example.com", "the address has no closing >"},
+        {"Ann <a@example.com> x", "the address has text after >"},
+        {"Ann <a@example.com>, Bob <b@example.com>",
+         "the address has text after >"},
+        {"\"Ann <a@example.com>", "the name has no closing quote"},
+        {"\"Ann\" a@example.com",
+         "the quoted name must be followed by <address>"},
+        {"Jo\"e <a@example.com>",
+         "the name has a quote; put the whole name in quotes"},
+        {"a>b <a@example.com>",
+         "the name has a >; put the whole name in quotes"},
+        {"Ann <>", "the address is empty"},
+        {"Ann < a@example.com>", "the address has a space"},
+    };
+
+    CHECK_REFUSALS(table);
+}
+
+TEST(set_checks_and_copies)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    CHECK(addr_set(&a, " Doe, J. ", "j@example.com", &err) == GW_OK);
+    CHECK_STR(a.name, "Doe, J.");
+    CHECK_STR(a.mailbox, "j@example.com");
+    addr_clear(&a);
+    CHECK(addr_set(&a, NULL, "j@example.com", &err) == GW_OK);
+    CHECK(a.name == NULL);
+    addr_clear(&a);
+    CHECK(addr_set(&a, "J\r\nBcc: x", "j@example.com", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the name has a line break");
+    CHECK(a.name == NULL && a.mailbox == NULL);
+    CHECK(addr_set(&a, "J", "j@exa mple.com", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the address has a space");
+    CHECK(a.name == NULL && a.mailbox == NULL);
+    CHECK(addr_set(&a, "J", NULL, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the address is empty");
+}
+
+TEST(check_name_refuses_control_and_bad_utf8)
+{
+    struct gw_error err = {0};
+
+    CHECK(addr_check_name(NULL, &err) == GW_OK);
+    CHECK(addr_check_name("Ren\xC3\xA9 \"R\" <x>", &err) == GW_OK);
+    CHECK(addr_check_name("a\tb", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the name has a control character");
+    CHECK(addr_check_name("a\xC3", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the name is not valid UTF-8");
+}
+
+TEST(same_mailbox_folds_only_the_domain)
+{
+    CHECK(addr_same_mailbox("ann@Example.COM", "ann@example.com"));
+    CHECK(!addr_same_mailbox("Ann@example.com", "ann@example.com"));
+    CHECK(!addr_same_mailbox("ann@example.com", "ann@example.org"));
+    CHECK(!addr_same_mailbox("ann@example.com", "ann@example.co"));
+    CHECK(!addr_same_mailbox("an@nexample.com", "ann@example.com"));
+    CHECK(!addr_same_mailbox("an@example.com", "ann@example.com"));
+    CHECK(addr_same_mailbox("\"a@b\"@X.org", "\"a@b\"@x.ORG"));
+    CHECK(!addr_same_mailbox(NULL, "ann@example.com"));
+}
+
+const struct unit_test addr_tests[] = {
+    UNIT(parses_a_bare_mailbox),
+    UNIT(parses_name_and_angle_brackets),
+    UNIT(unescapes_a_quoted_name),
+    UNIT(accepts_utf8_and_flags_it),
+    UNIT(accepts_domain_literals_and_quoted_local_parts),
+    UNIT(accepts_the_size_limits_exactly),
+    UNIT(refuses_empty_and_broken_text),
+    UNIT(refuses_forbidden_bytes_in_the_mailbox),
+    UNIT(refuses_bad_at_signs_and_local_parts),
+    UNIT(check_mailbox_refuses_broken_quoted_local_parts),
+    UNIT(parse_takes_a_quoted_local_part_as_a_mailbox),
+    UNIT(refuses_bad_domains),
+    UNIT(refuses_past_the_size_limits),
+    UNIT(refuses_broken_name_syntax),
+    UNIT(set_checks_and_copies),
+    UNIT(check_name_refuses_control_and_bad_utf8),
+    UNIT(same_mailbox_folds_only_the_domain),
+    {NULL, NULL},
+};

@@ -1,0 +1,227 @@
+/* Unit tests of the byte-level encoders (smtp/encode.c). */
+#include "../../smtp/encode.h"
+#include "check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef enum gw_err (*encoder)(struct buf *, const char *, size_t);
+
+/* Empties `b`, encodes `in` into it and returns the text, NULL on error. */
+static const char *run(struct buf *b, encoder fn, const char *in)
+{
+    buf_reset(b);
+    if (fn(b, in, strlen(in)) != GW_OK)
+        return NULL;
+    return buf_cstr(b);
+}
+
+static enum gw_err base64(struct buf *b, const char *s, size_t n)
+{
+    return enc_base64(b, s, n);
+}
+
+static enum gw_err words75(struct buf *b, const char *s, size_t n)
+{
+    return enc_words(b, s, n, ENC_WORD_MAX);
+}
+
+/* A string of `count` copies of `piece`; the caller frees it. */
+static char *repeat(const char *piece, size_t count)
+{
+    size_t len = strlen(piece);
+    char *s = malloc(len * count + 1);
+
+    if (s == NULL)
+        abort();
+    for (size_t i = 0; i < count; i++)
+        memcpy(s + i * len, piece, len);
+    s[len * count] = '\0';
+    return s;
+}
+
+TEST(utf8_len_accepts_each_width)
+{
+    CHECK(enc_utf8_len("a", 1) == 1);
+    CHECK(enc_utf8_len("\xC3\xA9", 2) == 2);         /* é */
+    CHECK(enc_utf8_len("\xE2\x82\xAC", 3) == 3);     /* € */
+    CHECK(enc_utf8_len("\xF0\x9F\x98\x80", 4) == 4); /* 😀 */
+    CHECK(enc_utf8_len("\xF4\x8F\xBF\xBF", 4) == 4); /* U+10FFFF */
+    CHECK(enc_utf8_len("", 0) == 0);
+}
+
+TEST(utf8_len_refuses_malformed_sequences)
+{
+    CHECK(enc_utf8_len("\x80", 1) == 0);             /* lone continuation */
+    CHECK(enc_utf8_len("\xC0\xAF", 2) == 0);         /* overlong '/' */
+    CHECK(enc_utf8_len("\xE0\x80\xAF", 3) == 0);     /* overlong */
+    CHECK(enc_utf8_len("\xED\xA0\x80", 3) == 0);     /* surrogate */
+    CHECK(enc_utf8_len("\xF4\x90\x80\x80", 4) == 0); /* past U+10FFFF */
+    CHECK(enc_utf8_len("\xF5\x80\x80\x80", 4) == 0); /* bad lead byte */
+    CHECK(enc_utf8_len("\xC3\x28", 2) == 0);         /* bad continuation */
+    CHECK(enc_utf8_len("\xE2\x82\xAC", 2) == 0);     /* cut short */
+}
+
+TEST(utf8_valid_checks_the_whole_string)
+{
+    CHECK(enc_utf8_valid("caf\xC3\xA9 \xE6\x97\xA5", 9));
+    CHECK(!enc_utf8_valid("caf\xC3", 4));
+    CHECK(!enc_utf8_valid("ok\xFF", 3));
+    CHECK(enc_utf8_valid("", 0));
+}
+
+TEST(base64_matches_rfc4648_vectors)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK_STR(run(&b, base64, ""), "");
+    CHECK_STR(run(&b, base64, "f"), "Zg==");
+    CHECK_STR(run(&b, base64, "fo"), "Zm8=");
+    CHECK_STR(run(&b, base64, "foo"), "Zm9v");
+    CHECK_STR(run(&b, base64, "foob"), "Zm9vYg==");
+    CHECK_STR(run(&b, base64, "fooba"), "Zm9vYmE=");
+    CHECK_STR(run(&b, base64, "foobar"), "Zm9vYmFy");
+    CHECK_STR(run(&b, base64, "\xFF\xFE\xFD"), "//79");
+    buf_free(&b);
+}
+
+TEST(words_encode_short_text_as_one_word)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK_STR(run(&b, words75, "caf\xC3\xA9"), "=?UTF-8?B?Y2Fmw6k=?=");
+    CHECK_STR(run(&b, words75, ""), "");
+    buf_free(&b);
+}
+
+/* 30 four-byte emoji: 45 bytes fit a 75-character word, so 11 emoji. */
+TEST(words_split_between_emoji)
+{
+    char *emoji = repeat("\xF0\x9F\x98\x80", 30);
+    struct buf b;
+
+    buf_init(&b, 4096);
+    CHECK_STR(run(&b, words75, emoji),
+              "=?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+"
+              "YgPCfmIA=?= "
+              "=?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+"
+              "YgPCfmIA=?= "
+              "=?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+YgPCfmIA=?=");
+    buf_free(&b);
+    free(emoji);
+}
+
+/* 43 ASCII bytes and a 4-byte emoji do not fit 45 bytes together. */
+TEST(words_never_cut_a_character)
+{
+    char *text = repeat("a", 43);
+    char *in = malloc(48);
+    struct buf b;
+
+    CHECK(in != NULL);
+    memcpy(in, text, 43);
+    memcpy(in + 43, "\xF0\x9F\x98\x80", 5);
+    buf_init(&b, 4096);
+    CHECK_STR(run(&b, words75, in),
+              "=?UTF-8?B?YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh"
+              "YWFhYQ==?= =?UTF-8?B?8J+YgA==?=");
+    buf_free(&b);
+    free(in);
+    free(text);
+}
+
+TEST(words_first_word_fits_the_room_given)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    /* 5 is below the floor of 20, which holds two 3-byte characters. */
+    CHECK(enc_words(&b, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC", 9, 5) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "=?UTF-8?B?4oKs4oKs?= =?UTF-8?B?4oKs?=");
+    buf_free(&b);
+}
+
+TEST(seven_bit_needs_ascii_crlf_and_short_lines)
+{
+    char *line998 = repeat("x", 998), *line999 = repeat("x", 999);
+
+    CHECK(enc_is_7bit("hello\r\nworld\n", 13));
+    CHECK(enc_is_7bit("", 0));
+    CHECK(!enc_is_7bit("caf\xC3\xA9", 5));
+    CHECK(!enc_is_7bit("a\rb", 3));
+    CHECK(!enc_is_7bit("a\r", 2));
+    CHECK(enc_is_7bit(line998, 998));
+    CHECK(!enc_is_7bit(line999, 999));
+    free(line998);
+    free(line999);
+}
+
+TEST(crlf_normalises_every_line_end)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK_STR(run(&b, enc_crlf, "a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
+    CHECK_STR(run(&b, enc_crlf, "\n\n"), "\r\n\r\n");
+    CHECK_STR(run(&b, enc_crlf, "x\r"), "x\r\n");
+    CHECK_STR(run(&b, enc_crlf, "plain"), "plain");
+    buf_free(&b);
+}
+
+TEST(qp_escapes_what_rfc2045_requires)
+{
+    struct buf b;
+
+    buf_init(&b, 4096);
+    CHECK_STR(run(&b, enc_qp, "caf\xC3\xA9"), "caf=C3=A9");
+    CHECK_STR(run(&b, enc_qp, "a=b"), "a=3Db");
+    CHECK_STR(run(&b, enc_qp, "a\x01\tb\x7F"), "a=01\tb=7F");
+    CHECK_STR(run(&b, enc_qp, "tail \nnext\t"), "tail=20\r\nnext=09");
+    CHECK_STR(run(&b, enc_qp, "a\rb\r\nc\n"), "a\r\nb\r\nc\r\n");
+    buf_free(&b);
+}
+
+TEST(qp_breaks_long_lines_softly)
+{
+    char *a76 = repeat("a", 76), *a77 = repeat("a", 77);
+    char *a75 = repeat("a", 75), *a74 = repeat("a", 74);
+    char want[200], in[200];
+    struct buf b;
+
+    buf_init(&b, 4096);
+    /* The last character of a line may use the 76th column. */
+    CHECK_STR(run(&b, enc_qp, a76), a76);
+    snprintf(want, sizeof(want), "%s=\r\naa", a75);
+    CHECK_STR(run(&b, enc_qp, a77), want);
+    /* An "=XX" is never cut by a soft break. */
+    snprintf(in, sizeof(in), "%s\xC3\xA9", a74);
+    snprintf(want, sizeof(want), "%s=\r\n=C3=A9", a74);
+    CHECK_STR(run(&b, enc_qp, in), want);
+    /* A trailing space becomes "=20", which may need a line of its own. */
+    snprintf(in, sizeof(in), "%s ", a75);
+    snprintf(want, sizeof(want), "%s=\r\n=20", a75);
+    CHECK_STR(run(&b, enc_qp, in), want);
+    buf_free(&b);
+    free(a74);
+    free(a75);
+    free(a76);
+    free(a77);
+}
+
+const struct unit_test encode_tests[] = {
+    UNIT(utf8_len_accepts_each_width),
+    UNIT(utf8_len_refuses_malformed_sequences),
+    UNIT(utf8_valid_checks_the_whole_string),
+    UNIT(base64_matches_rfc4648_vectors),
+    UNIT(words_encode_short_text_as_one_word),
+    UNIT(words_split_between_emoji),
+    UNIT(words_never_cut_a_character),
+    UNIT(words_first_word_fits_the_room_given),
+    UNIT(seven_bit_needs_ascii_crlf_and_short_lines),
+    UNIT(crlf_normalises_every_line_end),
+    UNIT(qp_escapes_what_rfc2045_requires),
+    UNIT(qp_breaks_long_lines_softly),
+    {NULL, NULL},
+};

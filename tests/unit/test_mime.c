@@ -1,0 +1,1281 @@
+/* Unit tests of the MIME composer (smtp/mime.c). */
+#include "../../smtp/encode.h"
+#include "../../smtp/mime.h"
+#include "check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Mon, 30 Nov 2026 20:31:07 UTC. */
+#define FIXED_DATE ((time_t)1796070667)
+
+#define BIG (1024 * 1024)
+
+/* Japanese for "Japanese text", 8 characters of 3 bytes each. */
+#define NIHONGO                                                                \
+    "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82"     \
+    "\xAD\xE3\x82\xB9\xE3\x83\x88"
+#define EMOJI "\xF0\x9F\x98\x80"
+
+/* A string of `count` copies of `piece`; the caller frees it. */
+static char *repeat(const char *piece, size_t count)
+{
+    size_t len = strlen(piece);
+    char *s = malloc(len * count + 1);
+
+    if (s == NULL)
+        abort();
+    for (size_t i = 0; i < count; i++)
+        memcpy(s + i * len, piece, len);
+    s[len * count] = '\0';
+    return s;
+}
+
+/* Makes `a` from a name and a mailbox that must be valid. */
+static void mk(struct addr *a, const char *name, const char *mailbox)
+{
+    if (addr_set(a, name, mailbox, NULL) != GW_OK)
+        abort();
+}
+
+/*
+ * Returns "" when `s` is fit for DATA: CRLF line ends only, no bare CR or
+ * LF, no line over 998 bytes, no header line of only blanks, and a CRLF
+ * at the end; otherwise what is wrong.
+ */
+static const char *wire_problem(const struct buf *b)
+{
+    const char *s = buf_cstr(b);
+    size_t n = b->len, line = 0;
+
+    if (n < 2 || s[n - 2] != '\r' || s[n - 1] != '\n')
+        return "the message does not end in CRLF";
+    for (const char *p = s; p < s + n && strncmp(p, "\r\n", 2) != 0;) {
+        size_t blanks = strspn(p, " \t");
+
+        /* RFC 5322 3.2.2: a fold may not leave a line of only blanks. */
+        if (blanks > 0 && strncmp(p + blanks, "\r\n", 2) == 0)
+            return "a header line of only whitespace";
+        p = strstr(p, "\r\n");
+        p = p != NULL ? p + 2 : s + n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\r') {
+            if (i + 1 == n || s[i + 1] != '\n')
+                return "a bare CR";
+            i++;
+            line = 0;
+        } else if (s[i] == '\n') {
+            return "a bare LF";
+        } else if (++line > 998) {
+            return "a line longer than 998 bytes";
+        }
+    }
+    return "";
+}
+
+/* Composes into `out` (emptied first); fails the test unless it works. */
+#define COMPOSE(msg, opt, out, res)                                            \
+    do {                                                                       \
+        struct gw_error e_ = {0};                                              \
+        buf_reset(out);                                                        \
+        if (mime_compose(msg, opt, out, res, &e_) != GW_OK) {                  \
+            check_fail_str(__FILE__, __LINE__, "mime_compose", e_.detail,      \
+                           "success");                                         \
+            return;                                                            \
+        }                                                                      \
+        CHECK_STR(wire_problem(out), "");                                      \
+    } while (0)
+
+/* Composes and expects the error `code` with the detail `want`. */
+#define COMPOSE_FAILS(msg, opt, out, res, code, want)                          \
+    do {                                                                       \
+        struct gw_error e_ = {0};                                              \
+        buf_reset(out);                                                        \
+        CHECK(mime_compose(msg, opt, out, res, &e_) == (code));                \
+        CHECK_STR(e_.detail, want);                                            \
+    } while (0)
+
+static struct mime_options default_options(void)
+{
+    struct mime_options o = {0};
+
+    o.date = FIXED_DATE;
+    o.allow_header_encoding = true;
+    return o;
+}
+
+/* The end of the header section, just after its last CRLF. */
+static const char *header_end(const char *msg)
+{
+    const char *end = strstr(msg, "\r\n\r\n");
+
+    return end != NULL ? end + 2 : msg + strlen(msg);
+}
+
+/*
+ * Returns the unfolded body of the first `name` field of the header, from
+ * after the space that follows the colon, or NULL. The caller frees it.
+ */
+static char *header_value(const char *msg, const char *name)
+{
+    const char *end = header_end(msg), *p = msg;
+    size_t nl = strlen(name), len = 0;
+    char *v;
+
+    while (p < end && !(strncmp(p, name, nl) == 0 && p[nl] == ':'))
+        p = strstr(p, "\r\n") + 2;
+    if (p >= end)
+        return NULL;
+    p += nl + 1;
+    if (*p == ' ')
+        p++;
+    v = malloc((size_t)(end - p) + 1);
+    if (v == NULL)
+        abort();
+    for (; !(p[0] == '\r' && p[2] != ' ' && p[2] != '\t'); p++) {
+        if (p[0] == '\r')
+            p += 2;
+        v[len++] = *p;
+    }
+    v[len] = '\0';
+    return v;
+}
+
+/* The longest line of the header section, without its CRLF. */
+static size_t longest_header_line(const char *msg)
+{
+    const char *end = header_end(msg), *p = msg;
+    size_t max = 0;
+
+    while (p < end) {
+        const char *eol = strstr(p, "\r\n");
+
+        if ((size_t)(eol - p) > max)
+            max = (size_t)(eol - p);
+        p = eol + 2;
+    }
+    return max;
+}
+
+/* The names of the header fields in order, joined by commas. */
+static void header_names(const char *msg, char *out, size_t size)
+{
+    const char *end = header_end(msg), *p = msg;
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (; p < end; p = strstr(p, "\r\n") + 2) {
+        size_t nl = strcspn(p, ":\r");
+
+        if (*p == ' ' || *p == '\t')
+            continue;
+        len += (size_t)snprintf(out + len, size - len, "%s%.*s",
+                                len > 0 ? "," : "", (int)nl, p);
+    }
+}
+
+static int b64_value(char c)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c != '\0' ? strchr(alphabet, c) : NULL;
+
+    return p != NULL ? (int)(p - alphabet) : -1;
+}
+
+/* Decodes padded base64 into `out`; returns the length or -1. */
+static long b64_decode(const char *s, size_t n, char *out)
+{
+    long len = 0;
+
+    if (n % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+
+        for (int k = 0; k < 4; k++)
+            v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
+        if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+            return -1;
+        out[len++] = (char)(v[0] << 2 | v[1] >> 4);
+        if (s[i + 2] != '=')
+            out[len++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+        if (s[i + 3] != '=')
+            out[len++] = (char)((v[2] & 3) << 6 | v[3]);
+    }
+    return len;
+}
+
+/*
+ * Decodes `s`, encoded-words separated by single spaces, and returns the
+ * text, or NULL when a word is malformed, longer than 75 characters, or
+ * does not decode to whole UTF-8 characters on its own. Frees nothing;
+ * the caller frees the result.
+ */
+static char *decode_words(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    size_t len = 0, pos = 0;
+
+    if (out == NULL)
+        abort();
+    while (pos < n) {
+        const char *w = s + pos, *sp = memchr(w, ' ', n - pos);
+        size_t wl = sp != NULL ? (size_t)(sp - w) : n - pos;
+        long got;
+
+        if (wl > 75 || wl < 12 || strncmp(w, "=?UTF-8?B?", 10) != 0 ||
+            strncmp(w + wl - 2, "?=", 2) != 0)
+            goto fail;
+        got = b64_decode(w + 10, wl - 12, out + len);
+        if (got < 0 || !enc_utf8_valid(out + len, (size_t)got))
+            goto fail;
+        len += (size_t)got;
+        pos += wl + (sp != NULL ? 1 : 0);
+    }
+    out[len] = '\0';
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+/* Decodes a quoted-printable body; hard breaks stay CRLF. */
+static char *qp_decode(const char *s)
+{
+    char *out = malloc(strlen(s) + 1);
+    size_t len = 0;
+
+    if (out == NULL)
+        abort();
+    while (*s != '\0') {
+        if (s[0] == '=' && s[1] == '\r' && s[2] == '\n') {
+            s += 3;
+        } else if (s[0] == '=') {
+            char hex[3] = {s[1], s[2], '\0'};
+
+            out[len++] = (char)strtol(hex, NULL, 16);
+            s += 3;
+        } else {
+            out[len++] = *s++;
+        }
+    }
+    out[len] = '\0';
+    return out;
+}
+
+/* The longest line of `s`, without its CRLF. */
+static size_t longest_line(const char *s)
+{
+    size_t max = 0;
+
+    while (*s != '\0') {
+        size_t len = strcspn(s, "\r");
+
+        if (len > max)
+            max = len;
+        s += len;
+        s += *s != '\0' ? 2 : 0;
+    }
+    return max;
+}
+
+TEST(minimal_message_is_exact)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char want[512];
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    snprintf(want, sizeof(want),
+             "Date: Mon, 30 Nov 2026 20:31:07 +0000\r\n"
+             "From: ada@example.com\r\n"
+             "Message-ID: %s\r\n"
+             "MIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 7bit\r\n"
+             "\r\n",
+             res.message_id);
+    CHECK_STR(buf_cstr(&out), want);
+    CHECK(!res.needs_smtputf8 && !res.is_8bit);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(headers_come_in_the_documented_order)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_header extra[] = {{"X-One", "1"}, {"x-two", "2"}};
+    struct mime_result res = {0};
+    struct addr from, sender, reply, to[2], cc, bcc;
+    struct buf out;
+    char names[512];
+
+    mk(&from, "Ada", "ada@example.com");
+    mk(&sender, NULL, "bot@example.com");
+    mk(&reply, NULL, "help@example.com");
+    mk(&to[0], NULL, "t0@example.com");
+    mk(&to[1], NULL, "t1@example.com");
+    mk(&cc, NULL, "cc@example.com");
+    mk(&bcc, NULL, "bcc@example.com");
+    msg = (struct mime_message){.from = &from,
+                                .sender = &sender,
+                                .reply_to = &reply,
+                                .n_reply_to = 1,
+                                .to = to,
+                                .n_to = 2,
+                                .cc = &cc,
+                                .n_cc = 1,
+                                .bcc = &bcc,
+                                .n_bcc = 1,
+                                .subject = "Hi",
+                                .text = "t",
+                                .headers = extra,
+                                .n_headers = 2};
+    opt.show_bcc = true;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    header_names(buf_cstr(&out), names, sizeof(names));
+    CHECK_STR(names, "Date,From,Sender,Reply-To,To,Cc,Bcc,Subject,"
+                     "Message-ID,MIME-Version,X-One,x-two,Content-Type,"
+                     "Content-Transfer-Encoding");
+    CHECK(check_contains(buf_cstr(&out),
+                         "\r\nTo: t0@example.com, t1@example.com\r\n"));
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&sender);
+    addr_clear(&reply);
+    addr_clear(&to[0]);
+    addr_clear(&to[1]);
+    addr_clear(&cc);
+    addr_clear(&bcc);
+}
+
+/* Composes with `zone` and checks the Date header against `want`. */
+static const char *date_in(const char *zone, const char *want)
+{
+    static char why[256];
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *date;
+
+    if (mime_tz_parse(zone, &opt.tz, NULL) != GW_OK)
+        return "the zone was refused";
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    buf_init(&out, BIG);
+    if (mime_compose(&msg, &opt, &out, &res, NULL) != GW_OK)
+        return "compose failed";
+    date = header_value(buf_cstr(&out), "Date");
+    snprintf(why, sizeof(why), "%s", date != NULL ? date : "(none)");
+    free(date);
+    buf_free(&out);
+    addr_clear(&from);
+    return strcmp(why, want) == 0 ? "" : why;
+}
+
+TEST(date_is_written_in_the_requested_zone)
+{
+    CHECK_STR(date_in("UT", "Mon, 30 Nov 2026 20:31:07 +0000"), "");
+    CHECK_STR(date_in("+0000", "Mon, 30 Nov 2026 20:31:07 +0000"), "");
+    CHECK_STR(date_in("EST", "Mon, 30 Nov 2026 15:31:07 -0500"), "");
+    CHECK_STR(date_in("-0500", "Mon, 30 Nov 2026 15:31:07 -0500"), "");
+    CHECK_STR(date_in("+0530", "Tue, 1 Dec 2026 02:01:07 +0530"), "");
+    CHECK_STR(date_in("-0030", "Mon, 30 Nov 2026 20:01:07 -0030"), "");
+}
+
+TEST(date_in_the_local_zone_uses_its_offset)
+{
+    const char *old = getenv("TZ");
+    char *saved = old != NULL ? strdup(old) : NULL;
+    const char *got;
+
+    /* A POSIX TZ string needs no zone database: 5:30 east of UTC. */
+    setenv("TZ", "XST-5:30", 1);
+    tzset();
+    got = date_in("LOCAL", "Tue, 1 Dec 2026 02:01:07 +0530");
+    if (saved != NULL)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(saved);
+    CHECK_STR(got, "");
+}
+
+TEST(date_zero_means_now)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    time_t before = time(NULL), after;
+    char *date, *year;
+    struct tm tm;
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    opt.date = 0;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    after = time(NULL);
+    date = header_value(buf_cstr(&out), "Date");
+    CHECK(date != NULL);
+    /* "Mon, 30 Nov 2026 ...": the year is the fourth word. */
+    year = date;
+    for (int i = 0; i < 3 && year != NULL; i++) {
+        year = strchr(year, ' ');
+        year = year != NULL ? year + 1 : NULL;
+    }
+    CHECK(year != NULL);
+    /* The year of now, not of 1970, whichever second it was. */
+    gmtime_r(&before, &tm);
+    CHECK(strtol(year, NULL, 10) == tm.tm_year + 1900 ||
+          (gmtime_r(&after, &tm) != NULL &&
+           strtol(year, NULL, 10) == tm.tm_year + 1900));
+    free(date);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+/* True when `id` is "<" + 32 lower-case hex digits + "@" + domain + ">". */
+static bool id_shape(const char *id, const char *domain)
+{
+    size_t n = strlen(id), dl = strlen(domain);
+
+    if (n != 35 + dl || id[0] != '<' || id[33] != '@' || id[n - 1] != '>')
+        return false;
+    for (size_t i = 1; i < 33; i++) {
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    }
+    return strncmp(id + 34, domain, dl) == 0;
+}
+
+TEST(message_id_is_random_hex_at_the_from_domain)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char first[256], *hdr;
+
+    mk(&from, NULL, "ada@Example.com");
+    msg.from = &from;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(id_shape(res.message_id, "Example.com"));
+    hdr = header_value(buf_cstr(&out), "Message-ID");
+    CHECK_STR(hdr, res.message_id);
+    free(hdr);
+    memcpy(first, res.message_id, sizeof(first));
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(strcmp(first, res.message_id) != 0);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(message_id_domain_option_and_fallback)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "zoe@ex\xC3\xA4mple.de");
+    msg.from = &from;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(id_shape(res.message_id, "smtp-gateway.invalid"));
+    opt.message_id_domain = "mail.example.net";
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(id_shape(res.message_id, "mail.example.net"));
+    opt.message_id_domain = "bad domain>";
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "the message id domain is not a valid domain");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(bcc_is_written_only_with_show_bcc)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to, bcc;
+    struct buf out;
+    char *v;
+
+    mk(&from, NULL, "ada@example.com");
+    mk(&to, NULL, "to@example.com");
+    mk(&bcc, "Bea", "bea@example.com");
+    msg = (struct mime_message){
+        .from = &from, .to = &to, .n_to = 1, .bcc = &bcc, .n_bcc = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(!check_contains(buf_cstr(&out), "Bcc"));
+    CHECK(!check_contains(buf_cstr(&out), "bea@"));
+    opt.show_bcc = true;
+    COMPOSE(&msg, &opt, &out, &res);
+    v = header_value(buf_cstr(&out), "Bcc");
+    CHECK_STR(v, "Bea <bea@example.com>");
+    free(v);
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&to);
+    addr_clear(&bcc);
+}
+
+TEST(names_are_atoms_or_quoted_strings)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to[4];
+    struct buf out;
+    char *v;
+
+    mk(&from, NULL, "ada@example.com");
+    mk(&to[0], "Ada O'Brien-Lovelace", "ada@example.com");
+    mk(&to[1], "Doe, J.", "j@example.com");
+    mk(&to[2], "Say \"hi\" \\ bye", "s@example.com");
+    mk(&to[3], "a=?b", "q@example.com");
+    msg = (struct mime_message){.from = &from, .to = to, .n_to = 4};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    v = header_value(buf_cstr(&out), "To");
+    CHECK_STR(v, "Ada O'Brien-Lovelace <ada@example.com>, "
+                 "\"Doe, J.\" <j@example.com>, "
+                 "\"Say \\\"hi\\\" \\\\ bye\" <s@example.com>, "
+                 "\"a=?b\" <q@example.com>");
+    free(v);
+    CHECK(!res.needs_smtputf8);
+    buf_free(&out);
+    addr_clear(&from);
+    for (size_t i = 0; i < 4; i++)
+        addr_clear(&to[i]);
+}
+
+/*
+ * Returns "" when the `name` field of `msg` is "<encoded-words> <mbox>"
+ * whose words decode to `want`; otherwise what is wrong.
+ */
+static const char *encoded_name_is(const char *msg, const char *name,
+                                   const char *mbox, const char *want)
+{
+    static char why[128];
+    char *v = header_value(msg, name), *text = NULL;
+    const char *lt = v != NULL ? strstr(v, " <") : NULL;
+
+    why[0] = '\0';
+    if (lt == NULL || strcmp(lt + 2, mbox) != 0)
+        snprintf(why, sizeof(why), "no %s header with that mailbox", name);
+    else if ((text = decode_words(v, (size_t)(lt - v))) == NULL)
+        snprintf(why, sizeof(why), "malformed encoded-words");
+    else if (strcmp(text, want) != 0)
+        snprintf(why, sizeof(why), "decodes to something else");
+    free(text);
+    free(v);
+    return why;
+}
+
+TEST(non_ascii_names_become_encoded_words)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to;
+    struct buf out;
+    char *long_name = repeat(NIHONGO " ", 12);
+
+    mk(&from, "Zo\xC3\xAB \xC3\x9Cnicode", "zoe@example.com");
+    mk(&to, long_name, "taro@example.jp");
+    msg = (struct mime_message){.from = &from, .to = &to, .n_to = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(encoded_name_is(buf_cstr(&out), "From", "zoe@example.com>",
+                              "Zo\xC3\xAB \xC3\x9Cnicode"),
+              "");
+    /* addr_set trimmed the last space of the long name. */
+    long_name[strlen(long_name) - 1] = '\0';
+    CHECK_STR(
+        encoded_name_is(buf_cstr(&out), "To", "taro@example.jp>", long_name),
+        "");
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    CHECK(!res.needs_smtputf8);
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&to);
+    free(long_name);
+}
+
+TEST(long_name_word_is_encoded_or_refused)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *name = repeat("n", 1000);
+
+    mk(&from, name, "ada@example.com");
+    msg.from = &from;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    CHECK_STR(encoded_name_is(buf_cstr(&out), "From", "ada@example.com>", name),
+              "");
+    opt.allow_header_encoding = false;
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "from: the name has a word too long for a header line "
+                  "(998 bytes) and header encoding is off");
+    buf_free(&out);
+    addr_clear(&from);
+    free(name);
+}
+
+TEST(raw_utf8_without_header_encoding)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to;
+    struct buf out;
+    char *v;
+
+    opt.allow_header_encoding = false;
+    mk(&from, "Zo\xC3\xAB", "zoe@example.com");
+    mk(&to, "M\xC3\xBCller, K.", "k@example.com");
+    msg = (struct mime_message){.from = &from,
+                                .to = &to,
+                                .n_to = 1,
+                                .subject = "Gr\xC3\xBC\xC3\x9F"
+                                           "e"};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(!check_contains(buf_cstr(&out), "=?"));
+    v = header_value(buf_cstr(&out), "From");
+    CHECK_STR(v, "Zo\xC3\xAB <zoe@example.com>");
+    free(v);
+    v = header_value(buf_cstr(&out), "To");
+    CHECK_STR(v, "\"M\xC3\xBCller, K.\" <k@example.com>");
+    free(v);
+    v = header_value(buf_cstr(&out), "Subject");
+    CHECK_STR(v, "Gr\xC3\xBC\xC3\x9F"
+                 "e");
+    free(v);
+    CHECK(res.needs_smtputf8);
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&to);
+}
+
+TEST(utf8_mailbox_needs_smtputf8)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    mk(&to, NULL, "zo\xC3\xAB@ex\xC3\xA4mple.de");
+    msg = (struct mime_message){.from = &from, .to = &to, .n_to = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(res.needs_smtputf8);
+    CHECK(check_contains(buf_cstr(&out),
+                         "\r\nTo: zo\xC3\xAB@ex\xC3\xA4mple.de\r\n"));
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&to);
+}
+
+TEST(many_recipients_fold_at_78)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to[30];
+    struct buf out, want;
+    char name[64], box[64], *v;
+
+    mk(&from, NULL, "ada@example.com");
+    buf_init(&want, BIG);
+    for (size_t i = 0; i < 30; i++) {
+        snprintf(name, sizeof(name), "Person Number %zu", i);
+        snprintf(box, sizeof(box), "person%zu@example.com", i);
+        mk(&to[i], name, box);
+        CHECK(buf_printf(&want, "%s%s <%s>", i > 0 ? ", " : "", name, box) ==
+              GW_OK);
+    }
+    msg = (struct mime_message){.from = &from, .to = to, .n_to = 30};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    CHECK(check_contains(buf_cstr(&out), "\r\n "));
+    v = header_value(buf_cstr(&out), "To");
+    CHECK_STR(v, buf_cstr(&want));
+    free(v);
+    buf_free(&out);
+    buf_free(&want);
+    addr_clear(&from);
+    for (size_t i = 0; i < 30; i++)
+        addr_clear(&to[i]);
+}
+
+/*
+ * Composes a message with `subject` and returns "" when its Subject is
+ * encoded-words of at most 75 characters, each whole UTF-8, on lines of
+ * at most 78, that decode to the subject; otherwise what is wrong.
+ */
+static const char *subject_round_trip(const char *subject)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *v = NULL, *text = NULL;
+    const char *why = "";
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.subject = subject;
+    buf_init(&out, BIG);
+    if (mime_compose(&msg, &opt, &out, &res, NULL) != GW_OK)
+        why = "compose failed";
+    else if (strcmp(wire_problem(&out), "") != 0)
+        why = wire_problem(&out);
+    else if (longest_header_line(buf_cstr(&out)) > 78)
+        why = "a header line is longer than 78";
+    else if ((v = header_value(buf_cstr(&out), "Subject")) == NULL)
+        why = "no Subject";
+    else if ((text = decode_words(v, strlen(v))) == NULL)
+        why = "malformed encoded-words";
+    else if (strcmp(text, subject) != 0)
+        why = "decodes to something else";
+    free(text);
+    free(v);
+    buf_free(&out);
+    addr_clear(&from);
+    return why;
+}
+
+TEST(japanese_subject_round_trips_through_encoded_words)
+{
+    char *subject = repeat(NIHONGO, 10);
+
+    CHECK_STR(subject_round_trip(NIHONGO), "");
+    CHECK_STR(subject_round_trip(subject), "");
+    free(subject);
+}
+
+TEST(emoji_subject_is_never_split_inside_a_character)
+{
+    char *emoji = repeat(EMOJI, 40);
+    char *subject = malloc(strlen(emoji) + 4);
+
+    CHECK(subject != NULL);
+    memcpy(subject, "Hi ", 3);
+    memcpy(subject + 3, emoji, strlen(emoji) + 1);
+    CHECK_STR(subject_round_trip(subject), "");
+    /* Shifting by one byte moves every split point. */
+    subject[2] = 'x';
+    CHECK_STR(subject_round_trip(subject + 1), "");
+    free(subject);
+    free(emoji);
+}
+
+TEST(long_ascii_word_subject_is_encoded_or_refused)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *word = repeat("w", 1200);
+
+    CHECK_STR(subject_round_trip(word), "");
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.subject = word;
+    opt.allow_header_encoding = false;
+    buf_init(&out, BIG);
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "subject: the text has a word too long for a header line "
+                  "(998 bytes) and header encoding is off");
+    buf_free(&out);
+    addr_clear(&from);
+    free(word);
+}
+
+TEST(ascii_subject_folds_at_its_spaces)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *subject = repeat("lorem  ipsum\tdolor ", 20), *v;
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.subject = subject;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    CHECK(!check_contains(buf_cstr(&out), "=?"));
+    v = header_value(buf_cstr(&out), "Subject");
+    CHECK_STR(v, subject);
+    free(v);
+    buf_free(&out);
+    addr_clear(&from);
+    free(subject);
+}
+
+TEST(folds_never_follow_the_colon_or_strand_blanks)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *word = repeat("w", 90), *tail = repeat("a", 68), *v;
+    char subject[128], want[160];
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.subject = subject;
+    buf_init(&out, BIG);
+    /* A first word too long for the line stays after "Subject: ". */
+    snprintf(subject, sizeof(subject), "%s end", word);
+    COMPOSE(&msg, &opt, &out, &res);
+    snprintf(want, sizeof(want), "\r\nSubject: %s\r\n end\r\n", word);
+    CHECK(check_contains(buf_cstr(&out), want));
+    /* Trailing blanks past column 78 stay on the line of the last word. */
+    snprintf(subject, sizeof(subject), "%s      ", tail);
+    COMPOSE(&msg, &opt, &out, &res);
+    v = header_value(buf_cstr(&out), "Subject");
+    CHECK_STR(v, subject);
+    free(v);
+    buf_free(&out);
+    addr_clear(&from);
+    free(word);
+    free(tail);
+}
+
+TEST(control_bytes_in_header_text_are_encoded)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *v;
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.subject = "a\x01z";
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    v = header_value(buf_cstr(&out), "Subject");
+    CHECK_STR(v, "=?UTF-8?B?YQF6?=");
+    free(v);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(only_raw_utf8_text_needs_smtputf8)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    opt.allow_header_encoding = false;
+    mk(&from, "Ada", "ada@example.com");
+    msg.from = &from;
+    msg.subject = "plain";
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(!res.needs_smtputf8);
+    msg.subject = "caf\xC3\xA9";
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(res.needs_smtputf8);
+    CHECK(check_contains(buf_cstr(&out), "\r\nSubject: caf\xC3\xA9\r\n"));
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(subject_and_names_cannot_break_a_header)
+{
+    static char bad_name[] = "Ann\r\nBcc: x@example.com";
+    static char box[] = "ann@example.com";
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, to = {bad_name, box};
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.subject = "Hi\r\nBcc: x@example.com";
+    buf_init(&out, BIG);
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "subject: the text has a line break");
+    msg.subject = "Hi";
+    msg.to = &to;
+    msg.n_to = 1;
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "to[0]: the name has a line break");
+    msg.from = NULL;
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "from: the address is missing");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(extra_headers_are_checked_and_encoded)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_header extra[] = {{"X-Campaign", "invoice-2026-11"},
+                                  {"X-Empty", ""},
+                                  {"X-Note", "caf\xC3\xA9"}};
+    struct mime_header bad[] = {{"X-Ok", "1"}, {"content-type", "text/html"}};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg =
+        (struct mime_message){.from = &from, .headers = extra, .n_headers = 3};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out), "\r\nMIME-Version: 1.0\r\n"
+                                         "X-Campaign: invoice-2026-11\r\n"
+                                         "X-Empty:\r\n"
+                                         "X-Note: =?UTF-8?B?Y2Fmw6k=?=\r\n"
+                                         "Content-Type: "));
+    msg.headers = bad;
+    msg.n_headers = 2;
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "headers[1]: Content-Type is set by the gateway and "
+                  "cannot be given in headers");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+/* Returns "" when mime_check_header refuses the header with `detail`. */
+static const char *header_refused(const char *name, const char *value,
+                                  const char *detail)
+{
+    static char why[700];
+    struct mime_header h = {name, value};
+    struct gw_error err = {0};
+
+    if (mime_check_header(&h, &err) == GW_EINVAL &&
+        strcmp(err.detail, detail) == 0)
+        return "";
+    snprintf(why, sizeof(why), "%s: \"%s\"", name, err.detail);
+    return why;
+}
+
+TEST(check_header_refuses_bad_and_owned_fields)
+{
+    struct mime_header ok = {"X-Campaign", "invoice \xE2\x82\xAC"};
+    char *long_name = repeat("X", 77);
+
+    CHECK(mime_check_header(&ok, NULL) == GW_OK);
+    ok.name = long_name + 1;
+    CHECK(mime_check_header(&ok, NULL) == GW_OK);
+    CHECK_STR(header_refused(long_name, "v",
+                             "the header name is longer than 76 characters"),
+              "");
+    free(long_name);
+    CHECK_STR(header_refused("", "v", "the header name is empty"), "");
+    CHECK_STR(header_refused("X:Y", "v", "the header name has a colon"), "");
+    CHECK_STR(header_refused("X Y", "v", "the header name has a space"), "");
+    CHECK_STR(header_refused("X-\xC3\xA9", "v",
+                             "the header name has a character outside "
+                             "printable ASCII"),
+              "");
+    CHECK_STR(header_refused("X-A", "a\r\nBcc: b", "the text has a line break"),
+              "");
+    CHECK_STR(header_refused("X-A", "a\nb", "the text has a line break"), "");
+    CHECK_STR(header_refused("X-A", "\xC3", "the text is not valid UTF-8"), "");
+    CHECK_STR(header_refused("X-A", NULL, "the header value is missing"), "");
+    CHECK_STR(header_refused("CONTENT-TYPE", "x",
+                             "Content-Type is set by the gateway and cannot "
+                             "be given in headers"),
+              "");
+    CHECK_STR(header_refused("message-id", "x",
+                             "Message-ID is set by the gateway and cannot "
+                             "be given in headers"),
+              "");
+    CHECK_STR(header_refused("from", "x",
+                             "From cannot be given in headers; use the from "
+                             "field"),
+              "");
+    CHECK_STR(header_refused("Reply-to", "x",
+                             "Reply-To cannot be given in headers; use the "
+                             "reply_to field"),
+              "");
+    CHECK_STR(header_refused("subject", "x",
+                             "Subject cannot be given in headers; use the "
+                             "subject field"),
+              "");
+}
+
+/* The body: what follows the blank line after the header. */
+static const char *body_of(const struct buf *out)
+{
+    const char *end = strstr(buf_cstr(out), "\r\n\r\n");
+
+    return end != NULL ? end + 4 : "";
+}
+
+TEST(text_body_goes_7bit_with_crlf)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from, .text = "Hello\nWorld\r\nEnd"};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out),
+                         "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: 7bit\r\n\r\n"));
+    CHECK_STR(body_of(&out), "Hello\r\nWorld\r\nEnd\r\n");
+    msg.text = NULL;
+    msg.html = "<p>Hi</p>\n";
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out),
+                         "\r\nContent-Type: text/html; charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: 7bit\r\n\r\n"));
+    CHECK_STR(body_of(&out), "<p>Hi</p>\r\n");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(text_and_html_make_multipart_alternative)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *ct, want[1024];
+    const char *b;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .text = "plain\n", .html = "<p>caf\xC3\xA9</p>"};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    ct = header_value(buf_cstr(&out), "Content-Type");
+    CHECK(ct != NULL);
+    CHECK(strncmp(ct, "multipart/alternative; boundary=\"=_", 35) == 0);
+    CHECK(strlen(ct) == 35 + 32 + 1 && ct[strlen(ct) - 1] == '"');
+    b = ct + 33;
+    snprintf(want, sizeof(want),
+             "--%.34s\r\n"
+             "Content-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 7bit\r\n\r\n"
+             "plain\r\n"
+             "\r\n--%.34s\r\n"
+             "Content-Type: text/html; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+             "<p>caf=C3=A9</p>"
+             "\r\n--%.34s--\r\n",
+             b, b, b);
+    CHECK_STR(body_of(&out), want);
+    free(ct);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(no_body_is_an_empty_text_part)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    const char *s, *want = "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: 7bit\r\n\r\n";
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    s = buf_cstr(&out);
+    CHECK(out.len > strlen(want));
+    CHECK_STR(s + out.len - strlen(want), want);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(long_line_goes_quoted_printable_and_round_trips)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *text = repeat("x", 2000), *decoded, *want;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from, .text = text};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out),
+                         "Content-Transfer-Encoding: quoted-printable\r\n"));
+    CHECK(longest_line(body_of(&out)) <= 76);
+    CHECK(longest_line(body_of(&out)) >= 70);
+    decoded = qp_decode(body_of(&out));
+    want = repeat("x", 2000);
+    CHECK(strlen(decoded) == 2002 && strncmp(decoded, want, 2000) == 0);
+    CHECK_STR(decoded + 2000, "\r\n");
+    free(want);
+    free(decoded);
+    buf_free(&out);
+    addr_clear(&from);
+    free(text);
+}
+
+TEST(non_ascii_and_bare_cr_go_quoted_printable)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from, .text = "caf\xC3\xA9\n"};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(body_of(&out), "caf=C3=A9\r\n");
+    CHECK(!res.is_8bit);
+    msg.text = "a\rb =\n";
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out),
+                         "Content-Transfer-Encoding: quoted-printable\r\n"));
+    CHECK_STR(body_of(&out), "a\r\nb =3D\r\n");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(the_buffer_limit_gives_elimit)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *text = repeat("y", 1000);
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from, .text = text};
+    buf_init(&out, 300);
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_ELIMIT,
+                  "the composed message exceeds 300 bytes");
+    buf_free(&out);
+    addr_clear(&from);
+    free(text);
+}
+
+TEST(tz_parse_takes_the_documented_zones)
+{
+    struct mime_tz tz;
+
+    CHECK(mime_tz_parse("ut", &tz, NULL) == GW_OK && tz.offset_min == 0);
+    CHECK(mime_tz_parse("GMT", &tz, NULL) == GW_OK && tz.offset_min == 0);
+    CHECK(mime_tz_parse("Z", &tz, NULL) == GW_OK && !tz.local);
+    CHECK(mime_tz_parse("EST", &tz, NULL) == GW_OK && tz.offset_min == -300);
+    CHECK(mime_tz_parse("edt", &tz, NULL) == GW_OK && tz.offset_min == -240);
+    CHECK(mime_tz_parse("CST", &tz, NULL) == GW_OK && tz.offset_min == -360);
+    CHECK(mime_tz_parse("MDT", &tz, NULL) == GW_OK && tz.offset_min == -360);
+    CHECK(mime_tz_parse("PST", &tz, NULL) == GW_OK && tz.offset_min == -480);
+    CHECK(mime_tz_parse("PDT", &tz, NULL) == GW_OK && tz.offset_min == -420);
+    CHECK(mime_tz_parse("+0530", &tz, NULL) == GW_OK && tz.offset_min == 330);
+    CHECK(mime_tz_parse("-1200", &tz, NULL) == GW_OK && tz.offset_min == -720);
+    CHECK(mime_tz_parse("+1400", &tz, NULL) == GW_OK && tz.offset_min == 840);
+    CHECK(mime_tz_parse("Local", &tz, NULL) == GW_OK && tz.local);
+}
+
+TEST(tz_parse_refuses_anything_else)
+{
+    static const char *const bad[] = {"XYZ",    "+05:30", "+0560",  "+2400",
+                                      "0530",   "+053",   "+05300", "-0a00",
+                                      "LOCAL ", ""};
+    struct gw_error err = {0};
+    struct mime_tz tz;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(mime_tz_parse(bad[i], &tz, &err) == GW_EINVAL);
+    CHECK(mime_tz_parse("XYZ", &tz, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "unknown timezone \"XYZ\"; use UT, LOCAL, an RFC "
+                          "822 zone such as EST, or +hhmm/-hhmm");
+    CHECK(mime_tz_parse("\x01", &tz, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "unknown timezone; use UT, LOCAL, an RFC 822 zone "
+                          "such as EST, or +hhmm/-hhmm");
+}
+
+const struct unit_test mime_tests[] = {
+    UNIT(minimal_message_is_exact),
+    UNIT(headers_come_in_the_documented_order),
+    UNIT(date_is_written_in_the_requested_zone),
+    UNIT(date_in_the_local_zone_uses_its_offset),
+    UNIT(date_zero_means_now),
+    UNIT(message_id_is_random_hex_at_the_from_domain),
+    UNIT(message_id_domain_option_and_fallback),
+    UNIT(bcc_is_written_only_with_show_bcc),
+    UNIT(names_are_atoms_or_quoted_strings),
+    UNIT(non_ascii_names_become_encoded_words),
+    UNIT(long_name_word_is_encoded_or_refused),
+    UNIT(raw_utf8_without_header_encoding),
+    UNIT(utf8_mailbox_needs_smtputf8),
+    UNIT(many_recipients_fold_at_78),
+    UNIT(japanese_subject_round_trips_through_encoded_words),
+    UNIT(emoji_subject_is_never_split_inside_a_character),
+    UNIT(long_ascii_word_subject_is_encoded_or_refused),
+    UNIT(ascii_subject_folds_at_its_spaces),
+    UNIT(folds_never_follow_the_colon_or_strand_blanks),
+    UNIT(control_bytes_in_header_text_are_encoded),
+    UNIT(only_raw_utf8_text_needs_smtputf8),
+    UNIT(subject_and_names_cannot_break_a_header),
+    UNIT(extra_headers_are_checked_and_encoded),
+    UNIT(check_header_refuses_bad_and_owned_fields),
+    UNIT(text_body_goes_7bit_with_crlf),
+    UNIT(text_and_html_make_multipart_alternative),
+    UNIT(no_body_is_an_empty_text_part),
+    UNIT(long_line_goes_quoted_printable_and_round_trips),
+    UNIT(non_ascii_and_bare_cr_go_quoted_printable),
+    UNIT(the_buffer_limit_gives_elimit),
+    UNIT(tz_parse_takes_the_documented_zones),
+    UNIT(tz_parse_refuses_anything_else),
+    {NULL, NULL},
+};
