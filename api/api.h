@@ -20,7 +20,7 @@
 struct api_response {
     unsigned status;      /* the HTTP status code */
     struct buf body;      /* the JSON document */
-    const char *allow;    /* for 405, the Allow header; static text */
+    char allow[64];       /* for 405, the Allow header; "" otherwise */
     unsigned retry_after; /* for 503, seconds; 0 for no Retry-After */
 };
 
@@ -50,9 +50,8 @@ struct api_route {
     const char *path;
     bool needs_token; /* a bearer token is required */
     bool takes_json;  /* the body must be application/json */
-    void (*handle)(const struct api_route *route,
-                   const struct api_ctx *ctx, const char *body, size_t len,
-                   struct api_response *resp);
+    void (*handle)(const struct api_route *route, const struct api_ctx *ctx,
+                   const char *body, size_t len, struct api_response *resp);
 };
 
 /*

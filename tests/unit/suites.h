@@ -13,6 +13,7 @@
     SUITE(err)                                                                 \
     SUITE(reply)                                                               \
     SUITE(data)                                                                \
+    SUITE(config)                                                              \
     SUITE(encode)                                                              \
     SUITE(addr)                                                                \
     SUITE(mime)

@@ -1,0 +1,104 @@
+/* Routes, replies and error bodies of the API; see api.h. */
+#include "api.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void api_response_init(struct api_response *resp)
+{
+    resp->status = 500;
+    buf_init(&resp->body, API_RESPONSE_MAX);
+    resp->allow[0] = '\0';
+    resp->retry_after = 0;
+}
+
+void api_response_free(struct api_response *resp)
+{
+    buf_free(&resp->body);
+}
+
+enum gw_err api_reply_json(struct api_response *resp, unsigned status,
+                           json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    enum gw_err rc;
+
+    json_decref(doc);
+    buf_reset(&resp->body);
+    rc = text ? buf_puts(&resp->body, text) : GW_ENOMEM;
+    free(text);
+    resp->status = rc == GW_OK ? status : 500;
+    if (rc != GW_OK) {
+        buf_reset(&resp->body);
+        buf_puts(&resp->body, "{\"status\":\"failed\","
+                              "\"error\":\"out of memory\"}");
+    }
+    return rc;
+}
+
+void api_error(struct api_response *resp, unsigned status, const char *field,
+               const char *fmt, ...)
+{
+    char text[GW_ERROR_DETAIL_MAX];
+    va_list ap;
+    json_t *doc;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    doc = json_pack("{s:s, s:s}", "status", "failed", "error", text);
+    if (doc != NULL && field != NULL)
+        json_object_set_new(doc, "field", json_string(field));
+    api_reply_json(resp, status, doc);
+}
+
+static void handle_healthz(const struct api_route *route,
+                           const struct api_ctx *ctx, const char *body,
+                           size_t len, struct api_response *resp)
+{
+    (void)route, (void)ctx, (void)body, (void)len;
+    api_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static const struct api_route routes[] = {
+    {"GET", "/healthz", false, false, handle_healthz},
+    {"POST", "/v1/messages", true, true, api_messages_post},
+};
+
+const struct api_route *api_route_find(const char *method, const char *path,
+                                       struct api_response *resp)
+{
+    const struct api_route *found = NULL;
+    struct buf methods;
+
+    buf_init(&methods, sizeof(resp->allow) - 1);
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        if (strcmp(routes[i].method, method) == 0)
+            found = &routes[i];
+        if (methods.len > 0)
+            buf_puts(&methods, ", ");
+        buf_puts(&methods, routes[i].method);
+    }
+    if (found == NULL && methods.len == 0) {
+        api_error(resp, 404, NULL, "no such path: %s", path);
+    } else if (found == NULL) {
+        memcpy(resp->allow, methods.data, methods.len + 1);
+        api_error(resp, 405, NULL, "%s is not allowed on %s; use %s", method,
+                  path, buf_cstr(&methods));
+    }
+    buf_free(&methods);
+    return found;
+}
+
+void api_handle(const struct api_route *route, const struct api_ctx *ctx,
+                const char *body, size_t len, struct api_response *resp)
+{
+    route->handle(route, ctx, body, len, resp);
+}

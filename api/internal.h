@@ -1,0 +1,23 @@
+/*
+ * What the files of api/ share among themselves and nobody else sees:
+ * the JSON reply helper and the route handlers.
+ */
+#ifndef GW_API_INTERNAL_H
+#define GW_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api.h"
+
+/*
+ * Makes `doc` (whose reference this takes, NULL meaning out of memory)
+ * the body of `resp` with `status`. On failure `resp` becomes a 500.
+ */
+enum gw_err api_reply_json(struct api_response *resp, unsigned status,
+                           json_t *doc);
+
+/* POST /v1/messages: validate, compose, send, report (messages.c). */
+void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
+                       const char *body, size_t len, struct api_response *resp);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * The gateway's configuration: every setting from its flag or, failing
+ * that, its environment variable, or its default, checked before the
+ * server listens. Secrets (the API token, the SMTP password) come only
+ * from the environment: a command line is visible to every local user.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "../smtp/log.h"
+#include "../smtp/smtp.h"
+
+struct srv_config {
+    char listen[256];                  /* "host:port" as given */
+    struct sockaddr_storage listen_sa; /* the address to listen on */
+    char data_dir[4096];               /* created at start-up, mode 0700 */
+    enum log_level log_level;
+    size_t max_body;     /* largest request body, in bytes */
+    char api_token[256]; /* the bootstrap bearer token */
+    char smtp_host[256];
+    char smtp_helo_name[256]; /* "" for the machine's host name */
+    char smtp_username[256];  /* "" for no AUTH */
+    char smtp_password[256];
+    unsigned smtp_port;
+    enum smtp_tls_mode smtp_tls;
+    unsigned smtp_timeout_s;
+    unsigned smtp_pool;
+};
+
+/*
+ * Reads the settings from `argv` (options after the sub-command) and
+ * `environ` into `cfg`. Returns false with one line in `errbuf` naming the
+ * setting ("GATEWAY_SMTP_PORT: must be a number from 1 to 65535") when a
+ * value is invalid or a required one is missing.
+ */
+bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
+                     char *errbuf, size_t errlen);
+
+/* Prints the flags, their variables and defaults, for --help. */
+void srv_config_usage(FILE *out);
+
+/*
+ * The SMTP settings of the `default` credential as the client takes
+ * them; the strings stay owned by `cfg`.
+ */
+void srv_config_smtp(const struct srv_config *cfg, struct smtp_server *out);
+
+/* Overwrites the secrets held in `cfg`. */
+void srv_config_wipe(struct srv_config *cfg);
+
+#endif

@@ -1,0 +1,268 @@
+/* libmicrohttpd wiring: one request from headers to reply; see http.h. */
+#include "http.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../smtp/log.h"
+
+/* Idle keep-alive connections are closed after this many seconds. */
+#define IDLE_TIMEOUT_S 60
+
+/* Connections open at once; each has a thread. */
+#define MAX_CONNECTIONS 1024
+
+struct srv_http {
+    struct MHD_Daemon *daemon;
+    const struct srv_config *cfg;
+    const struct api_ctx *ctx;
+    atomic_uint in_flight; /* requests between headers and completion */
+};
+
+/* One request in progress, kept by libmicrohttpd between calls. */
+struct request {
+    const struct api_route *route;
+    struct api_response resp;
+    struct buf body;
+    bool too_large; /* the body went past the limit; the rest is dropped */
+};
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    char shown[LOG_QUOTE_MAX];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_warn("event=http_error detail=%s",
+             log_quote(shown, sizeof(shown), line));
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn,
+                             const struct api_response *resp)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ok;
+    char retry[16];
+
+    r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
+                                        MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (resp->allow[0] != '\0')
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (resp->status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (resp->retry_after > 0) {
+        snprintf(retry, sizeof(retry), "%u", resp->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    }
+    ok = MHD_queue_response(conn, resp->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/*
+ * Compares a presented token with the configured one in time that does
+ * not depend on where they differ.
+ */
+static bool token_equal(const char *given, const char *want)
+{
+    size_t glen = strlen(given), wlen = strlen(want);
+    unsigned char diff = glen != wlen;
+
+    for (size_t i = 0; i < wlen; i++)
+        diff |= (unsigned char)(want[i] ^ (i < glen ? given[i] : 0));
+    return diff == 0;
+}
+
+static bool authorized(struct MHD_Connection *conn, const char *token)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return token_equal(h, token);
+}
+
+/* "application/json", with parameters such as charset allowed. */
+static bool is_json(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n = strlen("application/json");
+
+    return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The declared body size, or 0 when none was declared. */
+static unsigned long long content_length(struct MHD_Connection *conn)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+/*
+ * The first call for a request, with its headers only: refuses what can
+ * be refused before any body is read. Returns false when `rq->resp` is a
+ * refusal to send now.
+ */
+static bool admit(struct srv_http *http, struct MHD_Connection *conn,
+                  const char *method, const char *url, struct request *rq)
+{
+    const struct srv_config *cfg = http->cfg;
+
+    rq->route = api_route_find(method, url, &rq->resp);
+    if (rq->route == NULL)
+        return false;
+    if (rq->route->needs_token && !authorized(conn, cfg->api_token)) {
+        api_error(&rq->resp, 401, NULL,
+                  "a valid token is required: Authorization: Bearer <token>");
+        return false;
+    }
+    if (rq->route->takes_json && !is_json(conn)) {
+        api_error(&rq->resp, 415, NULL,
+                  "the body must be JSON: Content-Type: application/json");
+        return false;
+    }
+    if (content_length(conn) > cfg->max_body) {
+        api_error(&rq->resp, 413, NULL,
+                  "the body is larger than the limit of %zu bytes",
+                  cfg->max_body);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **state)
+{
+    struct srv_http *http = cls;
+    struct request *rq = *state;
+
+    (void)version;
+    if (rq == NULL) {
+        rq = calloc(1, sizeof(*rq));
+        if (rq == NULL)
+            return MHD_NO;
+        *state = rq;
+        api_response_init(&rq->resp);
+        buf_init(&rq->body, http->cfg->max_body);
+        atomic_fetch_add(&http->in_flight, 1);
+        if (!admit(http, conn, method, url, rq))
+            return queue(conn, &rq->resp);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!rq->too_large &&
+            buf_append(&rq->body, upload_data, *upload_data_size) != GW_OK) {
+            rq->too_large = true;
+            buf_free(&rq->body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large)
+        api_error(&rq->resp, 413, NULL,
+                  "the body is larger than the limit of %zu bytes",
+                  http->cfg->max_body);
+    else
+        api_handle(rq->route, http->ctx, buf_cstr(&rq->body), rq->body.len,
+                   &rq->resp);
+    return queue(conn, &rq->resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                         enum MHD_RequestTerminationCode why)
+{
+    struct srv_http *http = cls;
+    struct request *rq = *state;
+
+    (void)conn, (void)why;
+    if (rq == NULL)
+        return;
+    buf_free(&rq->body);
+    api_response_free(&rq->resp);
+    free(rq);
+    *state = NULL;
+    atomic_fetch_sub(&http->in_flight, 1);
+}
+
+struct srv_http *srv_http_start(const struct srv_config *cfg,
+                                const struct api_ctx *ctx, struct gw_error *err)
+{
+    struct srv_http *http = calloc(1, sizeof(*http));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+
+    if (http == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    http->cfg = cfg;
+    http->ctx = ctx;
+    if (cfg->listen_sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    http->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&cfg->listen_sa, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, http, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
+    if (http->daemon == NULL) {
+        free(http);
+        return gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen),
+               NULL;
+    }
+    return http;
+}
+
+unsigned srv_http_port(const struct srv_http *http)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+    return info != NULL ? info->port : 0;
+}
+
+bool srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
+{
+    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    unsigned waited = 0;
+    bool drained;
+
+    /* The listening socket is ours to close once quiesced: from now on
+       new connections are refused. */
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    while (atomic_load(&http->in_flight) > 0 && waited < timeout_ms) {
+        nanosleep(&tick, NULL);
+        waited += 20;
+    }
+    drained = atomic_load(&http->in_flight) == 0;
+    MHD_stop_daemon(http->daemon);
+    free(http);
+    return drained;
+}
