@@ -94,7 +94,7 @@ integration: $(BIN)
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
-# libFuzzer harnesses, one per parser; each links only the smtp/ sources.
+# libFuzzer harnesses, one per parser; each links the smtp/ library.
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
                 -fsanitize=fuzzer,address,undefined
@@ -105,7 +105,8 @@ FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out smtp/io.c smtp/smtp.c,$(SMTP_SRC))
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+	    $(SMTP_SRC) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
 fuzz:
 	@scripts/deps.sh fuzz

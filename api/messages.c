@@ -41,6 +41,7 @@ struct send_request {
     struct mime_header headers[MAX_HEADERS];
     size_t n_headers;
     bool continue_after_bad_send, show_bcc, allow_header_encoding;
+    const char *auth_from; /* NULL: the credential's */
     struct mime_tz tz;
 };
 
@@ -244,8 +245,11 @@ static bool parse_headers(json_t *root, struct send_request *req,
 static bool parse_options(json_t *root, struct send_request *req,
                           struct field_error *fe)
 {
-    static const char *const keys[] = {"continue_after_bad_send", "show_bcc",
-                                       "allow_header_encoding", "timezone",
+    static const char *const keys[] = {"continue_after_bad_send",
+                                       "show_bcc",
+                                       "allow_header_encoding",
+                                       "timezone",
+                                       "auth_from",
                                        NULL};
     json_t *obj = json_object_get(root, "options");
     const char *tz = NULL;
@@ -263,8 +267,15 @@ static bool parse_options(json_t *root, struct send_request *req,
         !get_bool(obj, "show_bcc", "options.show_bcc", &req->show_bcc, fe) ||
         !get_bool(obj, "allow_header_encoding", "options.allow_header_encoding",
                   &req->allow_header_encoding, fe) ||
-        !get_string(obj, "timezone", "options.timezone", &tz, fe))
+        !get_string(obj, "timezone", "options.timezone", &tz, fe) ||
+        !get_string(obj, "auth_from", "options.auth_from", &req->auth_from, fe))
         return false;
+    /* "<>" (or "") is the null mailbox: AUTH=<> (RFC 4954 5). */
+    if (req->auth_from != NULL && strcmp(req->auth_from, "<>") == 0)
+        req->auth_from = "";
+    if (req->auth_from != NULL && req->auth_from[0] != '\0' &&
+        addr_check_mailbox(req->auth_from, &err) != GW_OK)
+        return field_fail(fe, "options.auth_from", "%s", err.detail);
     if (tz != NULL && mime_tz_parse(tz, &req->tz, &err) != GW_OK)
         return field_fail(fe, "options.timezone", "%s", err.detail);
     return true;
@@ -399,10 +410,12 @@ static json_t *result_json(const struct smtp_result *res, const char **rcpts,
             json_array_append_new(failed, json_string(rcpts[i]));
         json_array_append_new(
             list,
-            json_pack("{s:s, s:b, s:o, s:o}", "address", rcpts[i], "accepted",
-                      r->accepted, "code",
-                      r->tried ? json_integer(r->code) : json_null(), "reply",
-                      r->tried ? json_string(r->reply) : json_null()));
+            json_pack("{s:s, s:b, s:o, s:o, s:o}", "address", rcpts[i],
+                      "accepted", r->accepted, "code",
+                      r->tried ? json_integer(r->code) : json_null(),
+                      "enhanced_code",
+                      r->status[0] ? json_string(r->status) : json_null(),
+                      "reply", r->tried ? json_string(r->reply) : json_null()));
     }
     doc = json_pack(
         "{s:s, s:o, s:o, s:s, s:o}", "status", status_name(res->status),
@@ -467,6 +480,8 @@ static void send_and_reply(const struct send_request *req,
     struct smtp_envelope env = {
         .from = req->from.mailbox,
         .continue_after_bad_send = req->continue_after_bad_send,
+        .auth_from = req->auth_from,
+        .body_8bit = mres->is_8bit,
         .needs_smtputf8 =
             mres->needs_smtputf8 || addr_needs_utf8(req->from.mailbox),
     };

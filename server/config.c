@@ -10,22 +10,38 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-/* A parser stores `value` into `cfg` or writes why not into `why`. */
-typedef bool parse_fn(struct srv_config *cfg, const char *value, char *why,
-                      size_t whylen);
+#include "../smtp/sasl.h"
+
+struct setting;
+
+/* A parser checks `value` and stores it into `cfg` at the setting's
+   place, or writes why it cannot into `why`. */
+typedef bool parse_fn(struct srv_config *cfg, const struct setting *s,
+                      const char *value, char *why, size_t whylen);
 
 struct setting {
     const char *flag; /* NULL for settings that are secrets */
     const char *env;
     const char *def; /* NULL when the setting has no default */
     parse_fn *parse;
+    size_t offset; /* where in struct srv_config the value goes */
+    size_t size;   /* its size there */
     const char *help;
 };
+
+/* The field of `cfg` that setting `s` fills. */
+static void *field(struct srv_config *cfg, const struct setting *s)
+{
+    return (char *)cfg + s->offset;
+}
 
 static bool copy_into(char *dst, size_t size, const char *value, char *why,
                       size_t whylen)
@@ -53,8 +69,8 @@ static bool parse_uint(const char *value, unsigned long lo, unsigned long hi,
     return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
 }
 
-static bool parse_listen(struct srv_config *cfg, const char *value, char *why,
-                         size_t whylen)
+static bool parse_listen(struct srv_config *cfg, const struct setting *s,
+                         const char *value, char *why, size_t whylen)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)&cfg->listen_sa;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&cfg->listen_sa;
@@ -84,7 +100,7 @@ static bool parse_listen(struct srv_config *cfg, const char *value, char *why,
     } else {
         goto bad;
     }
-    return copy_into(cfg->listen, sizeof(cfg->listen), given, why, whylen);
+    return copy_into(field(cfg, s), s->size, given, why, whylen);
 bad:
     snprintf(why, whylen,
              "must be an IP address and a port, such as 127.0.0.1:8080, "
@@ -92,19 +108,139 @@ bad:
     return false;
 }
 
-static bool parse_data_dir(struct srv_config *cfg, const char *value, char *why,
-                           size_t whylen)
+/* Any text without control characters, which could break a command. */
+static bool parse_text(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    for (const char *p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p < ' ' || *p == 0x7f) {
+            snprintf(why, whylen, "must not contain control characters");
+            return false;
+        }
+    }
+    return copy_into(field(cfg, s), s->size, value, why, whylen);
+}
+
+/* One word: a host name, an EHLO name. */
+static bool parse_word(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    if (strpbrk(value, " \t") != NULL) {
+        snprintf(why, whylen, "must be one word without spaces");
+        return false;
+    }
+    return parse_text(cfg, s, value, why, whylen);
+}
+
+static bool parse_host(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    if (value[0] == '\0') {
+        snprintf(why, whylen, "must be a host name or an IP address");
+        return false;
+    }
+    return parse_word(cfg, s, value, why, whylen);
+}
+
+/* A file the gateway must be able to read, or "" for none. */
+static bool parse_file(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    if (value[0] != '\0' && access(value, R_OK) != 0) {
+        snprintf(why, whylen, "cannot read %.200s: %s", value, strerror(errno));
+        return false;
+    }
+    return parse_text(cfg, s, value, why, whylen);
+}
+
+static bool parse_bool(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on"};
+    static const char *const no[] = {"false", "0", "no", "off"};
+    bool *out = field(cfg, s);
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+            *out = strcasecmp(value, yes[i]) == 0;
+            return true;
+        }
+    }
+    snprintf(why, whylen, "must be true or false");
+    return false;
+}
+
+/* Reads an unsigned number within [lo, hi] into an unsigned field. */
+static bool parse_range(struct srv_config *cfg, const struct setting *s,
+                        const char *value, unsigned long lo, unsigned long hi,
+                        char *why, size_t whylen)
+{
+    unsigned long n;
+
+    if (!parse_uint(value, lo, hi, &n)) {
+        snprintf(why, whylen, "must be a number from %lu to %lu", lo, hi);
+        return false;
+    }
+    *(unsigned *)field(cfg, s) = (unsigned)n;
+    return true;
+}
+
+static bool parse_port(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    return parse_range(cfg, s, value, 1, 65535, why, whylen);
+}
+
+static bool parse_pool(struct srv_config *cfg, const struct setting *s,
+                       const char *value, char *why, size_t whylen)
+{
+    return parse_range(cfg, s, value, 1, 1024, why, whylen);
+}
+
+static bool parse_timeout(struct srv_config *cfg, const struct setting *s,
+                          const char *value, char *why, size_t whylen)
+{
+    if (parse_range(cfg, s, value, 1, 3600, why, whylen))
+        return true;
+    snprintf(why, whylen, "must be a number of seconds from 1 to 3600");
+    return false;
+}
+
+/* A step's own timeout; "" leaves it to GATEWAY_SMTP_TIMEOUT. */
+static bool parse_step_timeout(struct srv_config *cfg, const struct setting *s,
+                               const char *value, char *why, size_t whylen)
+{
+    if (value[0] == '\0') {
+        *(unsigned *)field(cfg, s) = 0;
+        return true;
+    }
+    return parse_timeout(cfg, s, value, why, whylen);
+}
+
+static bool parse_ip_version(struct srv_config *cfg, const struct setting *s,
+                             const char *value, char *why, size_t whylen)
+{
+    if (strcmp(value, "0") == 0 || strcmp(value, "4") == 0 ||
+        strcmp(value, "6") == 0)
+        return parse_range(cfg, s, value, 0, 6, why, whylen);
+    snprintf(why, whylen, "must be 0 (any), 4 or 6");
+    return false;
+}
+
+static bool parse_data_dir(struct srv_config *cfg, const struct setting *s,
+                           const char *value, char *why, size_t whylen)
 {
     if (value[0] == '\0') {
         snprintf(why, whylen, "must not be empty");
         return false;
     }
-    return copy_into(cfg->data_dir, sizeof(cfg->data_dir), value, why, whylen);
+    return parse_text(cfg, s, value, why, whylen);
 }
 
-static bool parse_log_level(struct srv_config *cfg, const char *value,
-                            char *why, size_t whylen)
+static bool parse_log_level(struct srv_config *cfg, const struct setting *s,
+                            const char *value, char *why, size_t whylen)
 {
+    (void)s;
     if (log_level_parse(value, &cfg->log_level))
         return true;
     snprintf(why, whylen, "must be debug, info, warn or error");
@@ -112,8 +248,8 @@ static bool parse_log_level(struct srv_config *cfg, const char *value,
 }
 
 /* Bytes, or a number with K, M, KiB or MiB (all powers of 1024). */
-static bool parse_max_body(struct srv_config *cfg, const char *value, char *why,
-                           size_t whylen)
+static bool parse_max_body(struct srv_config *cfg, const struct setting *s,
+                           const char *value, char *why, size_t whylen)
 {
     static const struct {
         const char *suffix;
@@ -126,6 +262,7 @@ static bool parse_max_body(struct srv_config *cfg, const char *value, char *why,
     unsigned long n;
     char *end;
 
+    (void)s;
     if (value[0] >= '0' && value[0] <= '9') {
         errno = 0;
         n = strtoul(value, &end, 10);
@@ -143,8 +280,8 @@ static bool parse_max_body(struct srv_config *cfg, const char *value, char *why,
     return false;
 }
 
-static bool parse_token(struct srv_config *cfg, const char *value, char *why,
-                        size_t whylen)
+static bool parse_token(struct srv_config *cfg, const struct setting *s,
+                        const char *value, char *why, size_t whylen)
 {
     if (strlen(value) < 16) {
         snprintf(why, whylen, "must be at least 16 characters long");
@@ -156,37 +293,13 @@ static bool parse_token(struct srv_config *cfg, const char *value, char *why,
             return false;
         }
     }
-    return copy_into(cfg->api_token, sizeof(cfg->api_token), value, why,
-                     whylen);
+    return copy_into(field(cfg, s), s->size, value, why, whylen);
 }
 
-static bool parse_host(struct srv_config *cfg, const char *value, char *why,
-                       size_t whylen)
+static bool parse_tls(struct srv_config *cfg, const struct setting *s,
+                      const char *value, char *why, size_t whylen)
 {
-    if (value[0] == '\0' || strpbrk(value, " \t\r\n") != NULL) {
-        snprintf(why, whylen, "must be a host name or an IP address");
-        return false;
-    }
-    return copy_into(cfg->smtp_host, sizeof(cfg->smtp_host), value, why,
-                     whylen);
-}
-
-static bool parse_port(struct srv_config *cfg, const char *value, char *why,
-                       size_t whylen)
-{
-    unsigned long n;
-
-    if (!parse_uint(value, 1, 65535, &n)) {
-        snprintf(why, whylen, "must be a number from 1 to 65535");
-        return false;
-    }
-    cfg->smtp_port = (unsigned)n;
-    return true;
-}
-
-static bool parse_tls(struct srv_config *cfg, const char *value, char *why,
-                      size_t whylen)
-{
+    (void)s;
     if (!smtp_tls_mode_parse(value, &cfg->smtp_tls)) {
         snprintf(why, whylen, "must be none, starttls or implicit");
         return false;
@@ -194,96 +307,87 @@ static bool parse_tls(struct srv_config *cfg, const char *value, char *why,
     return true;
 }
 
-/* Rejects bytes that could break an SMTP command line. */
-static bool plain_text(const char *value, char *why, size_t whylen)
+static bool parse_mechanisms(struct srv_config *cfg, const struct setting *s,
+                             const char *value, char *why, size_t whylen)
 {
-    for (const char *p = value; *p != '\0'; p++) {
-        if ((unsigned char)*p < ' ' || *p == 0x7f) {
-            snprintf(why, whylen, "must not contain control characters");
-            return false;
-        }
-    }
-    return true;
-}
+    struct gw_error err = {0};
 
-static bool parse_username(struct srv_config *cfg, const char *value, char *why,
-                           size_t whylen)
-{
-    return plain_text(value, why, whylen) &&
-           copy_into(cfg->smtp_username, sizeof(cfg->smtp_username), value, why,
-                     whylen);
-}
-
-static bool parse_password(struct srv_config *cfg, const char *value, char *why,
-                           size_t whylen)
-{
-    return plain_text(value, why, whylen) &&
-           copy_into(cfg->smtp_password, sizeof(cfg->smtp_password), value, why,
-                     whylen);
-}
-
-static bool parse_helo_name(struct srv_config *cfg, const char *value,
-                            char *why, size_t whylen)
-{
-    if (strpbrk(value, " \t") != NULL) {
-        snprintf(why, whylen, "must be one name without spaces");
+    if (sasl_check_list(value, &err) != GW_OK) {
+        snprintf(why, whylen, "%s", err.detail);
         return false;
     }
-    return plain_text(value, why, whylen) &&
-           copy_into(cfg->smtp_helo_name, sizeof(cfg->smtp_helo_name), value,
-                     why, whylen);
+    return parse_text(cfg, s, value, why, whylen);
 }
 
-static bool parse_timeout(struct srv_config *cfg, const char *value, char *why,
-                          size_t whylen)
-{
-    unsigned long n;
-
-    if (!parse_uint(value, 1, 3600, &n)) {
-        snprintf(why, whylen, "must be a number of seconds from 1 to 3600");
-        return false;
-    }
-    cfg->smtp_timeout_s = (unsigned)n;
-    return true;
-}
-
-static bool parse_pool(struct srv_config *cfg, const char *value, char *why,
-                       size_t whylen)
-{
-    unsigned long n;
-
-    if (!parse_uint(value, 1, 1024, &n)) {
-        snprintf(why, whylen, "must be a number from 1 to 1024");
-        return false;
-    }
-    cfg->smtp_pool = (unsigned)n;
-    return true;
-}
+/* The place and size of a field of struct srv_config. */
+#define AT(f)                                                                  \
+    offsetof(struct srv_config, f), sizeof(((struct srv_config *)0)->f)
 
 static const struct setting settings[] = {
-    {"--listen", "GATEWAY_LISTEN", "127.0.0.1:8080", parse_listen,
+    {"--listen", "GATEWAY_LISTEN", "127.0.0.1:8080", parse_listen, AT(listen),
      "address and port to listen on"},
-    {"--data-dir", "GATEWAY_DATA_DIR", "./var", parse_data_dir,
+    {"--data-dir", "GATEWAY_DATA_DIR", "./var", parse_data_dir, AT(data_dir),
      "directory for the gateway's state"},
-    {"--log-level", "GATEWAY_LOG_LEVEL", "info", parse_log_level,
+    {"--log-level", "GATEWAY_LOG_LEVEL", "info", parse_log_level, AT(log_level),
      "debug, info, warn or error"},
-    {"--max-body", "GATEWAY_MAX_BODY", "10M", parse_max_body,
+    {"--max-body", "GATEWAY_MAX_BODY", "10M", parse_max_body, AT(max_body),
      "largest request body (bytes, or K/M suffix)"},
-    {NULL, "GATEWAY_API_TOKEN", NULL, parse_token,
+    {NULL, "GATEWAY_API_TOKEN", NULL, parse_token, AT(api_token),
      "bearer token for /v1/ (required)"},
-    {"--smtp-host", "GATEWAY_SMTP_HOST", "localhost", parse_host,
+    {"--smtp-host", "GATEWAY_SMTP_HOST", "localhost", parse_host, AT(smtp_host),
      "SMTP server of the default credential"},
-    {"--smtp-port", "GATEWAY_SMTP_PORT", "25", parse_port, "its port"},
-    {"--smtp-tls", "GATEWAY_SMTP_TLS", "none", parse_tls,
+    {"--smtp-port", "GATEWAY_SMTP_PORT", "25", parse_port, AT(smtp_port),
+     "its port"},
+    {"--smtp-ip-version", "GATEWAY_SMTP_IP_VERSION", "0", parse_ip_version,
+     AT(smtp_ip_version), "0 (any), 4 or 6"},
+    {"--smtp-tls", "GATEWAY_SMTP_TLS", "none", parse_tls, AT(smtp_tls),
      "none, starttls or implicit"},
-    {"--smtp-helo-name", "GATEWAY_SMTP_HELO_NAME", "", parse_helo_name,
-     "name sent in EHLO (default: host name)"},
-    {"--smtp-username", "GATEWAY_SMTP_USERNAME", "", parse_username,
-     "user name for AUTH"},
-    {NULL, "GATEWAY_SMTP_PASSWORD", "", parse_password, "password for AUTH"},
+    {"--smtp-ca-file", "GATEWAY_SMTP_CA_FILE", "", parse_file, AT(smtp_ca_file),
+     "CA bundle (PEM) [system bundle]"},
+    {"--smtp-verify-peer", "GATEWAY_SMTP_VERIFY_PEER", "true", parse_bool,
+     AT(smtp_verify_peer), "check the server's certificate chain"},
+    {"--smtp-check-server-identity", "GATEWAY_SMTP_CHECK_SERVER_IDENTITY",
+     "true", parse_bool, AT(smtp_check_server_identity),
+     "check the host name in the certificate"},
+    {"--smtp-client-cert", "GATEWAY_SMTP_CLIENT_CERT", "", parse_file,
+     AT(smtp_client_cert), "client certificate (PEM)"},
+    {"--smtp-client-key", "GATEWAY_SMTP_CLIENT_KEY", "", parse_file,
+     AT(smtp_client_key), "its private key (PEM)"},
+    {"--smtp-helo-name", "GATEWAY_SMTP_HELO_NAME", "", parse_word,
+     AT(smtp_helo_name), "name sent in EHLO [host name]"},
+    {"--smtp-username", "GATEWAY_SMTP_USERNAME", "", parse_text,
+     AT(smtp_username), "user name for AUTH"},
+    {NULL, "GATEWAY_SMTP_PASSWORD", "", parse_text, AT(smtp_password),
+     "password for AUTH"},
+    {NULL, "GATEWAY_SMTP_ACCESS_TOKEN", "", parse_text, AT(smtp_access_token),
+     "OAuth 2 access token for XOAUTH2"},
+    {"--smtp-mechanisms", "GATEWAY_SMTP_MECHANISMS",
+     "CRAM-MD5,XOAUTH2,LOGIN,PLAIN", parse_mechanisms, AT(smtp_mechanisms),
+     "AUTH mechanisms, in order of preference"},
+    {"--smtp-auth-from", "GATEWAY_SMTP_AUTH_FROM", "", parse_text,
+     AT(smtp_auth_from), "AUTH= parameter of MAIL FROM"},
+    {"--smtp-allow-plaintext-auth", "GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH",
+     "false", parse_bool, AT(smtp_allow_plaintext_auth),
+     "allow PLAIN, LOGIN, XOAUTH2 without TLS"},
+    {"--smtp-ignore-failed-auth", "GATEWAY_SMTP_IGNORE_FAILED_AUTH", "false",
+     parse_bool, AT(smtp_ignore_failed_auth),
+     "send unauthenticated when AUTH fails"},
     {"--smtp-timeout", "GATEWAY_SMTP_TIMEOUT", "30", parse_timeout,
-     "seconds for connecting and for each reply"},
-    {"--smtp-pool", "GATEWAY_SMTP_POOL", "4", parse_pool,
+     AT(smtp_timeout_s), "seconds for each step, and for a free connection"},
+    {"--smtp-connect-timeout", "GATEWAY_SMTP_CONNECT_TIMEOUT", "",
+     parse_step_timeout, AT(smtp_connect_timeout_s),
+     "seconds to connect and for TLS"},
+    {"--smtp-greeting-timeout", "GATEWAY_SMTP_GREETING_TIMEOUT", "",
+     parse_step_timeout, AT(smtp_greeting_timeout_s),
+     "seconds for the 220 greeting"},
+    {"--smtp-command-timeout", "GATEWAY_SMTP_COMMAND_TIMEOUT", "",
+     parse_step_timeout, AT(smtp_command_timeout_s),
+     "seconds for each command's reply"},
+    {"--smtp-data-timeout", "GATEWAY_SMTP_DATA_TIMEOUT", "", parse_step_timeout,
+     AT(smtp_data_timeout_s), "seconds for writing each block of data"},
+    {"--smtp-dot-timeout", "GATEWAY_SMTP_DOT_TIMEOUT", "", parse_step_timeout,
+     AT(smtp_dot_timeout_s), "seconds for the reply to the final dot"},
+    {"--smtp-pool", "GATEWAY_SMTP_POOL", "4", parse_pool, AT(smtp_pool),
      "most connections open to the SMTP server"},
 };
 
@@ -375,7 +479,7 @@ bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
             snprintf(errbuf, errlen, "%s: is required", s->env);
             return false;
         }
-        if (!s->parse(cfg, value, why, sizeof(why))) {
+        if (!s->parse(cfg, s, value, why, sizeof(why))) {
             snprintf(errbuf, errlen, "%s: %s", name ? name : s->env, why);
             return false;
         }
@@ -383,20 +487,45 @@ bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
     return true;
 }
 
+/* A string setting as the client takes it: NULL for "". */
+static const char *or_null(const char *s)
+{
+    return s[0] != '\0' ? s : NULL;
+}
+
 void srv_config_smtp(const struct srv_config *cfg, struct smtp_server *out)
 {
+    bool auth = cfg->smtp_username[0] != '\0';
+
     memset(out, 0, sizeof(*out));
     out->host = cfg->smtp_host;
     out->port = cfg->smtp_port;
+    out->ip_version = (int)cfg->smtp_ip_version;
     out->tls = cfg->smtp_tls;
-    out->helo_name = cfg->smtp_helo_name[0] ? cfg->smtp_helo_name : NULL;
-    out->username = cfg->smtp_username[0] ? cfg->smtp_username : NULL;
-    out->password = cfg->smtp_username[0] ? cfg->smtp_password : NULL;
+    out->tls_params.ca_file = or_null(cfg->smtp_ca_file);
+    out->tls_params.verify_peer = cfg->smtp_verify_peer;
+    out->tls_params.check_server_identity = cfg->smtp_check_server_identity;
+    out->tls_params.client_cert = or_null(cfg->smtp_client_cert);
+    out->tls_params.client_key = or_null(cfg->smtp_client_key);
+    out->helo_name = or_null(cfg->smtp_helo_name);
+    out->username = auth ? cfg->smtp_username : NULL;
+    out->password = auth ? or_null(cfg->smtp_password) : NULL;
+    out->access_token = auth ? or_null(cfg->smtp_access_token) : NULL;
+    out->mechanisms = cfg->smtp_mechanisms;
+    out->auth_from = or_null(cfg->smtp_auth_from);
+    out->allow_plaintext_auth = cfg->smtp_allow_plaintext_auth;
+    out->ignore_failed_auth = cfg->smtp_ignore_failed_auth;
     out->timeout_ms = cfg->smtp_timeout_s * 1000;
+    out->timeouts.connect_ms = cfg->smtp_connect_timeout_s * 1000;
+    out->timeouts.greeting_ms = cfg->smtp_greeting_timeout_s * 1000;
+    out->timeouts.command_ms = cfg->smtp_command_timeout_s * 1000;
+    out->timeouts.data_ms = cfg->smtp_data_timeout_s * 1000;
+    out->timeouts.dot_ms = cfg->smtp_dot_timeout_s * 1000;
 }
 
 void srv_config_wipe(struct srv_config *cfg)
 {
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
     explicit_bzero(cfg->smtp_password, sizeof(cfg->smtp_password));
+    explicit_bzero(cfg->smtp_access_token, sizeof(cfg->smtp_access_token));
 }

@@ -22,13 +22,35 @@ struct srv_config {
     enum log_level log_level;
     size_t max_body;     /* largest request body, in bytes */
     char api_token[256]; /* the bootstrap bearer token */
+
+    /* The `default` credential: its upstream and how to reach it. */
     char smtp_host[256];
-    char smtp_helo_name[256]; /* "" for the machine's host name */
-    char smtp_username[256];  /* "" for no AUTH */
-    char smtp_password[256];
     unsigned smtp_port;
+    unsigned smtp_ip_version; /* 0, 4 or 6 */
     enum smtp_tls_mode smtp_tls;
+    char smtp_ca_file[4096];         /* "" for the system bundle */
+    bool smtp_verify_peer;           /* check the certificate chain */
+    bool smtp_check_server_identity; /* check the host name */
+    char smtp_client_cert[4096];     /* "" for none */
+    char smtp_client_key[4096];      /* "" for the key in smtp_client_cert */
+    char smtp_helo_name[256];        /* "" for the machine's host name */
+
+    /* ... as whom: AUTH. */
+    char smtp_username[256]; /* "" for no AUTH */
+    char smtp_password[256];
+    char smtp_access_token[4096]; /* for XOAUTH2 */
+    char smtp_mechanisms[128];    /* ordered, comma-separated */
+    char smtp_auth_from[256];     /* AUTH= on MAIL FROM; "" for none */
+    bool smtp_allow_plaintext_auth;
+    bool smtp_ignore_failed_auth;
+
+    /* ... and how long each step may take, in seconds (0: smtp_timeout). */
     unsigned smtp_timeout_s;
+    unsigned smtp_connect_timeout_s;
+    unsigned smtp_greeting_timeout_s;
+    unsigned smtp_command_timeout_s;
+    unsigned smtp_data_timeout_s;
+    unsigned smtp_dot_timeout_s;
     unsigned smtp_pool;
 };
 

@@ -90,11 +90,14 @@ static int serve(struct srv_config *cfg)
     srv_config_smtp(cfg, &smtp);
     creds.default_pool = smtp_pool_new(&smtp, cfg->smtp_pool, &err);
     if (creds.default_pool == NULL)
-        return fprintf(stderr, "smtp-gateway: GATEWAY_SMTP_*: %s\n",
+        return fprintf(stderr,
+                       "smtp-gateway: the default credential (GATEWAY_SMTP_*):"
+                       " %s\n",
                        err.detail),
                2;
-    /* The pool keeps its own copy of the password. */
+    /* The pool keeps its own copies of the secrets. */
     explicit_bzero(cfg->smtp_password, sizeof(cfg->smtp_password));
+    explicit_bzero(cfg->smtp_access_token, sizeof(cfg->smtp_access_token));
     block_stop_signals(&stop);
     http = srv_http_start(cfg, &ctx, &err);
     if (http == NULL) {

@@ -2,6 +2,7 @@
 #include "encode.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* The longest soft-broken quoted-printable line, without its "=". */
 #define QP_LINE_MAX 76
@@ -89,6 +90,46 @@ enum gw_err enc_base64(struct buf *out, const void *p, size_t n)
         q[2] = i + 1 < n ? b64_alphabet[v >> 6 & 0x3F] : '=';
         q[3] = i + 2 < n ? b64_alphabet[v & 0x3F] : '=';
         rc = buf_append(out, q, sizeof(q));
+    }
+    return rc;
+}
+
+/* The value of a base64 character, or -1 for any other byte. */
+static int b64_value(char c)
+{
+    const char *at = c != '\0' ? strchr(b64_alphabet, c) : NULL;
+
+    return at != NULL ? (int)(at - b64_alphabet) : -1;
+}
+
+enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n)
+{
+    enum gw_err rc = GW_OK;
+
+    if (n % 4 != 0)
+        return GW_EINVAL;
+    for (size_t i = 0; i < n && rc == GW_OK; i += 4) {
+        bool last = i + 4 == n;
+        size_t pad = last ? (s[i + 3] == '=') + (s[i + 2] == '=') : 0;
+        int v[4];
+        uint32_t bits = 0;
+        unsigned char b[3];
+
+        if (pad == 1 && s[i + 2] == '=')
+            return GW_EINVAL;
+        for (size_t k = 0; k < 4; k++) {
+            v[k] = k >= 4 - pad ? 0 : b64_value(s[i + k]);
+            if (v[k] < 0)
+                return GW_EINVAL;
+            bits = bits << 6 | (uint32_t)v[k];
+        }
+        b[0] = (unsigned char)(bits >> 16);
+        b[1] = (unsigned char)(bits >> 8);
+        b[2] = (unsigned char)bits;
+        /* Bits under the padding must be zero: one text, one meaning. */
+        if ((pad == 1 && b[2] != 0) || (pad == 2 && b[1] != 0))
+            return GW_EINVAL;
+        rc = buf_append(out, b, 3 - pad);
     }
     return rc;
 }

@@ -34,6 +34,14 @@ bool enc_utf8_valid(const char *s, size_t n);
 enum gw_err enc_base64(struct buf *out, const void *p, size_t n);
 
 /*
+ * Appends the bytes that the base64 text `s` (`n` characters, with
+ * padding, no white space) stands for. GW_EINVAL when it is not strict
+ * base64: a character outside the alphabet, a length that is not a
+ * multiple of 4, misplaced padding or non-zero pad bits.
+ */
+enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n);
+
+/*
  * Appends `s` (`n` bytes of valid UTF-8) as "=?UTF-8?B?...?=" words
  * separated by single spaces. The first word has at most `first_max`
  * characters (at least 20 are allowed, so that any character fits), the

@@ -24,11 +24,13 @@ uint64_t io_now_ms(void)
 void io_init(struct io *io)
 {
     io->fd = -1;
+    io->tls = NULL;
     io->rstart = io->rend = 0;
 }
 
 void io_close(struct io *io)
 {
+    tls_close(io->tls);
     if (io->fd >= 0)
         close(io->fd);
     io_init(io);
@@ -92,7 +94,8 @@ fail:
 }
 
 enum gw_err io_connect(struct io *io, const char *host, unsigned port,
-                       uint64_t deadline, struct gw_error *err)
+                       int ip_version, unsigned timeout_ms,
+                       struct gw_error *err)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_ADDRCONFIG};
@@ -100,17 +103,16 @@ enum gw_err io_connect(struct io *io, const char *host, unsigned port,
     char service[16];
     int rc, last = ETIMEDOUT;
 
+    hints.ai_family = ip_version == 4   ? AF_INET
+                      : ip_version == 6 ? AF_INET6
+                                        : AF_UNSPEC;
     snprintf(service, sizeof(service), "%u", port);
     rc = getaddrinfo(host, service, &hints, &list);
     if (rc != 0)
         return gw_error_set(err, GW_ECONNECT, "cannot resolve %s: %s", host,
                             gai_strerror(rc));
     for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
-        if (io_now_ms() >= deadline) {
-            last = ETIMEDOUT;
-            break;
-        }
-        last = connect_one(ai, deadline, &io->fd);
+        last = connect_one(ai, io_now_ms() + timeout_ms, &io->fd);
         if (last == 0)
             break;
     }
@@ -126,10 +128,21 @@ enum gw_err io_connect(struct io *io, const char *host, unsigned port,
     return GW_OK;
 }
 
+enum gw_err io_start_tls(struct io *io, const struct tls_config *cfg,
+                         const char *host, uint64_t deadline,
+                         struct gw_error *err)
+{
+    io->rstart = io->rend = 0;
+    return tls_handshake(cfg, io->fd, host, deadline, &io->tls, err);
+}
+
 enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
                      struct gw_error *err)
 {
     const char *at = p;
+
+    if (io->tls != NULL)
+        return tls_write(io->tls, p, n, deadline, err);
 
     while (n > 0) {
         ssize_t k = send(io->fd, at, n, MSG_NOSIGNAL);
@@ -156,6 +169,20 @@ enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
     return GW_OK;
 }
 
+static enum gw_err fill_tls(struct io *io, uint64_t deadline,
+                            struct gw_error *err)
+{
+    size_t got = 0;
+    enum gw_err rc = tls_read(io->tls, io->rbuf + io->rend,
+                              sizeof(io->rbuf) - io->rend, &got, deadline, err);
+
+    if (rc == GW_OK && got == 0)
+        return gw_error_set(err, GW_EIO,
+                            "the SMTP server closed the connection");
+    io->rend += got;
+    return rc;
+}
+
 /* Reads more bytes into the buffer, waiting at most until `deadline`. */
 static enum gw_err fill(struct io *io, uint64_t deadline, struct gw_error *err)
 {
@@ -166,6 +193,8 @@ static enum gw_err fill(struct io *io, uint64_t deadline, struct gw_error *err)
         io->rend -= io->rstart;
         io->rstart = 0;
     }
+    if (io->tls != NULL)
+        return fill_tls(io, deadline, err);
     for (;;) {
         k = recv(io->fd, io->rbuf + io->rend, sizeof(io->rbuf) - io->rend, 0);
         if (k > 0) {

@@ -7,18 +7,21 @@
 #ifndef GW_IO_H
 #define GW_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
+#include "tls.h"
 
 /* Milliseconds on a monotonic clock, for deadlines. */
 uint64_t io_now_ms(void);
 
 struct io {
-    int fd;              /* -1 while closed */
-    char rbuf[4096];     /* bytes read but not yet consumed */
-    size_t rstart, rend; /* the unconsumed bytes are rbuf[rstart..rend) */
+    int fd;               /* -1 while closed */
+    struct tls_conn *tls; /* NULL until TLS is started */
+    char rbuf[4096];      /* bytes read but not yet consumed */
+    size_t rstart, rend;  /* the unconsumed bytes are rbuf[rstart..rend) */
 };
 
 /* Makes `io` a closed stream. */
@@ -26,11 +29,23 @@ void io_init(struct io *io);
 
 /*
  * Resolves `host` and connects to `port`, trying every address in turn
- * until one answers, all before `deadline` (io_now_ms() based). The
- * detail of a failure names the host and the last reason.
+ * (of `ip_version` 4 or 6 only, or any for 0), each for at most
+ * `timeout_ms`, until one answers. The detail of a failure names the host
+ * and the last reason.
  */
 enum gw_err io_connect(struct io *io, const char *host, unsigned port,
-                       uint64_t deadline, struct gw_error *err);
+                       int ip_version, unsigned timeout_ms,
+                       struct gw_error *err);
+
+/*
+ * Starts TLS on the connection as a client of `host`. Whatever the server
+ * sent before the handshake and was not read yet is discarded, so bytes
+ * injected after a STARTTLS reply are never taken as the server's
+ * (RFC 3207 6, CVE-2011-0411).
+ */
+enum gw_err io_start_tls(struct io *io, const struct tls_config *cfg,
+                         const char *host, uint64_t deadline,
+                         struct gw_error *err);
 
 /* Writes all `n` bytes before `deadline`. */
 enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,

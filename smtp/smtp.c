@@ -1,12 +1,17 @@
 /*
  * The SMTP client: one transaction per send, driven by an explicit state
- * machine (RFC 5321 3.3 and 4.1), and the pool that bounds connections
- * per upstream.
+ * machine (RFC 5321 3.3 and 4.1, RFC 3207, RFC 4954, RFC 2920), and the
+ * pool that bounds connections per upstream.
  *
- * Every step sends one command, reads one reply and picks the next state
- * from it; each transition is logged at debug level with the state's name.
- * A failure anywhere records what happened in the result and moves to
- * QUIT, so the connection always ends politely when it can.
+ *   CONNECT -> [TLS] -> GREETING -> EHLO (or HELO) -> [STARTTLS -> EHLO]
+ *           -> [AUTH] -> MAIL -> RCPT... -> DATA -> BODY -> QUIT -> DONE
+ *
+ * Every step sends one command (or, with PIPELINING, one batch), reads
+ * the replies and picks the next state from them; each transition is
+ * logged at debug level with the state's name. A failure records what
+ * happened in the result and moves to RSET or QUIT, so that the
+ * connection ends politely when it can; a broken connection or a 421
+ * goes straight to DONE.
  */
 #include "smtp.h"
 
@@ -22,6 +27,8 @@
 #include "io.h"
 #include "log.h"
 #include "reply.h"
+#include "sasl.h"
+#include "session.h"
 
 /* A message goes out in chunks of this size, dot-stuffed into a buffer of
    three times that (data.h). */
@@ -30,50 +37,15 @@
 /* How long QUIT may take; its answer changes nothing. */
 #define QUIT_TIMEOUT_MS 2000
 
-struct smtp_pool {
-    struct smtp_server srv; /* with strings owned by the pool */
-    unsigned size;          /* most connections open at once */
-    unsigned busy;          /* connections open now */
-    pthread_mutex_t lock;
-    pthread_cond_t freed;
-};
-
-enum state {
-    S_CONNECT,
-    S_GREETING,
-    S_EHLO,
-    S_HELO,
-    S_MAIL,
-    S_RCPT,
-    S_DATA,
-    S_BODY,
-    S_RSET,
-    S_QUIT,
-    S_DONE,
-};
+/* The longest MAIL FROM or RCPT TO line, with its parameters. */
+#define COMMAND_MAX 1024
 
 static const char *const state_names[] = {
-    [S_CONNECT] = "CONNECT", [S_GREETING] = "GREETING", [S_EHLO] = "EHLO",
-    [S_HELO] = "HELO",       [S_MAIL] = "MAIL",         [S_RCPT] = "RCPT",
-    [S_DATA] = "DATA",       [S_BODY] = "BODY",         [S_RSET] = "RSET",
+    [S_CONNECT] = "CONNECT", [S_TLS] = "TLS",   [S_GREETING] = "GREETING",
+    [S_EHLO] = "EHLO",       [S_HELO] = "HELO", [S_STARTTLS] = "STARTTLS",
+    [S_AUTH] = "AUTH",       [S_MAIL] = "MAIL", [S_RCPT] = "RCPT",
+    [S_DATA] = "DATA",       [S_BODY] = "BODY", [S_RSET] = "RSET",
     [S_QUIT] = "QUIT",       [S_DONE] = "DONE",
-};
-
-/* One transaction on one connection. */
-struct session {
-    const struct smtp_pool *pool;
-    const struct smtp_envelope *env;
-    const char *msg;
-    size_t len;
-    struct smtp_result *res;
-    enum state state;
-    struct io io;
-    struct smtp_caps caps;
-    struct smtp_reply reply;
-    size_t next_rcpt; /* the recipient RCPT TO goes to next */
-    size_t accepted;  /* recipients accepted so far */
-    bool failed;      /* res->error holds why the send failed */
-    char line[SMTP_REPLY_LINE_MAX + 2];
 };
 
 bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
@@ -93,18 +65,14 @@ bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
     return false;
 }
 
-static void set_state(struct session *s, enum state next)
+void session_set_state(struct session *s, enum state next)
 {
     log_debug("event=smtp_state host=%s from=%s to=%s", s->pool->srv.host,
               state_names[s->state], state_names[next]);
     s->state = next;
 }
 
-/* Records the failure of the send and heads for QUIT. */
-static void fail(struct session *s, enum gw_err code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(struct session *s, enum gw_err code, const char *fmt, ...)
+void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
 {
     char detail[GW_ERROR_DETAIL_MAX];
     va_list ap;
@@ -114,39 +82,65 @@ static void fail(struct session *s, enum gw_err code, const char *fmt, ...)
     va_end(ap);
     gw_error_set(&s->res->error, code, "%s", detail);
     s->failed = true;
-    set_state(s, S_QUIT);
+    session_set_state(s, S_QUIT);
 }
 
-static uint64_t deadline(const struct session *s)
+/* A failure that leaves the connection unusable: no QUIT is possible. */
+static void broken(struct session *s)
 {
-    return io_now_ms() + s->pool->srv.timeout_ms;
+    s->failed = true;
+    session_set_state(s, S_DONE);
 }
 
-/* Writes a command line; the CRLF is added here. */
-static enum gw_err send_command(struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static enum gw_err send_command(struct session *s, const char *fmt, ...)
+unsigned session_timeout(const struct session *s, unsigned step_ms)
 {
-    char cmd[SMTP_REPLY_LINE_MAX];
-    va_list ap;
-    int n;
+    return step_ms ? step_ms : s->pool->srv.timeout_ms;
+}
 
-    va_start(ap, fmt);
-    n = vsnprintf(cmd, sizeof(cmd) - 2, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(cmd) - 2)
-        return gw_error_set(&s->res->error, GW_EINVAL, "command too long");
-    log_debug("event=smtp_send host=%s state=%s command=%.4s",
-              s->pool->srv.host, state_names[s->state], cmd);
+static uint64_t deadline_of(const struct session *s, unsigned step_ms)
+{
+    return io_now_ms() + session_timeout(s, step_ms);
+}
+
+const char *session_reply(const struct session *s)
+{
+    return buf_cstr(&s->reply.line);
+}
+
+/* Writes `n` bytes of commands; a secret is never logged. */
+static enum gw_err send_bytes(struct session *s, const char *p, size_t n,
+                              bool secret)
+{
+    log_debug("event=smtp_send host=%s state=%s command=%.*s",
+              s->pool->srv.host, state_names[s->state],
+              secret ? 6 : (int)strcspn(p, " \r"), secret ? "<auth>" : p);
+    return io_write(&s->io, p, n,
+                    deadline_of(s, s->pool->srv.timeouts.command_ms),
+                    &s->res->error);
+}
+
+static enum gw_err send_line(struct session *s, const char *line, bool secret)
+{
+    char cmd[COMMAND_MAX + 2];
+    size_t n = strlen(line);
+
+    if (n > COMMAND_MAX)
+        return gw_error_set(&s->res->error, GW_EINVAL,
+                            "a command is longer than %d bytes", COMMAND_MAX);
+    memcpy(cmd, line, n);
     memcpy(cmd + n, "\r\n", 2);
-    return io_write(&s->io, cmd, (size_t)n + 2, deadline(s), &s->res->error);
+    return send_bytes(s, cmd, n + 2, secret);
 }
 
-/* Reads a whole (possibly multi-line) reply into s->reply. */
-static enum gw_err read_reply(struct session *s, uint64_t until)
+/*
+ * Reads a whole (possibly multi-line) reply into s->reply. A 421 means
+ * the server is closing the connection (RFC 5321 3.8): it fails the send
+ * here, whatever command it answered.
+ */
+static enum gw_err read_reply(struct session *s, unsigned timeout_ms)
 {
     char shown[LOG_QUOTE_MAX];
+    uint64_t until = deadline_of(s, timeout_ms);
     enum gw_err rc;
     size_t len;
 
@@ -161,148 +155,329 @@ static enum gw_err read_reply(struct session *s, uint64_t until)
     } while (!s->reply.done);
     log_debug("event=smtp_reply host=%s state=%s reply=%s", s->pool->srv.host,
               state_names[s->state],
-              log_quote(shown, sizeof(shown), buf_cstr(&s->reply.line)));
+              log_quote(shown, sizeof(shown), session_reply(s)));
+    if (s->reply.code == 421)
+        return gw_error_set(&s->res->error, GW_EREJECTED,
+                            "the server closed the session: %s",
+                            session_reply(s));
     return GW_OK;
 }
 
-/*
- * Sends a command and reads its reply. On an I/O or protocol failure the
- * send has failed and the connection is unusable: straight to DONE.
- */
-static bool exchange(struct session *s, const char *cmd)
+bool session_exchange(struct session *s, const char *line, bool secret,
+                      unsigned timeout_ms)
 {
-    enum gw_err rc = send_command(s, "%s", cmd);
+    enum gw_err rc = send_line(s, line, secret);
 
     if (rc == GW_OK)
-        rc = read_reply(s, deadline(s));
+        rc = read_reply(s, timeout_ms);
     if (rc != GW_OK) {
-        s->failed = true;
-        set_state(s, S_DONE);
+        broken(s);
         return false;
     }
     return true;
 }
 
-static const char *reply_line(const struct session *s)
+/* Sends a command and reads its reply within the command timeout. */
+static bool exchange(struct session *s, const char *line)
 {
-    return buf_cstr(&s->reply.line);
+    return session_exchange(s, line, false, s->pool->srv.timeouts.command_ms);
 }
 
 static void do_connect(struct session *s)
 {
     const struct smtp_server *srv = &s->pool->srv;
-    enum gw_err rc;
 
-    rc = io_connect(&s->io, srv->host, srv->port, deadline(s), &s->res->error);
-    if (rc != GW_OK) {
-        s->failed = true;
-        set_state(s, S_DONE);
-        return;
-    }
-    set_state(s, S_GREETING);
+    if (io_connect(&s->io, srv->host, srv->port, srv->ip_version,
+                   session_timeout(s, srv->timeouts.connect_ms),
+                   &s->res->error) != GW_OK)
+        broken(s);
+    else
+        session_set_state(s,
+                          srv->tls == SMTP_TLS_IMPLICIT ? S_TLS : S_GREETING);
+}
+
+/* The TLS handshake: from the first byte, or after STARTTLS's 220. */
+static void do_tls(struct session *s, enum state next)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+
+    if (io_start_tls(&s->io, s->pool->tls, srv->host,
+                     deadline_of(s, srv->timeouts.connect_ms),
+                     &s->res->error) != GW_OK)
+        broken(s);
+    else
+        session_set_state(s, next);
 }
 
 static void do_greeting(struct session *s)
 {
-    if (read_reply(s, deadline(s)) != GW_OK) {
-        s->failed = true;
-        set_state(s, S_DONE);
-    } else if (s->reply.code != 220) {
-        fail(s, GW_EREJECTED, "the server refused the connection: %s",
-             reply_line(s));
+    if (read_reply(s, s->pool->srv.timeouts.greeting_ms) != GW_OK)
+        broken(s);
+    else if (s->reply.code != 220)
+        session_fail(s, GW_EREJECTED, "the server refused the connection: %s",
+                     session_reply(s));
+    else
+        session_set_state(s, S_EHLO);
+}
+
+/* After EHLO or HELO: STARTTLS when it is still due, then AUTH or MAIL. */
+static void after_hello(struct session *s)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+
+    if (srv->tls == SMTP_TLS_STARTTLS && s->io.tls == NULL) {
+        if (s->caps.starttls)
+            session_set_state(s, S_STARTTLS);
+        else
+            session_fail(s, GW_ETLS,
+                         "the server %s does not offer STARTTLS, which tls "
+                         "starttls requires; nothing was sent in the clear",
+                         srv->host);
     } else {
-        set_state(s, S_EHLO);
+        session_set_state(s, srv->username != NULL ? S_AUTH : S_MAIL);
     }
 }
 
 /* EHLO, or HELO when the server does not know EHLO (RFC 5321 4.1.4). */
-static void do_hello(struct session *s, const char *verb)
+static void do_hello(struct session *s)
 {
+    const char *verb = s->state == S_EHLO ? "EHLO" : "HELO";
     char cmd[300];
 
     snprintf(cmd, sizeof(cmd), "%s %s", verb, s->pool->srv.helo_name);
+    memset(&s->caps, 0, sizeof(s->caps));
     if (!exchange(s, cmd))
         return;
     if (s->reply.code == 250) {
         if (s->state == S_EHLO)
             smtp_caps_parse(&s->reply, &s->caps);
-        set_state(s, S_MAIL);
+        after_hello(s);
     } else if (s->state == S_EHLO && s->reply.code >= 500 &&
                s->reply.code <= 504) {
-        set_state(s, S_HELO);
+        session_set_state(s, S_HELO);
     } else {
-        fail(s, GW_EREJECTED, "%s was refused: %s", verb, reply_line(s));
+        session_fail(s, GW_EREJECTED, "%s was refused: %s", verb,
+                     session_reply(s));
     }
 }
 
-static void do_mail(struct session *s)
+static void do_starttls(struct session *s)
 {
-    char cmd[400];
-    bool utf8 = s->env->needs_smtputf8;
-
-    if (utf8 && !s->caps.smtputf8) {
-        fail(s, GW_EUNSUPP,
-             "the message needs SMTPUTF8 (UTF-8 in an address or header), "
-             "which the server does not offer");
+    if (!exchange(s, "STARTTLS"))
+        return;
+    if (s->reply.code != 220) {
+        session_fail(s, GW_ETLS,
+                     "STARTTLS was refused: %s; nothing was sent in the "
+                     "clear",
+                     session_reply(s));
         return;
     }
-    snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>%s", s->env->from,
-             utf8 ? " SMTPUTF8" : "");
-    if (!exchange(s, cmd))
-        return;
-    if (s->reply.code != 250)
-        fail(s, GW_EREJECTED, "MAIL FROM:<%s> was refused: %s", s->env->from,
-             reply_line(s));
-    else
-        set_state(s, S_RCPT);
+    /* Only what the server says over TLS counts from here on. */
+    memset(&s->caps, 0, sizeof(s->caps));
+    do_tls(s, S_EHLO);
 }
 
-/* Keeps the server's answer to one RCPT TO in the result. */
-static enum gw_err record_rcpt(struct session *s, size_t i)
+/*
+ * Checks the message against what the server offers (RFC 1870, 6152,
+ * 6531) before anything of the transaction is sent.
+ */
+static bool fits_server(struct session *s)
+{
+    const struct smtp_envelope *env = s->env;
+
+    if (s->caps.size > 0 && s->len > s->caps.size) {
+        session_fail(s, GW_ELIMIT,
+                     "the message is %zu bytes and the server takes at most "
+                     "%lu (SIZE); nothing was sent",
+                     s->len, s->caps.size);
+        return false;
+    }
+    if (env->needs_smtputf8 && !s->caps.smtputf8) {
+        session_fail(s, GW_EUNSUPP,
+                     "the message needs SMTPUTF8 (UTF-8 in an address or "
+                     "header), which the server does not offer; nothing was "
+                     "sent");
+        return false;
+    }
+    if (env->body_8bit && !s->caps.eightbitmime) {
+        session_fail(s, GW_EUNSUPP,
+                     "the message has 8-bit content and the server does not "
+                     "offer 8BITMIME; nothing was sent");
+        return false;
+    }
+    return true;
+}
+
+/* "MAIL FROM:<a@b>" with the parameters the server and message call for. */
+static enum gw_err mail_command(const struct session *s, struct buf *out)
+{
+    const struct smtp_envelope *env = s->env;
+    const char *auth_from =
+        env->auth_from ? env->auth_from : s->pool->srv.auth_from;
+    enum gw_err rc = buf_printf(out, "MAIL FROM:<%s>", env->from);
+
+    if (rc == GW_OK && s->caps.size_offered)
+        rc = buf_printf(out, " SIZE=%zu", s->len);
+    if (rc == GW_OK && env->body_8bit)
+        rc = buf_puts(out, " BODY=8BITMIME");
+    if (rc == GW_OK && env->needs_smtputf8)
+        rc = buf_puts(out, " SMTPUTF8");
+    /* RFC 4954 5: AUTH= only within an authenticated session. */
+    if (rc == GW_OK && auth_from != NULL && s->authenticated) {
+        rc = buf_puts(out, " AUTH=");
+        if (rc == GW_OK && auth_from[0] == '\0')
+            rc = buf_puts(out, "<>");
+        else if (rc == GW_OK)
+            rc = sasl_xtext(auth_from, out);
+    }
+    return rc;
+}
+
+/*
+ * Keeps the server's answer to RCPT TO for recipient `i`. Returns false
+ * when the send must stop here: a refusal without continue_after_bad_send
+ * (%Net.SMTP's ContinueAfterBadSend), or no memory.
+ */
+static bool take_rcpt_reply(struct session *s, size_t i)
 {
     struct smtp_rcpt_result *r = &s->res->rcpts[i];
 
     r->tried = true;
     r->code = s->reply.code;
     r->accepted = s->reply.code / 100 == 2;
-    r->reply = strdup(reply_line(s));
-    return r->reply ? GW_OK : GW_ENOMEM;
+    memcpy(r->status, s->reply.status, sizeof(r->status));
+    r->reply = strdup(session_reply(s));
+    if (r->reply == NULL) {
+        session_fail(s, GW_ENOMEM, "out of memory");
+        return false;
+    }
+    if (r->accepted) {
+        s->accepted++;
+        return true;
+    }
+    /* The first refusal is the one a person needs to see. */
+    if (s->res->error.code == GW_OK)
+        gw_error_set(&s->res->error, GW_EREJECTED,
+                     "RCPT TO:<%s> was refused: %s", s->env->rcpts[i],
+                     session_reply(s));
+    return s->env->continue_after_bad_send;
+}
+
+/* Gives up on the transaction after a refusal, keeping the error. */
+static void abandon(struct session *s)
+{
+    s->failed = true;
+    session_set_state(s, S_RSET);
+}
+
+static void mail_refused(struct session *s)
+{
+    gw_error_set(&s->res->error, GW_EREJECTED, "MAIL FROM:<%s> was refused: %s",
+                 s->env->from, session_reply(s));
+}
+
+/*
+ * With PIPELINING (RFC 2920) MAIL FROM and every RCPT TO go out in one
+ * write, and DATA with them when no refusal can stop the send after it:
+ * with continue_after_bad_send, or for a single recipient (whose refusal
+ * leaves the server nobody to take DATA for). Otherwise DATA waits for
+ * the RCPT replies, so that a refusal still ends in RSET, not a message.
+ */
+static void do_pipeline(struct session *s, const struct buf *mail)
+{
+    const struct smtp_envelope *env = s->env;
+    bool with_data = env->continue_after_bad_send || env->n_rcpts == 1;
+    bool go;
+    struct buf batch;
+    enum gw_err rc;
+
+    buf_init(&batch, (env->n_rcpts + 2) * (COMMAND_MAX + 2));
+    rc = buf_printf(&batch, "%s\r\n", buf_cstr(mail));
+    for (size_t i = 0; i < env->n_rcpts && rc == GW_OK; i++)
+        rc = buf_printf(&batch, "RCPT TO:<%s>\r\n", env->rcpts[i]);
+    if (rc == GW_OK && with_data)
+        rc = buf_puts(&batch, "DATA\r\n");
+    if (rc == GW_OK)
+        rc = send_bytes(s, batch.data, batch.len, false);
+    buf_free(&batch);
+    if (rc != GW_OK || read_reply(s, s->pool->srv.timeouts.command_ms)) {
+        broken(s);
+        return;
+    }
+    go = s->reply.code == 250;
+    if (!go)
+        mail_refused(s);
+    /* Every reply is read, even after a stop, to stay in step. */
+    for (size_t i = 0; i < env->n_rcpts; i++) {
+        if (read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
+            broken(s);
+            return;
+        }
+        go = go && take_rcpt_reply(s, i);
+    }
+    go = go && s->accepted > 0 && !s->failed;
+    if (!with_data) {
+        if (go)
+            session_set_state(s, S_DATA);
+        else
+            abandon(s);
+        return;
+    }
+    if (read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
+        broken(s);
+    } else if (go && s->reply.code == 354) {
+        session_set_state(s, S_BODY);
+    } else if (s->reply.code == 354) {
+        /* DATA taken with nobody to send to: closing the connection
+           before the final dot is the only way to send nothing. */
+        broken(s);
+    } else {
+        if (go)
+            gw_error_set(&s->res->error, GW_EREJECTED, "DATA was refused: %s",
+                         session_reply(s));
+        abandon(s);
+    }
+}
+
+static void do_mail(struct session *s)
+{
+    struct buf mail;
+
+    if (!fits_server(s))
+        return;
+    buf_init(&mail, COMMAND_MAX);
+    if (mail_command(s, &mail) != GW_OK) {
+        session_fail(s, GW_EINVAL, "MAIL FROM is longer than %d bytes",
+                     COMMAND_MAX);
+    } else if (s->caps.pipelining) {
+        do_pipeline(s, &mail);
+    } else if (exchange(s, buf_cstr(&mail))) {
+        if (s->reply.code == 250) {
+            session_set_state(s, S_RCPT);
+        } else {
+            mail_refused(s);
+            session_fail(s, GW_EREJECTED, "%s", s->res->error.detail);
+        }
+    }
+    buf_free(&mail);
 }
 
 static void do_rcpt(struct session *s)
 {
-    size_t i = s->next_rcpt;
-    const char *to = s->env->rcpts[i];
-    char cmd[400];
+    size_t i = s->next_rcpt++;
+    char cmd[COMMAND_MAX];
 
-    snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", to);
+    snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", s->env->rcpts[i]);
     if (!exchange(s, cmd))
         return;
-    if (record_rcpt(s, i) != GW_OK) {
-        fail(s, GW_ENOMEM, "out of memory");
-        return;
-    }
-    s->next_rcpt++;
-    if (s->res->rcpts[i].accepted) {
-        s->accepted++;
-    } else {
-        /* The first refusal is the one a person needs to see. */
-        if (s->res->error.code == GW_OK)
-            gw_error_set(&s->res->error, GW_EREJECTED,
-                         "RCPT TO:<%s> was refused: %s", to, reply_line(s));
-        if (!s->env->continue_after_bad_send) {
-            s->failed = true;
-            set_state(s, S_RSET);
-            return;
-        }
-    }
-    if (s->next_rcpt < s->env->n_rcpts)
-        return;
-    if (s->accepted == 0) {
-        s->failed = true;
-        set_state(s, S_RSET);
-    } else {
-        set_state(s, S_DATA);
+    if (!take_rcpt_reply(s, i)) {
+        if (s->state == S_RCPT)
+            abandon(s);
+    } else if (s->next_rcpt == s->env->n_rcpts) {
+        if (s->accepted > 0)
+            session_set_state(s, S_DATA);
+        else
+            abandon(s);
     }
 }
 
@@ -310,19 +485,19 @@ static void do_data(struct session *s)
 {
     if (!exchange(s, "DATA"))
         return;
-    if (s->reply.code != 354) {
-        gw_error_set(&s->res->error, GW_EREJECTED, "DATA was refused: %s",
-                     reply_line(s));
-        s->failed = true;
-        set_state(s, S_RSET);
-    } else {
-        set_state(s, S_BODY);
+    if (s->reply.code == 354) {
+        session_set_state(s, S_BODY);
+        return;
     }
+    gw_error_set(&s->res->error, GW_EREJECTED, "DATA was refused: %s",
+                 session_reply(s));
+    abandon(s);
 }
 
 /* Streams the message through the DATA encoder, then the final dot. */
 static enum gw_err write_body(struct session *s)
 {
+    unsigned block_ms = s->pool->srv.timeouts.data_ms;
     struct smtp_data st = {0};
     struct buf out;
     enum gw_err rc = GW_OK;
@@ -334,14 +509,14 @@ static enum gw_err write_body(struct session *s)
         buf_reset(&out);
         rc = smtp_data_encode(&st, s->msg + at, n, &out);
         if (rc == GW_OK)
-            rc = io_write(&s->io, out.data, out.len, deadline(s),
+            rc = io_write(&s->io, out.data, out.len, deadline_of(s, block_ms),
                           &s->res->error);
     }
     if (rc == GW_OK) {
         buf_reset(&out);
         rc = smtp_data_finish(&st, &out);
         if (rc == GW_OK)
-            rc = io_write(&s->io, out.data, out.len, deadline(s),
+            rc = io_write(&s->io, out.data, out.len, deadline_of(s, block_ms),
                           &s->res->error);
     }
     buf_free(&out);
@@ -350,27 +525,23 @@ static enum gw_err write_body(struct session *s)
 
 static void do_body(struct session *s)
 {
-    enum gw_err rc = write_body(s);
-
-    if (rc == GW_OK)
-        rc = read_reply(s, deadline(s));
-    if (rc != GW_OK) {
-        s->failed = true;
-        set_state(s, S_DONE);
-    } else if (s->reply.code != 250) {
-        fail(s, GW_EREJECTED, "the message was refused: %s", reply_line(s));
-    } else {
-        set_state(s, S_QUIT);
-    }
+    if (write_body(s) != GW_OK ||
+        read_reply(s, s->pool->srv.timeouts.dot_ms) != GW_OK)
+        broken(s);
+    else if (s->reply.code != 250)
+        session_fail(s, GW_EREJECTED, "the message was refused: %s",
+                     session_reply(s));
+    else
+        session_set_state(s, S_QUIT);
 }
 
-/* Abandons the transaction after a refusal, keeping the error. */
+/* Ends the transaction after a refusal; the error stays what it was. */
 static void do_rset(struct session *s)
 {
     struct gw_error keep = s->res->error;
 
     if (exchange(s, "RSET"))
-        set_state(s, S_QUIT);
+        session_set_state(s, S_QUIT);
     s->res->error = keep;
 }
 
@@ -380,11 +551,11 @@ static void do_quit(struct session *s)
     struct gw_error keep = s->res->error;
     size_t len;
 
-    if (send_command(s, "QUIT") == GW_OK)
+    if (send_line(s, "QUIT", false) == GW_OK)
         io_read_line(&s->io, s->line, SMTP_REPLY_LINE_MAX, &len,
                      io_now_ms() + QUIT_TIMEOUT_MS, &s->res->error);
     s->res->error = keep;
-    set_state(s, S_DONE);
+    session_set_state(s, S_DONE);
 }
 
 static void run(struct session *s)
@@ -394,12 +565,21 @@ static void run(struct session *s)
         case S_CONNECT:
             do_connect(s);
             break;
+        case S_TLS:
+            do_tls(s, S_GREETING);
+            break;
         case S_GREETING:
             do_greeting(s);
             break;
         case S_EHLO:
         case S_HELO:
-            do_hello(s, s->state == S_EHLO ? "EHLO" : "HELO");
+            do_hello(s);
+            break;
+        case S_STARTTLS:
+            do_starttls(s);
+            break;
+        case S_AUTH:
+            session_auth(s);
             break;
         case S_MAIL:
             do_mail(s);
@@ -448,44 +628,83 @@ static char *default_helo_name(void)
     return strdup(name);
 }
 
+/* Checks the settings that no connection attempt would reveal. */
+static enum gw_err check_server(const struct smtp_server *srv,
+                                struct gw_error *err)
+{
+    if (srv->host == NULL || srv->host[0] == '\0')
+        return gw_error_set(err, GW_EINVAL, "the host is empty");
+    if (srv->port == 0 || srv->port > 65535)
+        return gw_error_set(err, GW_EINVAL, "the port is not 1..65535");
+    if (srv->ip_version != 0 && srv->ip_version != 4 && srv->ip_version != 6)
+        return gw_error_set(err, GW_EINVAL, "ip_version must be 0, 4 or 6");
+    if (srv->mechanisms != NULL &&
+        sasl_check_list(srv->mechanisms, err) != GW_OK)
+        return gw_error_prefix(err, "mechanisms");
+    if (srv->username != NULL && srv->password == NULL &&
+        srv->access_token == NULL)
+        return gw_error_set(err, GW_EINVAL,
+                            "a user name is set without a password or an "
+                            "access token");
+    return GW_OK;
+}
+
+/* Copies every string of `srv` into the pool. */
+static bool copy_server(struct smtp_pool *pool, const struct smtp_server *srv)
+{
+    struct smtp_server *mine = &pool->srv;
+    bool oom = false;
+
+    *mine = *srv;
+    mine->host = dup_or_null(srv->host, &oom);
+    mine->helo_name = srv->helo_name ? dup_or_null(srv->helo_name, &oom)
+                                     : default_helo_name();
+    mine->username = dup_or_null(srv->username, &oom);
+    mine->password = dup_or_null(srv->password, &oom);
+    mine->access_token = dup_or_null(srv->access_token, &oom);
+    mine->mechanisms = dup_or_null(
+        srv->mechanisms ? srv->mechanisms : "CRAM-MD5,XOAUTH2,LOGIN,PLAIN",
+        &oom);
+    mine->auth_from = dup_or_null(srv->auth_from, &oom);
+    mine->tls_params.ca_file = dup_or_null(srv->tls_params.ca_file, &oom);
+    mine->tls_params.client_cert =
+        dup_or_null(srv->tls_params.client_cert, &oom);
+    mine->tls_params.client_key = dup_or_null(srv->tls_params.client_key, &oom);
+    if (mine->timeout_ms == 0)
+        mine->timeout_ms = 30000;
+    return !oom && mine->helo_name != NULL;
+}
+
 struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
                                 struct gw_error *err)
 {
     struct smtp_pool *pool;
-    bool oom = false;
 
-    if (srv->host == NULL || srv->host[0] == '\0')
-        return gw_error_set(err, GW_EINVAL, "the host is empty"), NULL;
-    if (srv->port == 0 || srv->port > 65535)
-        return gw_error_set(err, GW_EINVAL, "the port is not 1..65535"), NULL;
-    if (srv->tls != SMTP_TLS_NONE)
-        return gw_error_set(err, GW_EUNSUPP,
-                            "TLS is not available in this version; "
-                            "use tls none"),
-               NULL;
-    if (srv->username != NULL)
-        return gw_error_set(err, GW_EUNSUPP,
-                            "AUTH is not available in this version"),
-               NULL;
+    if (check_server(srv, err) != GW_OK)
+        return NULL;
     pool = calloc(1, sizeof(*pool));
     if (pool == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
-    pool->srv = *srv;
-    pool->srv.host = dup_or_null(srv->host, &oom);
-    pool->srv.helo_name = srv->helo_name ? dup_or_null(srv->helo_name, &oom)
-                                         : default_helo_name();
-    pool->srv.username = dup_or_null(srv->username, &oom);
-    pool->srv.password = dup_or_null(srv->password, &oom);
-    if (pool->srv.timeout_ms == 0)
-        pool->srv.timeout_ms = 30000;
-    pool->size = size ? size : 1;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->freed, NULL);
-    if (oom || pool->srv.helo_name == NULL) {
-        smtp_pool_free(pool);
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    pool->size = size ? size : 1;
+    if (!copy_server(pool, srv)) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (srv->tls != SMTP_TLS_NONE) {
+        pool->tls = tls_config_new(&pool->srv.tls_params, err);
+        if (pool->tls == NULL)
+            goto fail;
+        if (!srv->tls_params.verify_peer)
+            log_warn("event=tls_verify_off host=%s detail=\"verify_peer is "
+                     "false: the server's certificate is not checked\"",
+                     srv->host);
     }
     return pool;
+fail:
+    smtp_pool_free(pool);
+    return NULL;
 }
 
 /* Frees a string that may have held a secret, wiping it first. */
@@ -499,12 +718,22 @@ static void free_wiped(const char *s)
 
 void smtp_pool_free(struct smtp_pool *pool)
 {
+    const struct smtp_server *srv;
+
     if (pool == NULL)
         return;
-    free_wiped(pool->srv.host);
-    free_wiped(pool->srv.helo_name);
-    free_wiped(pool->srv.username);
-    free_wiped(pool->srv.password);
+    srv = &pool->srv;
+    free_wiped(srv->host);
+    free_wiped(srv->helo_name);
+    free_wiped(srv->username);
+    free_wiped(srv->password);
+    free_wiped(srv->access_token);
+    free_wiped(srv->mechanisms);
+    free_wiped(srv->auth_from);
+    free_wiped(srv->tls_params.ca_file);
+    free_wiped(srv->tls_params.client_cert);
+    free_wiped(srv->tls_params.client_key);
+    tls_config_free(pool->tls);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->freed);
     free(pool);

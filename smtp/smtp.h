@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "tls.h"
 
 enum smtp_tls_mode {
     SMTP_TLS_NONE,     /* plain TCP */
@@ -25,15 +26,37 @@ enum smtp_tls_mode {
 /* Parses "none", "starttls" or "implicit"; false for anything else. */
 bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out);
 
-/* Where and how to connect. The pool keeps its own copies. */
+/*
+ * How long each step may take, in milliseconds (RFC 5321 4.5.3.2 names
+ * the steps). Zero takes the server's general timeout_ms.
+ */
+struct smtp_timeouts {
+    unsigned connect_ms;  /* each address tried, and the TLS handshake */
+    unsigned greeting_ms; /* the 220 greeting */
+    unsigned command_ms;  /* the reply to each command */
+    unsigned data_ms;     /* writing each block of the message */
+    unsigned dot_ms;      /* the reply to the final dot */
+};
+
+/* Where and how to connect, and as whom. The pool keeps its own copies. */
 struct smtp_server {
-    const char *host;       /* name or address of the upstream */
-    unsigned port;          /* 1..65535 */
-    enum smtp_tls_mode tls; /* only SMTP_TLS_NONE is implemented yet */
-    const char *helo_name;  /* name sent in EHLO; NULL for the host name */
-    const char *username;   /* NULL when the server takes no AUTH */
-    const char *password;   /* with username */
-    unsigned timeout_ms;    /* for connecting and for every reply */
+    const char *host;             /* name or address of the upstream */
+    unsigned port;                /* 1..65535 */
+    int ip_version;               /* 0: any, 4: IPv4 only, 6: IPv6 only */
+    enum smtp_tls_mode tls;       /* none, starttls (required) or implicit */
+    struct tls_params tls_params; /* CA, verification, client cert */
+    const char *helo_name;     /* name sent in EHLO; NULL for the host name */
+    const char *username;      /* NULL when no AUTH is wanted */
+    const char *password;      /* for PLAIN, LOGIN, CRAM-MD5; may be NULL */
+    const char *access_token;  /* for XOAUTH2; may be NULL */
+    const char *mechanisms;    /* ordered, comma-separated; NULL for
+                                  "CRAM-MD5,XOAUTH2,LOGIN,PLAIN" */
+    const char *auth_from;     /* AUTH= on MAIL FROM; NULL for none */
+    bool allow_plaintext_auth; /* PLAIN, LOGIN, XOAUTH2 without TLS */
+    bool ignore_failed_auth;   /* go on unauthenticated when AUTH fails */
+    unsigned timeout_ms;       /* the default of every step, and the
+                                  longest wait for a free connection */
+    struct smtp_timeouts timeouts;
 };
 
 /* One send: who it is from and to, and how to treat refusals. */
@@ -43,14 +66,17 @@ struct smtp_envelope {
     size_t n_rcpts;               /* at least 1 */
     bool continue_after_bad_send; /* a refused RCPT does not stop the send */
     bool needs_smtputf8;          /* an address or header has raw UTF-8 */
+    bool body_8bit;               /* the message has 8-bit bytes */
+    const char *auth_from;        /* overrides the server's; NULL keeps it */
 };
 
 /* What became of one recipient. */
 struct smtp_rcpt_result {
-    bool tried;    /* RCPT TO was sent and answered */
-    bool accepted; /* the server accepted RCPT TO (2xx) */
-    int code;      /* the reply code; 0 when not tried */
-    char *reply;   /* the reply line(s) verbatim; NULL when not tried */
+    bool tried;      /* RCPT TO was sent and answered */
+    bool accepted;   /* the server accepted RCPT TO (2xx) */
+    int code;        /* the reply code; 0 when not tried */
+    char status[16]; /* the enhanced status code ("5.1.1"), or "" */
+    char *reply;     /* the reply line(s) verbatim; NULL when not tried */
 };
 
 enum smtp_status {

@@ -309,6 +309,7 @@ describe('sending through smtp-server', () => {
 
   it('continue_after_bad_send false: the first refusal stops the send (502)', T, async () => {
     const tries = smtp.rcptAttempts.length;
+    const transactions = smtp.transactions.length;
     const [j] = await sendAndReceive(
       { from: 'a@example.com', to: ['ok1@example.com', BAD, 'ok2@example.com'], subject: 'stop', text: 'x' },
       502,
@@ -320,12 +321,19 @@ describe('sending through smtp-server', () => {
     assert.equal(j.recipients.length, 3);
     assertAccepted(j.recipients[0], 'ok1@example.com');
     assert.deepEqual(
-      { ...j.recipients[1], reply: undefined },
-      { address: BAD, accepted: false, code: 550, reply: undefined },
+      { ...j.recipients[1], reply: undefined, enhanced_code: undefined },
+      { address: BAD, accepted: false, code: 550, reply: undefined, enhanced_code: undefined },
     );
     assert.ok(j.recipients[1].reply.includes('unavailable here'), j.recipients[1].reply);
-    assert.deepEqual(j.recipients[2], { address: 'ok2@example.com', accepted: false, code: null, reply: null }, 'never tried');
-    assert.deepEqual(smtp.rcptAttempts.slice(tries), ['ok1@example.com', BAD], 'no RCPT after the refusal');
+    assert.deepEqual(
+      j.recipients[2],
+      { address: 'ok2@example.com', accepted: false, code: null, enhanced_code: null, reply: null },
+      'reported as never tried',
+    );
+    // smtp-server offers PIPELINING, so every RCPT went out in one batch
+    // with MAIL FROM; the refusal still stops the send: RSET, no DATA.
+    assert.deepEqual(smtp.rcptAttempts.slice(tries), ['ok1@example.com', BAD, 'ok2@example.com']);
+    assert.equal(smtp.transactions.length, transactions, 'no message was delivered');
   });
 
   it('continue_after_bad_send true: refused addresses in failed_send, the rest delivered (partial)', T, async () => {

@@ -16,7 +16,8 @@
     SUITE(config)                                                              \
     SUITE(encode)                                                              \
     SUITE(addr)                                                                \
-    SUITE(mime)
+    SUITE(mime)                                                                \
+    SUITE(sasl)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES

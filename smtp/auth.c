@@ -1,0 +1,182 @@
+/*
+ * The AUTH step of the SMTP client (RFC 4954): choosing a mechanism from
+ * the credential's ordered list and the server's offer, and the exchange
+ * of each mechanism. Secrets go out through session_exchange(..., true),
+ * which never logs them, and every buffer that held one is wiped.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "sasl.h"
+#include "session.h"
+
+/* Responses are base64 of a user name and a secret: a few KiB at most. */
+#define AUTH_LINE_MAX 4096
+
+/* True when the server's AUTH keyword lists `mech`. */
+static bool offered(const struct session *s, enum sasl_mech mech)
+{
+    const char *p = s->caps.auth;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, " ");
+
+        if (sasl_parse(p, n) == mech)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
+
+/*
+ * The first mechanism of the credential's list that the server offers,
+ * that the credential has a secret for, and that may be used on this
+ * connection. SASL_NONE, with the reason in `why`, when there is none.
+ */
+static enum sasl_mech choose(const struct session *s, char *why, size_t size)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+    const char *p = srv->mechanisms;
+    bool held_back = false;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        enum sasl_mech m = sasl_parse(p, n);
+        bool has_secret = m == SASL_XOAUTH2 ? srv->access_token != NULL
+                                            : srv->password != NULL;
+
+        p += n + (p[n] == ',');
+        if (!offered(s, m) || !has_secret)
+            continue;
+        if (sasl_is_plaintext(m) && s->io.tls == NULL &&
+            !srv->allow_plaintext_auth) {
+            held_back = true;
+            continue;
+        }
+        return m;
+    }
+    if (s->caps.auth[0] == '\0')
+        snprintf(why, size,
+                 "the server does not offer AUTH, but a user name is set");
+    else if (held_back)
+        snprintf(why, size,
+                 "AUTH would send the password in the clear: use tls "
+                 "starttls or implicit, or set allow_plaintext_auth "
+                 "(GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH)");
+    else
+        snprintf(why, size,
+                 "the server offers AUTH %s while mechanisms allows only %s "
+                 "(with the secrets the credential has)",
+                 s->caps.auth, srv->mechanisms);
+    return SASL_NONE;
+}
+
+/* Sends a secret line and reads the reply; false when the link broke. */
+static bool send_secret(struct session *s, const char *prefix,
+                        struct buf *secret)
+{
+    struct buf line;
+    bool ok;
+
+    buf_init(&line, AUTH_LINE_MAX);
+    ok = buf_printf(&line, "%s%s", prefix, buf_cstr(secret)) == GW_OK;
+    sasl_wipe(secret);
+    if (ok)
+        ok = session_exchange(s, buf_cstr(&line), true,
+                              s->pool->srv.timeouts.command_ms);
+    else
+        session_fail(s, GW_ELIMIT, "the AUTH response is too long");
+    sasl_wipe(&line);
+    return ok;
+}
+
+/* Runs one mechanism; true once the final reply has been read. */
+static bool run_mech(struct session *s, enum sasl_mech m, struct buf *xoauth)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+    unsigned t = srv->timeouts.command_ms;
+    struct buf b;
+
+    buf_init(&b, AUTH_LINE_MAX);
+    switch (m) {
+    case SASL_PLAIN:
+        sasl_plain(srv->username, srv->password, &b);
+        return send_secret(s, "AUTH PLAIN ", &b);
+    case SASL_LOGIN:
+        if (!session_exchange(s, "AUTH LOGIN", false, t))
+            return false;
+        if (s->reply.code != 334)
+            return true;
+        sasl_base64(srv->username, &b);
+        if (!send_secret(s, "", &b) || s->reply.code != 334)
+            return s->state != S_DONE;
+        sasl_base64(srv->password, &b);
+        return send_secret(s, "", &b);
+    case SASL_CRAM_MD5:
+        if (!session_exchange(s, "AUTH CRAM-MD5", false, t))
+            return false;
+        if (s->reply.code != 334)
+            return true;
+        if (sasl_cram_md5(srv->username, srv->password,
+                          buf_cstr(&s->reply.text), &b) != GW_OK) {
+            session_fail(s, GW_EPROTO,
+                         "the CRAM-MD5 challenge is not base64: %s",
+                         session_reply(s));
+            return false;
+        }
+        return send_secret(s, "", &b);
+    case SASL_XOAUTH2:
+        sasl_xoauth2(srv->username, srv->access_token, &b);
+        if (!send_secret(s, "AUTH XOAUTH2 ", &b))
+            return false;
+        if (s->reply.code != 334)
+            return true;
+        /* An error challenge: its JSON says why; the empty line ends the
+           exchange, and the server then gives its final reply. */
+        sasl_decode(buf_cstr(&s->reply.text), xoauth);
+        return session_exchange(s, "", false, t);
+    case SASL_NONE:
+        break;
+    }
+    return false;
+}
+
+/* AUTH did not succeed: fail the send, or go on without it. */
+static void auth_failed(struct session *s, const char *detail)
+{
+    if (s->pool->srv.ignore_failed_auth) {
+        log_warn("event=auth_ignored host=%s detail=\"%s\"", s->pool->srv.host,
+                 detail);
+        session_set_state(s, S_MAIL);
+        return;
+    }
+    session_fail(s, GW_EAUTH, "%s", detail);
+}
+
+void session_auth(struct session *s)
+{
+    char why[GW_ERROR_DETAIL_MAX];
+    enum sasl_mech m = choose(s, why, sizeof(why));
+    struct buf xoauth;
+
+    if (m == SASL_NONE) {
+        auth_failed(s, why);
+        return;
+    }
+    buf_init(&xoauth, AUTH_LINE_MAX);
+    if (!run_mech(s, m, &xoauth)) {
+        buf_free(&xoauth);
+        return;
+    }
+    if (s->reply.code == 235) {
+        s->authenticated = true;
+        session_set_state(s, S_MAIL);
+    } else {
+        snprintf(why, sizeof(why), "AUTH %s was refused: %s%s%s", sasl_name(m),
+                 session_reply(s), xoauth.len > 0 ? "; the server said: " : "",
+                 buf_cstr(&xoauth));
+        auth_failed(s, why);
+    }
+    buf_free(&xoauth);
+}

@@ -1,0 +1,89 @@
+/*
+ * What the files of the SMTP client share and nobody else sees: one
+ * transaction on one connection, and the helpers every step uses. The
+ * states and their order are in smtp.c; AUTH, which has a conversation of
+ * its own, is in auth.c.
+ */
+#ifndef GW_SESSION_H
+#define GW_SESSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "reply.h"
+#include "smtp.h"
+
+enum state {
+    S_CONNECT,
+    S_TLS,
+    S_GREETING,
+    S_EHLO,
+    S_HELO,
+    S_STARTTLS,
+    S_AUTH,
+    S_MAIL,
+    S_RCPT,
+    S_DATA,
+    S_BODY,
+    S_RSET,
+    S_QUIT,
+    S_DONE,
+};
+
+struct smtp_pool {
+    struct smtp_server srv; /* with strings owned by the pool */
+    struct tls_config *tls; /* NULL when srv.tls is none */
+    unsigned size;          /* most connections open at once */
+    unsigned busy;          /* connections open now */
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+};
+
+/* One transaction on one connection. */
+struct session {
+    const struct smtp_pool *pool;
+    const struct smtp_envelope *env;
+    const char *msg;
+    size_t len;
+    struct smtp_result *res;
+    enum state state;
+    struct io io;
+    struct smtp_caps caps;
+    struct smtp_reply reply;
+    bool authenticated; /* AUTH succeeded on this connection */
+    size_t next_rcpt;   /* the recipient RCPT TO goes to next */
+    size_t accepted;    /* recipients accepted so far */
+    bool failed;        /* res->error holds why the send failed */
+    char line[SMTP_REPLY_LINE_MAX + 2];
+};
+
+/* Moves to `next`, logging the transition at debug level. */
+void session_set_state(struct session *s, enum state next);
+
+/* Records why the send failed and heads for QUIT. */
+void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Sends `line` (CRLF added) and reads the whole reply into s->reply,
+ * waiting `timeout_ms`. A `secret` line is never logged. On an I/O or
+ * protocol failure, or a 421, the send has failed and the connection is
+ * unusable: the state becomes DONE and false is returned.
+ */
+bool session_exchange(struct session *s, const char *line, bool secret,
+                      unsigned timeout_ms);
+
+/* The reply just read, every line, as one string. */
+const char *session_reply(const struct session *s);
+
+/* The step's timeout: its own when set, else the general one. */
+unsigned session_timeout(const struct session *s, unsigned step_ms);
+
+/* The AUTH step (auth.c): picks a mechanism, authenticates, and moves to
+   MAIL, or fails the send. */
+void session_auth(struct session *s);
+
+#endif

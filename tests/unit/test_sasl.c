@@ -1,0 +1,106 @@
+/* Unit tests of the SASL responses and xtext (smtp/sasl.c). */
+#include "../../smtp/encode.h"
+#include "../../smtp/sasl.h"
+#include "check.h"
+
+#include <string.h>
+
+TEST(plain_is_base64_of_nul_user_nul_password)
+{
+    struct buf b;
+
+    buf_init(&b, 256);
+    CHECK(sasl_plain("tim", "tanstaaftanstaaf", &b) == GW_OK);
+    /* base64("\0tim\0tanstaaftanstaaf") */
+    CHECK_STR(buf_cstr(&b), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+    sasl_wipe(&b);
+}
+
+TEST(cram_md5_matches_rfc_2195)
+{
+    struct buf b;
+
+    buf_init(&b, 256);
+    /* RFC 2195 2: the challenge <1896.697170952@postoffice.reston.mci.net>
+       with the secret "tanstaaftanstaaf" gives
+       "tim b913a602c7eda7a495b4e6e7334d3890". */
+    CHECK(sasl_cram_md5("tim", "tanstaaftanstaaf",
+                        "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5"
+                        "uZXQ+",
+                        &b) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
+    sasl_wipe(&b);
+    buf_init(&b, 256);
+    CHECK(sasl_cram_md5("tim", "x", "not base64!", &b) == GW_EPROTO);
+    sasl_wipe(&b);
+}
+
+TEST(xoauth2_response)
+{
+    struct buf b, raw;
+
+    buf_init(&b, 512);
+    buf_init(&raw, 512);
+    CHECK(sasl_xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBh",
+                       &b) == GW_OK);
+    CHECK(enc_base64_decode(&raw, b.data, b.len) == GW_OK);
+    CHECK_STR(buf_cstr(&raw), "user=someuser@example.com\001auth=Bearer "
+                              "ya29.vF9dft4qmTc2Nvb3RlckBh\001\001");
+    sasl_wipe(&b);
+    buf_free(&raw);
+}
+
+TEST(xtext_escapes_plus_equals_and_outside_ascii)
+{
+    struct buf b;
+
+    buf_init(&b, 256);
+    CHECK(sasl_xtext("a+b=c d@ex\xc3\xa9", &b) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "a+2Bb+3Dc+20d@ex+C3+A9");
+    buf_free(&b);
+}
+
+TEST(mechanism_names_and_lists)
+{
+    struct gw_error err = {0};
+
+    CHECK(sasl_parse("cram-md5", 8) == SASL_CRAM_MD5);
+    CHECK(sasl_parse("PLAINX", 6) == SASL_NONE);
+    CHECK_STR(sasl_name(SASL_XOAUTH2), "XOAUTH2");
+    CHECK(sasl_check_list("CRAM-MD5,XOAUTH2,LOGIN,PLAIN", &err) == GW_OK);
+    CHECK(sasl_check_list("LOGIN,GSSAPI", &err) == GW_EINVAL);
+    CHECK(check_contains(err.detail, "GSSAPI"));
+    CHECK(sasl_check_list("", &err) == GW_EINVAL);
+    CHECK(sasl_is_plaintext(SASL_PLAIN) && sasl_is_plaintext(SASL_LOGIN));
+    CHECK(sasl_is_plaintext(SASL_XOAUTH2) && !sasl_is_plaintext(SASL_CRAM_MD5));
+}
+
+TEST(base64_decoding_is_strict)
+{
+    static const char *const bad[] = {"abc",  "ab=c", "a===",     "ab!d",
+                                      "QQ=A", "QR==", "QUI=QUI=", NULL};
+    struct buf b;
+
+    buf_init(&b, 64);
+    CHECK(enc_base64_decode(&b, "", 0) == GW_OK && b.len == 0);
+    CHECK(enc_base64_decode(&b, "QUJD", 4) == GW_OK);
+    CHECK(enc_base64_decode(&b, "QUI=", 4) == GW_OK);
+    CHECK(enc_base64_decode(&b, "QQ==", 4) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "ABCABA");
+    for (const char *const *p = bad; *p != NULL; p++) {
+        buf_reset(&b);
+        if (enc_base64_decode(&b, *p, strlen(*p)) != GW_EINVAL)
+            CHECK_STR(*p, "(refused)");
+    }
+    buf_free(&b);
+}
+
+const struct unit_test sasl_tests[] = {
+    UNIT(plain_is_base64_of_nul_user_nul_password),
+    UNIT(cram_md5_matches_rfc_2195),
+    UNIT(xoauth2_response),
+    UNIT(xtext_escapes_plus_equals_and_outside_ascii),
+    UNIT(mechanism_names_and_lists),
+    UNIT(base64_decoding_is_strict),
+    {NULL, NULL},
+};
