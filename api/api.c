@@ -66,8 +66,10 @@ static void handle_healthz(const struct api_route *route,
 }
 
 static const struct api_route routes[] = {
-    {"GET", "/healthz", false, false, handle_healthz},
-    {"POST", "/v1/messages", true, true, api_messages_post},
+    {"GET", "/healthz", false, NULL, false, handle_healthz},
+    {"POST", "/v1/messages", true, "application/json", false,
+     api_messages_post},
+    {"POST", "/v1/messages/raw", true, "message/rfc822", true, NULL},
 };
 
 const struct api_route *api_route_find(const char *method, const char *path,

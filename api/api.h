@@ -48,8 +48,9 @@ struct api_ctx {
 struct api_route {
     const char *method;
     const char *path;
-    bool needs_token; /* a bearer token is required */
-    bool takes_json;  /* the body must be application/json */
+    bool needs_token;         /* a bearer token is required */
+    const char *content_type; /* the body's media type; NULL: no body */
+    bool streams; /* the body goes to api_stream_*() as it arrives */
     void (*handle)(const struct api_route *route, const struct api_ctx *ctx,
                    const char *body, size_t len, struct api_response *resp);
 };
@@ -65,5 +66,44 @@ const struct api_route *api_route_find(const char *method, const char *path,
 /* Runs the route on the complete body and fills `resp`. */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
                 const char *body, size_t len, struct api_response *resp);
+
+/* One parameter of the query string, decoded. */
+struct api_param {
+    const char *key;
+    const char *value;
+};
+
+/* What a streaming route knows before its body arrives. */
+struct api_stream_start {
+    const struct api_param *params; /* the query, in order */
+    size_t n_params;
+    size_t size;     /* Content-Length; 0 when not given */
+    size_t max_body; /* the most the body may hold */
+};
+
+/*
+ * A request whose body is relayed while it arrives (a raw message):
+ * begin runs on the headers, data on every piece, end after the last.
+ */
+struct api_stream;
+
+/*
+ * Checks the request from its headers and query, and starts relaying.
+ * Returns NULL with `resp` made an error reply when the request is
+ * refused before its body is read.
+ */
+struct api_stream *api_stream_begin(const struct api_route *route,
+                                    const struct api_ctx *ctx,
+                                    const struct api_stream_start *start,
+                                    struct api_response *resp);
+
+/* Relays the next `n` bytes of the body. */
+void api_stream_data(struct api_stream *st, const char *p, size_t n);
+
+/* Ends the body, fills `resp` and frees the stream. */
+void api_stream_end(struct api_stream *st, struct api_response *resp);
+
+/* The client went away before the end: nothing is delivered; frees. */
+void api_stream_cancel(struct api_stream *st);
 
 #endif

@@ -6,6 +6,7 @@
 #define GW_API_INTERNAL_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "api.h"
 
@@ -15,6 +16,16 @@
  */
 enum gw_err api_reply_json(struct api_response *resp, unsigned status,
                            json_t *doc);
+
+/*
+ * Makes `resp` the reply to a send through `credential` that started at
+ * `started` (io_now_ms()): the outcome `res` of the envelope `rcpts` as
+ * JSON with its HTTP status, or a 503 when no connection was free. Logs
+ * one line. `message_id` may be NULL.
+ */
+void api_send_reply(struct api_response *resp, const char *credential,
+                    const struct smtp_result *res, const char *const *rcpts,
+                    const char *message_id, uint64_t started);
 
 /* POST /v1/messages: validate, compose, send, report (messages.c). */
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,

@@ -369,62 +369,6 @@ static const char **envelope_rcpts(const struct send_request *req,
     return rcpts;
 }
 
-/* The HTTP status of a send's outcome. */
-static unsigned send_status(const struct smtp_result *res)
-{
-    if (res->status != SMTP_FAILED)
-        return 200;
-    switch (res->error.code) {
-    case GW_ETIMEDOUT:
-        return 504;
-    case GW_ENOMEM:
-        return 500;
-    default:
-        return 502;
-    }
-}
-
-static const char *status_name(enum smtp_status status)
-{
-    switch (status) {
-    case SMTP_SENT:
-        return "sent";
-    case SMTP_PARTIAL:
-        return "partial";
-    case SMTP_FAILED:
-        break;
-    }
-    return "failed";
-}
-
-/* The JSON reply of a send: status, error, failed_send, recipients. */
-static json_t *result_json(const struct smtp_result *res, const char **rcpts,
-                           const char *message_id)
-{
-    json_t *failed = json_array(), *list = json_array(), *doc;
-
-    for (size_t i = 0; i < res->n_rcpts; i++) {
-        const struct smtp_rcpt_result *r = &res->rcpts[i];
-
-        if (r->tried && !r->accepted)
-            json_array_append_new(failed, json_string(rcpts[i]));
-        json_array_append_new(
-            list,
-            json_pack("{s:s, s:b, s:o, s:o, s:o}", "address", rcpts[i],
-                      "accepted", r->accepted, "code",
-                      r->tried ? json_integer(r->code) : json_null(),
-                      "enhanced_code",
-                      r->status[0] ? json_string(r->status) : json_null(),
-                      "reply", r->tried ? json_string(r->reply) : json_null()));
-    }
-    doc = json_pack(
-        "{s:s, s:o, s:o, s:s, s:o}", "status", status_name(res->status),
-        "error",
-        res->error.code == GW_OK ? json_null() : json_string(res->error.detail),
-        "failed_send", failed, "message_id", message_id, "recipients", list);
-    return doc;
-}
-
 /* Composes the checked request into `out`. */
 static enum gw_err compose(const struct send_request *req, struct buf *out,
                            struct mime_result *mres, struct gw_error *err)
@@ -454,22 +398,6 @@ static enum gw_err compose(const struct send_request *req, struct buf *out,
     return mime_compose(&msg, &opt, out, mres, err);
 }
 
-static void log_send(const struct send_request *req,
-                     const struct smtp_result *res, const char *message_id,
-                     uint64_t started)
-{
-    char shown[LOG_QUOTE_MAX];
-    size_t failed = 0;
-
-    for (size_t i = 0; i < res->n_rcpts; i++)
-        failed += res->rcpts[i].tried && !res->rcpts[i].accepted;
-    log_info("event=send credential=%s status=%s rcpts=%zu failed=%zu "
-             "message_id=%s duration_ms=%llu error=%s",
-             req->credential, status_name(res->status), res->n_rcpts, failed,
-             message_id, (unsigned long long)(io_now_ms() - started),
-             log_quote(shown, sizeof(shown), res->error.detail));
-}
-
 /* Sends the composed message and fills the reply. */
 static void send_and_reply(const struct send_request *req,
                            struct smtp_pool *pool, const struct buf *msg,
@@ -495,14 +423,8 @@ static void send_and_reply(const struct send_request *req,
     }
     env.rcpts = rcpts;
     smtp_pool_send(pool, &env, msg->data, msg->len, &res);
-    log_send(req, &res, mres->message_id, started);
-    if (res.error.code == GW_EBUSY) {
-        resp->retry_after = 1;
-        api_error(resp, 503, NULL, "%s; try again shortly", res.error.detail);
-    } else {
-        api_reply_json(resp, send_status(&res),
-                       result_json(&res, rcpts, mres->message_id));
-    }
+    api_send_reply(resp, req->credential, &res, rcpts, mres->message_id,
+                   started);
     smtp_result_free(&res);
     free(rcpts);
 }

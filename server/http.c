@@ -28,8 +28,18 @@ struct srv_http {
 struct request {
     const struct api_route *route;
     struct api_response resp;
-    struct buf body;
+    struct buf body;           /* the whole body, for routes that take it */
+    struct api_stream *stream; /* for routes that stream it */
     bool too_large; /* the body went past the limit; the rest is dropped */
+};
+
+/* The most query parameters a request may have (to= may repeat). */
+#define MAX_PARAMS 1100
+
+struct params {
+    struct api_param v[MAX_PARAMS];
+    size_t n;
+    bool overflow;
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -101,14 +111,14 @@ static bool authorized(struct MHD_Connection *conn, const char *token)
     return token_equal(h, token);
 }
 
-/* "application/json", with parameters such as charset allowed. */
-static bool is_json(struct MHD_Connection *conn)
+/* The body is of media `type`; parameters such as charset allowed. */
+static bool has_type(struct MHD_Connection *conn, const char *type)
 {
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
-    size_t n = strlen("application/json");
+    size_t n = strlen(type);
 
-    return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+    return ct != NULL && strncasecmp(ct, type, n) == 0 &&
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
@@ -119,6 +129,46 @@ static unsigned long long content_length(struct MHD_Connection *conn)
                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 
     return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind,
+                                 const char *key, const char *value)
+{
+    struct params *p = cls;
+
+    (void)kind;
+    if (p->n == MAX_PARAMS) {
+        p->overflow = true;
+        return MHD_NO;
+    }
+    p->v[p->n].key = key;
+    p->v[p->n].value = value ? value : "";
+    p->n++;
+    return MHD_YES;
+}
+
+/* Starts a streaming route from the headers and the query. */
+static bool start_stream(struct srv_http *http, struct MHD_Connection *conn,
+                         struct request *rq)
+{
+    struct params *p = calloc(1, sizeof(*p));
+    struct api_stream_start start = {.max_body = http->cfg->max_body};
+
+    if (p == NULL) {
+        api_error(&rq->resp, 500, NULL, "out of memory");
+        return false;
+    }
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_param, p);
+    start.params = p->v;
+    start.n_params = p->n;
+    start.size = (size_t)content_length(conn);
+    if (p->overflow)
+        api_error(&rq->resp, 400, NULL, "the query has more than %d parameters",
+                  MAX_PARAMS);
+    else
+        rq->stream = api_stream_begin(rq->route, http->ctx, &start, &rq->resp);
+    free(p);
+    return rq->stream != NULL;
 }
 
 /*
@@ -139,9 +189,10 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
                   "a valid token is required: Authorization: Bearer <token>");
         return false;
     }
-    if (rq->route->takes_json && !is_json(conn)) {
-        api_error(&rq->resp, 415, NULL,
-                  "the body must be JSON: Content-Type: application/json");
+    if (rq->route->content_type != NULL &&
+        !has_type(conn, rq->route->content_type)) {
+        api_error(&rq->resp, 415, NULL, "the body must be %s: Content-Type: %s",
+                  rq->route->content_type, rq->route->content_type);
         return false;
     }
     if (content_length(conn) > cfg->max_body) {
@@ -150,7 +201,21 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
                   cfg->max_body);
         return false;
     }
-    return true;
+    return !rq->route->streams || start_stream(http, conn, rq);
+}
+
+/* A piece of a streamed body, or its end. */
+static enum MHD_Result stream_step(struct request *rq, const char *data,
+                                   size_t *size, struct MHD_Connection *conn)
+{
+    if (*size > 0) {
+        api_stream_data(rq->stream, data, *size);
+        *size = 0;
+        return MHD_YES;
+    }
+    api_stream_end(rq->stream, &rq->resp);
+    rq->stream = NULL;
+    return queue(conn, &rq->resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -174,6 +239,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
             return queue(conn, &rq->resp);
         return MHD_YES;
     }
+    if (rq->stream != NULL)
+        return stream_step(rq, upload_data, upload_data_size, conn);
     if (*upload_data_size > 0) {
         if (!rq->too_large &&
             buf_append(&rq->body, upload_data, *upload_data_size) != GW_OK) {
@@ -202,6 +269,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     (void)conn, (void)why;
     if (rq == NULL)
         return;
+    /* A stream still open here lost its client before the end. */
+    if (rq->stream != NULL)
+        api_stream_cancel(rq->stream);
     buf_free(&rq->body);
     api_response_free(&rq->resp);
     free(rq);

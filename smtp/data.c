@@ -29,6 +29,7 @@ enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err)
 static enum gw_err end_line(struct smtp_data *st, struct buf *out)
 {
     st->mid_line = false;
+    st->line_len = 0;
     return buf_append(out, "\r\n", 2);
 }
 
@@ -52,6 +53,9 @@ enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
             rc = end_line(st, out);
             continue;
         }
+        if (c == '\0' || ++st->line_len > SMTP_LINE_MAX)
+            return GW_EINVAL;
+        st->saw_8bit = st->saw_8bit || (unsigned char)c > 127;
         if (!st->mid_line && c == '.')
             rc = buf_putc(out, '.');
         if (rc == GW_OK)

@@ -21,6 +21,8 @@
 struct smtp_data {
     bool mid_line;   /* the last byte written did not end a line */
     bool pending_cr; /* the last input byte was a CR: a LF may follow */
+    size_t line_len; /* bytes of the current line so far */
+    bool saw_8bit;   /* a byte over 127 has passed */
 };
 
 /*
@@ -34,7 +36,10 @@ enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err);
  * Appends `n` bytes of the message to `out`, transformed for the wire.
  * GW_ELIMIT when `out` is full: the caller sends what `out` holds first,
  * so chunks should be at most a third of the buffer's limit (a line of
- * bare LFs doubles, a '.' line grows by one).
+ * bare LFs doubles, a '.' line grows by one). GW_EINVAL for a NUL byte or
+ * a line over SMTP_LINE_MAX, which a streamed message can only reveal on
+ * the way: the caller must then abandon the message before its final
+ * dot.
  */
 enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
                              struct buf *out);

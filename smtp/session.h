@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "data.h"
 #include "io.h"
 #include "reply.h"
 #include "smtp.h"
@@ -53,10 +54,11 @@ struct session {
     struct io io;
     struct smtp_caps caps;
     struct smtp_reply reply;
-    bool authenticated; /* AUTH succeeded on this connection */
-    size_t next_rcpt;   /* the recipient RCPT TO goes to next */
-    size_t accepted;    /* recipients accepted so far */
-    bool failed;        /* res->error holds why the send failed */
+    bool authenticated;    /* AUTH succeeded on this connection */
+    size_t next_rcpt;      /* the recipient RCPT TO goes to next */
+    size_t accepted;       /* recipients accepted so far */
+    bool failed;           /* res->error holds why the send failed */
+    struct smtp_data data; /* the DATA encoder's state */
     char line[SMTP_REPLY_LINE_MAX + 2];
 };
 

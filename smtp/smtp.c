@@ -316,9 +316,10 @@ static enum gw_err mail_command(const struct session *s, struct buf *out)
         env->auth_from ? env->auth_from : s->pool->srv.auth_from;
     enum gw_err rc = buf_printf(out, "MAIL FROM:<%s>", env->from);
 
-    if (rc == GW_OK && s->caps.size_offered)
+    if (rc == GW_OK && s->caps.size_offered && s->len > 0)
         rc = buf_printf(out, " SIZE=%zu", s->len);
-    if (rc == GW_OK && env->body_8bit)
+    if (rc == GW_OK &&
+        (env->body_8bit || (env->maybe_8bit && s->caps.eightbitmime)))
         rc = buf_puts(out, " BODY=8BITMIME");
     if (rc == GW_OK && env->needs_smtputf8)
         rc = buf_puts(out, " SMTPUTF8");
@@ -494,28 +495,34 @@ static void do_data(struct session *s)
     abandon(s);
 }
 
-/* Streams the message through the DATA encoder, then the final dot. */
-static enum gw_err write_body(struct session *s)
+/*
+ * Sends `n` more bytes of the message, dot-stuffed, in blocks. A NUL, an
+ * over-long line, or 8-bit data for a server without 8BITMIME fails the
+ * send here; the caller then ends it without the final dot.
+ */
+static enum gw_err write_chunk(struct session *s, const char *p, size_t n)
 {
     unsigned block_ms = s->pool->srv.timeouts.data_ms;
-    struct smtp_data st = {0};
-    struct buf out;
     enum gw_err rc = GW_OK;
+    struct buf out;
 
     buf_init(&out, 3 * DATA_CHUNK + 8);
-    for (size_t at = 0; at < s->len && rc == GW_OK; at += DATA_CHUNK) {
-        size_t n = s->len - at < DATA_CHUNK ? s->len - at : DATA_CHUNK;
+    for (size_t at = 0; at < n && rc == GW_OK; at += DATA_CHUNK) {
+        size_t k = n - at < DATA_CHUNK ? n - at : DATA_CHUNK;
 
         buf_reset(&out);
-        rc = smtp_data_encode(&st, s->msg + at, n, &out);
-        if (rc == GW_OK)
-            rc = io_write(&s->io, out.data, out.len, deadline_of(s, block_ms),
-                          &s->res->error);
-    }
-    if (rc == GW_OK) {
-        buf_reset(&out);
-        rc = smtp_data_finish(&st, &out);
-        if (rc == GW_OK)
+        rc = smtp_data_encode(&s->data, p + at, k, &out);
+        if (rc == GW_EINVAL)
+            gw_error_set(&s->res->error, rc,
+                         "the message has a NUL byte or a line longer than "
+                         "%d bytes; nothing was delivered",
+                         SMTP_LINE_MAX);
+        else if (rc == GW_OK && s->data.saw_8bit && !s->caps.eightbitmime)
+            rc = gw_error_set(&s->res->error, GW_EUNSUPP,
+                              "the message has 8-bit content and the server "
+                              "does not offer 8BITMIME; nothing was "
+                              "delivered");
+        else if (rc == GW_OK)
             rc = io_write(&s->io, out.data, out.len, deadline_of(s, block_ms),
                           &s->res->error);
     }
@@ -523,10 +530,20 @@ static enum gw_err write_body(struct session *s)
     return rc;
 }
 
-static void do_body(struct session *s)
+/* The final dot, and the server's verdict on the whole message. */
+static void finish_body(struct session *s)
 {
-    if (write_body(s) != GW_OK ||
-        read_reply(s, s->pool->srv.timeouts.dot_ms) != GW_OK)
+    struct buf out;
+    enum gw_err rc;
+
+    buf_init(&out, 8);
+    rc = smtp_data_finish(&s->data, &out);
+    if (rc == GW_OK)
+        rc = io_write(&s->io, out.data, out.len,
+                      deadline_of(s, s->pool->srv.timeouts.data_ms),
+                      &s->res->error);
+    buf_free(&out);
+    if (rc != GW_OK || read_reply(s, s->pool->srv.timeouts.dot_ms) != GW_OK)
         broken(s);
     else if (s->reply.code != 250)
         session_fail(s, GW_EREJECTED, "the message was refused: %s",
@@ -558,9 +575,10 @@ static void do_quit(struct session *s)
     session_set_state(s, S_DONE);
 }
 
-static void run(struct session *s)
+/* Runs the conversation until `until` (or DONE) is reached. */
+static void run(struct session *s, enum state until)
 {
-    while (s->state != S_DONE) {
+    while (s->state != S_DONE && s->state != until) {
         switch (s->state) {
         case S_CONNECT:
             do_connect(s);
@@ -591,7 +609,7 @@ static void run(struct session *s)
             do_data(s);
             break;
         case S_BODY:
-            do_body(s);
+            finish_body(s);
             break;
         case S_RSET:
             do_rset(s);
@@ -790,38 +808,104 @@ static void conclude(struct session *s)
     }
 }
 
-enum gw_err smtp_pool_send(struct smtp_pool *pool,
-                           const struct smtp_envelope *env, const char *msg,
-                           size_t len, struct smtp_result *res)
+/* A send in progress: its session holds one of the pool's connections. */
+struct smtp_stream {
+    struct session s;
+    struct smtp_pool *pool;
+};
+
+/* Hangs up, frees the stream and gives its connection back. */
+static void stream_close(struct smtp_stream *st)
 {
-    struct session s = {.pool = pool,
-                        .env = env,
-                        .msg = msg,
-                        .len = len,
-                        .res = res,
-                        .state = S_CONNECT};
+    io_close(&st->s.io);
+    smtp_reply_free(&st->s.reply);
+    release(st->pool);
+    conclude(&st->s);
+    free(st);
+}
+
+struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
+                                      const struct smtp_envelope *env,
+                                      size_t size, struct smtp_result *res)
+{
+    struct smtp_stream *st;
 
     memset(res, 0, sizeof(*res));
     res->status = SMTP_FAILED;
     res->rcpts = calloc(env->n_rcpts, sizeof(*res->rcpts));
-    if (res->rcpts == NULL)
-        return gw_error_set(&res->error, GW_ENOMEM, "out of memory");
+    st = calloc(1, sizeof(*st));
+    if (res->rcpts == NULL || st == NULL) {
+        free(st);
+        gw_error_set(&res->error, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     res->n_rcpts = env->n_rcpts;
-    /* A message that cannot go out whole must not start to. */
-    if (smtp_data_check(msg, len, &res->error) != GW_OK)
-        return res->error.code;
-    if (acquire(pool, io_now_ms() + pool->srv.timeout_ms) != GW_OK)
-        return gw_error_set(&res->error, GW_EBUSY,
-                            "all %u connections to %s are busy", pool->size,
-                            pool->srv.host);
-    io_init(&s.io);
-    smtp_reply_init(&s.reply);
-    run(&s);
-    io_close(&s.io);
-    smtp_reply_free(&s.reply);
-    release(pool);
-    conclude(&s);
+    if (acquire(pool, io_now_ms() + pool->srv.timeout_ms) != GW_OK) {
+        free(st);
+        gw_error_set(&res->error, GW_EBUSY, "all %u connections to %s are busy",
+                     pool->size, pool->srv.host);
+        return NULL;
+    }
+    st->pool = pool;
+    st->s = (struct session){
+        .pool = pool, .env = env, .len = size, .res = res, .state = S_CONNECT};
+    io_init(&st->s.io);
+    smtp_reply_init(&st->s.reply);
+    run(&st->s, S_BODY);
+    if (st->s.state != S_BODY) {
+        run(&st->s, S_DONE);
+        stream_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n)
+{
+    if (st->s.state != S_BODY)
+        return st->s.res->error.code;
+    if (write_chunk(&st->s, p, n) != GW_OK)
+        broken(&st->s);
+    return st->s.res->error.code;
+}
+
+enum gw_err smtp_stream_end(struct smtp_stream *st, struct smtp_result *res)
+{
+    run(&st->s, S_DONE);
+    stream_close(st);
     return res->status == SMTP_FAILED ? res->error.code : GW_OK;
+}
+
+void smtp_stream_abort(struct smtp_stream *st, enum gw_err code,
+                       const char *why)
+{
+    /* Closing before the final dot is the one way to make the server
+       drop what it has (RFC 5321 3.8): no QUIT, no dot. */
+    if (st->s.state == S_BODY)
+        gw_error_set(&st->s.res->error, code, "%s; nothing was delivered", why);
+    broken(&st->s);
+    stream_close(st);
+}
+
+enum gw_err smtp_pool_send(struct smtp_pool *pool,
+                           const struct smtp_envelope *env, const char *msg,
+                           size_t len, struct smtp_result *res)
+{
+    struct smtp_stream *st;
+    struct gw_error err = {0};
+
+    /* A message that cannot go out whole must not start to. */
+    if (smtp_data_check(msg, len, &err) != GW_OK) {
+        memset(res, 0, sizeof(*res));
+        res->status = SMTP_FAILED;
+        res->error = err;
+        return err.code;
+    }
+    st = smtp_stream_begin(pool, env, len, res);
+    if (st == NULL)
+        return res->error.code;
+    smtp_stream_write(st, msg, len);
+    return smtp_stream_end(st, res);
 }
 
 void smtp_result_free(struct smtp_result *res)

@@ -67,7 +67,9 @@ struct smtp_envelope {
     bool continue_after_bad_send; /* a refused RCPT does not stop the send */
     bool needs_smtputf8;          /* an address or header has raw UTF-8 */
     bool body_8bit;               /* the message has 8-bit bytes */
-    const char *auth_from;        /* overrides the server's; NULL keeps it */
+    bool maybe_8bit;       /* unknown yet (a stream): BODY=8BITMIME whenever
+                               the server offers it */
+    const char *auth_from; /* overrides the server's; NULL keeps it */
 };
 
 /* What became of one recipient. */
@@ -117,6 +119,41 @@ void smtp_pool_free(struct smtp_pool *pool);
 enum gw_err smtp_pool_send(struct smtp_pool *pool,
                            const struct smtp_envelope *env, const char *msg,
                            size_t len, struct smtp_result *res);
+
+/*
+ * A send whose message arrives in pieces, such as a raw message streamed
+ * from an HTTP body: the transaction runs up to DATA's 354, the pieces go
+ * out as they come, and only smtp_stream_end() sends the final dot. A
+ * stream ended any other way (smtp_stream_abort(), a broken connection, a
+ * bad byte in the message) closes the connection without the dot, so the
+ * server drops what it received and nothing half-formed is delivered.
+ */
+struct smtp_stream;
+
+/*
+ * Starts a send of a message of `size` bytes (0 when unknown: no SIZE
+ * check) to the envelope. Returns the stream, or NULL when the
+ * transaction ended before DATA (refusals, failures), with `res` filled
+ * and its resources freed; `res` must be released with smtp_result_free()
+ * in every case. `env` must outlive the stream.
+ */
+struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
+                                      const struct smtp_envelope *env,
+                                      size_t size, struct smtp_result *res);
+
+/*
+ * Sends `n` more bytes of the message (not yet dot-stuffed). Returns
+ * GW_OK, or the code of the failure that ended the send: further writes
+ * are ignored and smtp_stream_end() reports it.
+ */
+enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n);
+
+/* Sends the final dot, reads the verdict, QUITs and frees the stream. */
+enum gw_err smtp_stream_end(struct smtp_stream *st, struct smtp_result *res);
+
+/* Ends the send without delivering anything; `why` goes into the error. */
+void smtp_stream_abort(struct smtp_stream *st, enum gw_err code,
+                       const char *why);
 
 /* Frees what `res` holds; harmless on a zeroed result. */
 void smtp_result_free(struct smtp_result *res);

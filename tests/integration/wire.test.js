@@ -57,7 +57,13 @@ describe('the exact bytes of a simple send', () => {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.status, 'sent');
       assert.deepEqual(r.json.recipients, [
-        { address: 'b@example.com', accepted: true, code: 250, reply: r.json.recipients[0].reply },
+        {
+          address: 'b@example.com',
+          accepted: true,
+          code: 250,
+          enhanced_code: '2.1.5',
+          reply: r.json.recipients[0].reply,
+        },
       ]);
       assert.match(r.json.recipients[0].reply, /2\.1\.5 recipient ok/);
 

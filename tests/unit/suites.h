@@ -17,7 +17,8 @@
     SUITE(encode)                                                              \
     SUITE(addr)                                                                \
     SUITE(mime)                                                                \
-    SUITE(sasl)
+    SUITE(sasl)                                                                \
+    SUITE(rawmsg)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES

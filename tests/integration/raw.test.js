@@ -1,0 +1,229 @@
+'use strict';
+// POST /v1/messages/raw: a complete message relayed as given, streamed to
+// a real SMTP server (smtp-server); what arrives is compared byte for
+// byte with what was posted, and a message that is bad or cut short must
+// never be delivered.
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const http = require('node:http');
+const net = require('node:net');
+
+const { assertCleanRun, cleanupAll, request, sleep, startGateway } = require('./lib/gateway');
+const { startSmtpServer } = require('./lib/smtpserver');
+
+const T = { timeout: 30000 };
+
+after(cleanupAll);
+
+const RAW = 'message/rfc822';
+
+function postRaw(gw, query, body, opts = {}) {
+  return request(gw, 'POST', `/v1/messages/raw?${query}`, {
+    body: Buffer.from(body),
+    contentType: opts.contentType === undefined ? RAW : opts.contentType,
+  });
+}
+
+/* A message with CRLF line ends, as it should arrive. */
+function crlf(text) {
+  return text.replace(/\r?\n/g, '\r\n');
+}
+
+describe('POST /v1/messages/raw', () => {
+  let smtp;
+  let gw;
+
+  before(async () => {
+    smtp = await startSmtpServer({
+      rejectRcpt: { 'bad@example.com': { code: 550, message: '5.1.1 no such user' } },
+    });
+    gw = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_MAX_BODY: '8M' } });
+  });
+
+  after(async () => {
+    await gw.stop();
+    await smtp.close();
+    assertCleanRun(gw);
+  });
+
+  it('relays the message as given, without its Bcc header, to the query envelope', T, async () => {
+    const n = smtp.transactions.length;
+    const message =
+      'From: Ada <ada@example.com>\n' +
+      'To: bob@example.com\n' +
+      'Bcc: hidden@example.com,\n' +
+      '  also-hidden@example.com\n' +
+      'Subject: raw relay\n' +
+      'Message-ID: <raw.1@example.com>\n' +
+      '\n' +
+      '.a line that starts with a dot\n' +
+      '.\n' +
+      'Bcc: in the body this is only text\n';
+    const r = await postRaw(
+      gw,
+      'from=ada@example.com&to=bob@example.com&to=hidden@example.com',
+      message,
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'sent');
+    assert.equal(r.json.message_id, '<raw.1@example.com>');
+    assert.deepEqual(r.json.recipients.map((x) => [x.address, x.accepted]), [
+      ['bob@example.com', true],
+      ['hidden@example.com', true],
+    ]);
+    const msgs = await smtp.waitForMessages(n + 1);
+    const m = msgs[n];
+    assert.equal(m.envelope.mailFrom, 'ada@example.com');
+    assert.deepEqual(m.envelope.rcptTo, ['bob@example.com', 'hidden@example.com']);
+    const expected = crlf(message).replace('Bcc: hidden@example.com,\r\n  also-hidden@example.com\r\n', '');
+    assert.equal(m.raw.toString('latin1'), expected, 'the bytes as posted, CRLF, no Bcc field');
+  });
+
+  it('keeps the Bcc header with show_bcc=true', T, async () => {
+    const n = smtp.transactions.length;
+    const message = 'From: a@example.com\r\nBcc: b@example.com\r\nSubject: shown\r\n\r\nbody\r\n';
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com&show_bcc=true', message);
+    assert.equal(r.status, 200, r.text);
+    const msgs = await smtp.waitForMessages(n + 1);
+    assert.equal(msgs[n].raw.toString('latin1'), message);
+    assert.equal(r.json.message_id, null, 'no Message-ID header, none reported');
+  });
+
+  it('streams a large message through unchanged', T, async () => {
+    const n = smtp.transactions.length;
+    const lines = [];
+    for (let i = 0; i < 60000; i++) lines.push(`${i % 7 === 0 ? '.' : ''}line ${i} ${'x'.repeat(i % 80)}`);
+    const message = `From: a@example.com\r\nSubject: big\r\n\r\n${lines.join('\r\n')}\r\n`;
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', message);
+    assert.equal(r.status, 200, r.text);
+    const msgs = await smtp.waitForMessages(n + 1);
+    const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+    assert.ok(message.length > 3 * 1024 * 1024, 'a message of several MiB');
+    assert.equal(sha(msgs[n].raw), sha(Buffer.from(message, 'latin1')));
+  });
+
+  it('a refused recipient stops the send: 502, nothing delivered', T, async () => {
+    const n = smtp.transactions.length;
+    const r = await postRaw(
+      gw,
+      'from=a@example.com&to=bad@example.com&to=b@example.com',
+      'From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n',
+    );
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.json.status, 'failed');
+    assert.deepEqual(r.json.failed_send, ['bad@example.com']);
+    assert.match(r.json.error, /550/);
+    assert.equal(smtp.transactions.length, n);
+  });
+
+  it('continue_after_bad_send=true delivers to the accepted ones (partial)', T, async () => {
+    const n = smtp.transactions.length;
+    const r = await postRaw(
+      gw,
+      'from=a@example.com&to=bad@example.com&to=b@example.com&continue_after_bad_send=true',
+      'From: a@example.com\r\nSubject: partial raw\r\n\r\nbody\r\n',
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'partial');
+    const msgs = await smtp.waitForMessages(n + 1);
+    assert.deepEqual(msgs[n].envelope.rcptTo, ['b@example.com']);
+  });
+
+  const badMessages = [
+    ['a first line that is not a header field', 'not a header\r\n\r\nbody\r\n', /line 1 of the header/],
+    ['a header line in the middle that is not a field', 'From: a@example.com\r\nnonsense\r\n\r\nx\r\n', /line 2/],
+    ['a body line over 998 bytes', `From: a@example.com\r\n\r\n${'y'.repeat(1200)}\r\n`, /998/],
+    ['a NUL byte', 'From: a@example.com\r\n\r\nnul\u0000byte\r\n', /NUL/],
+    ['an empty message', '', /empty/],
+  ];
+  for (const [label, body, why] of badMessages) {
+    it(`${label}: 400 naming message, nothing delivered`, T, async () => {
+      const n = smtp.transactions.length;
+      const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', body);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.field, 'message');
+      assert.match(r.json.error, why);
+      await sleep(200);
+      assert.equal(smtp.transactions.length, n, 'the server delivered nothing');
+    });
+  }
+
+  const badQueries = [
+    ['to=b@example.com', 'from'],
+    ['from=a@example.com', 'to'],
+    ['from=a@example.com&to=b%20c@example.com', 'to[0]'],
+    ['from=a@example.com&to=b@example.com&show_bcc=maybe', 'show_bcc'],
+    ['from=a@example.com&to=b@example.com&bogus=1', 'bogus'],
+  ];
+  for (const [query, field] of badQueries) {
+    it(`query ${query}: 400 naming ${field}, no SMTP connection`, T, async () => {
+      const before = smtp.tcpConnections;
+      const r = await postRaw(gw, query, 'From: a@example.com\r\n\r\nx\r\n');
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.field, field);
+      assert.equal(smtp.tcpConnections, before);
+    });
+  }
+
+  it('an unknown credential is 404, a JSON body 415', T, async () => {
+    let r = await postRaw(gw, 'credential=nope&from=a@example.com&to=b@example.com', 'From: a@example.com\r\n\r\nx');
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.json.field, 'credential');
+    r = await postRaw(gw, 'from=a@example.com&to=b@example.com', '{}', { contentType: 'application/json' });
+    assert.equal(r.status, 415, r.text);
+  });
+
+  it('a chunked body over the limit is 413 and nothing is delivered', T, async () => {
+    const small = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_MAX_BODY: '64K' } });
+    try {
+      const n = smtp.transactions.length;
+      const status = await new Promise((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: small.port,
+            method: 'POST',
+            path: '/v1/messages/raw?from=a@example.com&to=b@example.com',
+            headers: { Authorization: `Bearer ${small.token}`, 'Content-Type': RAW },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode));
+          },
+        );
+        req.on('error', reject);
+        req.write('From: a@example.com\r\n\r\n');
+        for (let i = 0; i < 100; i++) req.write(`${'z'.repeat(999)}\r\n`.slice(1));
+        req.end();
+      });
+      assert.equal(status, 413);
+      await sleep(200);
+      assert.equal(smtp.transactions.length, n);
+    } finally {
+      await small.stop();
+    }
+    assertCleanRun(small);
+  });
+
+  it('a client that goes away mid-message delivers nothing, and the gateway keeps serving', T, async () => {
+    const n = smtp.transactions.length;
+    const sock = net.connect(gw.port, '127.0.0.1');
+    await new Promise((resolve) => sock.once('connect', resolve));
+    sock.write(
+      'POST /v1/messages/raw?from=a@example.com&to=b@example.com HTTP/1.1\r\n' +
+        'Host: x\r\n' +
+        `Authorization: Bearer ${gw.token}\r\n` +
+        `Content-Type: ${RAW}\r\n` +
+        'Content-Length: 100000\r\n\r\n' +
+        'From: a@example.com\r\nSubject: cut\r\n\r\nthe start of the body\r\n',
+    );
+    await sleep(300);
+    sock.destroy();
+    await sleep(300);
+    assert.equal(smtp.transactions.length, n, 'nothing delivered');
+    const r = await request(gw, 'GET', '/healthz', { token: null });
+    assert.equal(r.status, 200);
+  });
+});

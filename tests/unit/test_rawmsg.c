@@ -1,0 +1,116 @@
+/* Unit tests of raw message header checks and Bcc removal (smtp/rawmsg.c). */
+#include "../../smtp/rawmsg.h"
+#include "check.h"
+
+#include <string.h>
+
+/* The Message-ID the last filter() saw. */
+static char last_message_id[256];
+
+/* Feeds `msg` in chunks of `chunk` bytes; returns the output or NULL. */
+static const char *filter(const char *msg, size_t chunk, bool show_bcc,
+                          struct buf *out, struct gw_error *err)
+{
+    struct raw_filter f;
+    size_t len = strlen(msg);
+    enum gw_err rc = GW_OK;
+
+    raw_filter_init(&f, show_bcc);
+    buf_reset(out);
+    for (size_t at = 0; at < len && rc == GW_OK; at += chunk)
+        rc = raw_filter_feed(&f, msg + at, len - at < chunk ? len - at : chunk,
+                             out, err);
+    if (rc == GW_OK)
+        rc = raw_filter_finish(&f, out, err);
+    memcpy(last_message_id, f.message_id, sizeof(last_message_id));
+    raw_filter_free(&f);
+    return rc == GW_OK ? buf_cstr(out) : NULL;
+}
+
+TEST(bcc_and_its_continuations_are_dropped)
+{
+    static const char msg[] = "From: a@example.com\r\n"
+                              "Message-ID:  <id.1@example.com> \r\n"
+                              "bcc: hidden@example.com,\r\n"
+                              "  other@example.com\r\n"
+                              "To: b@example.com\r\n"
+                              "\r\n"
+                              "Bcc: this is body text\r\n";
+    struct gw_error err = {0};
+    struct buf out;
+
+    buf_init(&out, 4096);
+    for (size_t chunk = 1; chunk < 9; chunk++)
+        CHECK_STR(filter(msg, chunk, false, &out, &err),
+                  "From: a@example.com\r\n"
+                  "Message-ID:  <id.1@example.com> \r\n"
+                  "To: b@example.com\r\n"
+                  "\r\n"
+                  "Bcc: this is body text\r\n");
+    CHECK_STR(filter(msg, 5, true, &out, &err), msg);
+    CHECK_STR(last_message_id, "<id.1@example.com>");
+    buf_free(&out);
+}
+
+TEST(other_fields_pass_untouched)
+{
+    static const char msg[] = "Bcc2: kept\nX-Bcc: kept\nBccx: kept\n"
+                              "Subject: x\n\nbody";
+    struct gw_error err = {0};
+    struct buf out;
+
+    buf_init(&out, 4096);
+    CHECK_STR(filter(msg, 3, false, &out, &err), msg);
+    CHECK_STR(filter("Subject: no body", 4, false, &out, &err),
+              "Subject: no body");
+    buf_free(&out);
+}
+
+TEST(malformed_headers_are_refused)
+{
+    static const struct {
+        const char *msg, *why;
+    } bad[] = {
+        {"", "is empty"},
+        {"\r\nbody", "no header fields"},
+        {" folded first\r\n\r\n", "continuation"},
+        {"From: a\r\nnot a field\r\n\r\n", "line 2 of the header"},
+        {"From a@example.com\r\n\r\n", "line 1 of the header"},
+        {": empty name\r\n\r\n", "line 1"},
+    };
+    struct buf out;
+
+    buf_init(&out, 4096);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct gw_error err = {0};
+
+        CHECK(filter(bad[i].msg, 7, false, &out, &err) == NULL);
+        CHECK(err.code == GW_EINVAL);
+        if (!check_contains(err.detail, bad[i].why))
+            CHECK_STR(err.detail, bad[i].why);
+    }
+    buf_free(&out);
+}
+
+TEST(overlong_header_line_is_refused)
+{
+    char msg[1100];
+    struct gw_error err = {0};
+    struct buf out;
+
+    memset(msg, 'a', sizeof(msg));
+    memcpy(msg, "X-Long: ", 8);
+    memcpy(msg + sizeof(msg) - 3, "\n\n", 3);
+    buf_init(&out, 4096);
+    CHECK(filter(msg, 100, false, &out, &err) == NULL);
+    CHECK(check_contains(err.detail, "longer than 998"));
+    buf_free(&out);
+}
+
+const struct unit_test rawmsg_tests[] = {
+    UNIT(bcc_and_its_continuations_are_dropped),
+    UNIT(other_fields_pass_untouched),
+    UNIT(malformed_headers_are_refused),
+    UNIT(overlong_header_line_is_refused),
+    {NULL, NULL},
+};
