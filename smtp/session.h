@@ -41,6 +41,8 @@ struct smtp_pool {
     unsigned busy;          /* connections open now */
     pthread_mutex_t lock;
     pthread_cond_t freed;
+    /* srv.secrets points here when the credential has sealed secrets. */
+    struct smtp_secrets secrets;
 };
 
 /* One transaction on one connection. */
@@ -55,6 +57,11 @@ struct session {
     struct smtp_caps caps;
     struct smtp_reply reply;
     bool authenticated;    /* AUTH succeeded on this connection */
+    const char *auth_mech; /* the mechanism AUTH tried; NULL before */
+    bool verifying;        /* smtp_pool_verify(): AUTH may not be skipped */
+    void *observer;        /* what observe() fills */
+    /* Called before every change of state, for smtp_pool_verify(). */
+    void (*observe)(struct session *s, enum state next);
     size_t next_rcpt;      /* the recipient RCPT TO goes to next */
     size_t accepted;       /* recipients accepted so far */
     bool failed;           /* res->error holds why the send failed */
@@ -83,6 +90,9 @@ const char *session_reply(const struct session *s);
 
 /* The step's timeout: its own when set, else the general one. */
 unsigned session_timeout(const struct session *s, unsigned step_ms);
+
+/* Runs the conversation until `until` (or DONE) is reached. */
+void session_run(struct session *s, enum state until);
 
 /* The AUTH step (auth.c): picks a mechanism, authenticates, and moves to
    MAIL, or fails the send. */

@@ -69,6 +69,8 @@ void session_set_state(struct session *s, enum state next)
 {
     log_debug("event=smtp_state host=%s from=%s to=%s", s->pool->srv.host,
               state_names[s->state], state_names[next]);
+    if (s->observe != NULL)
+        s->observe(s, next);
     s->state = next;
 }
 
@@ -623,6 +625,11 @@ static void run(struct session *s, enum state until)
     }
 }
 
+void session_run(struct session *s, enum state until)
+{
+    run(s, until);
+}
+
 static char *dup_or_null(const char *s, bool *oom)
 {
     char *copy;
@@ -659,8 +666,14 @@ static enum gw_err check_server(const struct smtp_server *srv,
     if (srv->mechanisms != NULL &&
         sasl_check_list(srv->mechanisms, err) != GW_OK)
         return gw_error_prefix(err, "mechanisms");
+    if (srv->secrets != NULL &&
+        (srv->password != NULL || srv->access_token != NULL))
+        return gw_error_set(err, GW_EINVAL,
+                            "secrets are given both sealed and in the clear");
     if (srv->username != NULL && srv->password == NULL &&
-        srv->access_token == NULL)
+        srv->access_token == NULL &&
+        (srv->secrets == NULL ||
+         (!srv->secrets->has_password && !srv->secrets->has_access_token)))
         return gw_error_set(err, GW_EINVAL,
                             "a user name is set without a password or an "
                             "access token");
@@ -684,6 +697,10 @@ static bool copy_server(struct smtp_pool *pool, const struct smtp_server *srv)
         srv->mechanisms ? srv->mechanisms : "CRAM-MD5,XOAUTH2,LOGIN,PLAIN",
         &oom);
     mine->auth_from = dup_or_null(srv->auth_from, &oom);
+    if (srv->secrets != NULL) {
+        pool->secrets = *srv->secrets;
+        mine->secrets = &pool->secrets;
+    }
     mine->tls_params.ca_file = dup_or_null(srv->tls_params.ca_file, &oom);
     mine->tls_params.client_cert =
         dup_or_null(srv->tls_params.client_cert, &oom);
