@@ -430,13 +430,16 @@ static void send_and_reply(const struct send_request *req,
 }
 
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
-                       const char *body, size_t len, struct api_response *resp)
+                       const struct api_request *in, struct api_response *resp)
 {
+    const char *body = in->body;
+    size_t len = in->len;
     struct send_request req = {0};
     struct field_error fe = {{0}, {0}};
     struct mime_result mres = {{0}, false, false};
     struct gw_error err = {0};
-    struct smtp_pool *pool;
+    struct smtp_pool *pool = NULL;
+    void *hold = NULL;
     json_error_t jerr;
     struct buf msg;
 
@@ -458,12 +461,10 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
         api_error(resp, 400, fe.field, "%s: %s", fe.field, fe.text);
         goto out;
     }
-    pool = ctx->find_pool(ctx->arg, req.credential);
-    if (pool == NULL) {
-        api_error(resp, 404, "credential",
-                  "credential: no credential is named \"%s\"", req.credential);
+    if (!api_may_send(in->caller, req.credential, req.from.mailbox, resp))
         goto out;
-    }
+    if (!api_pool_get(ctx, req.credential, &pool, &hold, resp))
+        goto out;
     if (compose(&req, &msg, &mres, &err) != GW_OK) {
         api_error(resp, err.code == GW_ENOMEM ? 500 : 400, NULL, "%s",
                   err.detail);
@@ -471,6 +472,8 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
     }
     send_and_reply(&req, pool, &msg, &mres, resp);
 out:
+    if (pool != NULL)
+        ctx->ops->put_pool(ctx->arg, hold);
     buf_free(&msg);
     free_request(&req);
 }

@@ -19,7 +19,8 @@
     SUITE(mime)                                                                \
     SUITE(sasl)                                                                \
     SUITE(rawmsg)                                                              \
-    SUITE(vault)
+    SUITE(vault)                                                               \
+    SUITE(records)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES
