@@ -94,7 +94,8 @@ integration: $(BIN)
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
-# libFuzzer harnesses, one per parser; each links the smtp/ library.
+# libFuzzer harnesses, one per parser; each links the smtp/ and api/
+# libraries (the credential and token files are parsed in api/).
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
                 -fsanitize=fuzzer,address,undefined
@@ -102,11 +103,11 @@ FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
+build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC) $(API_SRC)
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
-	    $(SMTP_SRC) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(SMTP_SRC) $(API_SRC) \
+	    -ljansson -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
 fuzz:
 	@scripts/deps.sh fuzz
