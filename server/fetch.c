@@ -88,26 +88,30 @@ static enum gw_err read_head(struct io *io, uint64_t until, int *status,
     return rc;
 }
 
-/* Reads exactly `length` bytes of body into `body`. */
+/*
+ * Reads `length` bytes of body into `body`, or, for a reply without a
+ * Content-Length (HTTP/1.0 allows it), all that comes until the server
+ * closes the connection.
+ */
 static enum gw_err read_body(struct io *io, uint64_t until, size_t length,
                              struct buf *body, struct gw_error *err)
 {
+    bool to_close = length == (size_t)-1;
     char chunk[4096];
-    size_t got;
+    size_t got, want;
     enum gw_err rc = GW_OK;
 
-    if (length > body->max)
+    if (!to_close && length > body->max)
         return gw_error_set(err, GW_ELIMIT, "the reply is too large");
-    while (rc == GW_OK && body->len < length) {
-        size_t want = length - body->len;
-
-        rc =
-            io_read_some(io, chunk, want < sizeof(chunk) ? want : sizeof(chunk),
-                         &got, until, err);
+    while (rc == GW_OK && (to_close || body->len < length)) {
+        want = to_close || length - body->len > sizeof(chunk)
+                   ? sizeof(chunk)
+                   : length - body->len;
+        rc = io_read_some(io, chunk, want, &got, until, err);
         if (rc == GW_OK)
             rc = buf_append(body, chunk, got);
     }
-    return rc;
+    return to_close && rc == GW_EIO ? GW_OK : rc;
 }
 
 /* The request and its reply on a connected (and secured) stream. */
@@ -131,8 +135,6 @@ static enum gw_err exchange(struct io *io, const struct url *u,
         return gw_error_set(err, GW_EIO, "no complete reply");
     if (status != 200)
         return gw_error_set(err, GW_EINVAL, "the reply has status %d", status);
-    if (length == (size_t)-1)
-        return gw_error_set(err, GW_EPROTO, "the reply has no Content-Length");
     if (read_body(io, until, length, body, err) != GW_OK)
         return gw_error_set(err, GW_EIO, "the reply ended early");
     return GW_OK;

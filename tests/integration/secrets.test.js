@@ -9,6 +9,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const https = require('node:https');
 const path = require('node:path');
 
 const {
@@ -26,7 +27,7 @@ const {
   validEnv,
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
-const { assertNoSecretsIn, keygen, modeOf, runCli, seal, tamper } = require('./lib/secrets');
+const { assertNoSecretsIn, keygen, makeCerts, modeOf, runCli, seal, tamper } = require('./lib/secrets');
 
 const T = { timeout: 60000 };
 
@@ -164,6 +165,44 @@ describe('sealing', () => {
       removeDir(elsewhere);
     }
     assertCleanRun(gw);
+  });
+
+  it('seal --url over https checks the certificate and the key id', T, async () => {
+    const dir = makeDataDir();
+    const certs = await makeCerts();
+    const k = await keygen(dir);
+    let served = k;
+    const server = https.createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
+      const ok = req.url === '/gw/v1/public-key';
+      res.writeHead(ok ? 200 : 404, { 'Content-Type': 'application/json' });
+      res.end(ok ? JSON.stringify(served) : '{}');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${server.address().port}/gw/`;
+    try {
+      const untrusted = await runCli(['seal', '--url', url], { input: PW });
+      assert.equal(untrusted.code, 1, untrusted.stderr);
+      assert.match(untrusted.stderr, /unknown CA/);
+      const box = await seal(makeDataDir(), PW, ['--url', url, '--ca-file', certs.caFile]);
+      const gw = await startPlain(dir, [PW]);
+      try {
+        const put = await request(gw, 'PUT', '/v1/credentials/fetched', {
+          body: credential(smtp, 'mailer', { password_sealed: box }),
+        });
+        assert.equal(put.status, 201, `the box opens with the served key: ${put.text}`);
+      } finally {
+        await gw.stop();
+      }
+      assertCleanRun(gw);
+      served = { key_id: '0000000000000000', public_key: k.public_key };
+      const forged = await runCli(['seal', '--url', url, '--ca-file', certs.caFile], { input: PW });
+      assert.equal(forged.code, 1, forged.stderr);
+      assert.match(forged.stderr, /does not match its key id/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      removeDir(dir);
+      removeDir(certs.dir);
+    }
   });
 
   it('seal refuses an empty secret, two key sources, and a --url that is no gateway', T, async () => {
