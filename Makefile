@@ -23,7 +23,7 @@ CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) \
           -fstack-protector-strong -fPIE -MMD -MP \
           -DGW_VERSION='"$(VERSION)"'
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS  = -lmicrohttpd -ljansson -lmbedtls -lmbedx509 -lmbedcrypto \
+LDLIBS  = -lmicrohttpd -ljansson -lidn2 -lmbedtls -lmbedx509 -lmbedcrypto \
           -lsodium -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -105,7 +105,7 @@ FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out smtp/io.c smtp/smtp.c,$(SMTP_SRC))
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out smtp/io.c smtp/smtp.c,$(SMTP_SRC)) -lidn2
 
 fuzz:
 	@scripts/deps.sh fuzz

@@ -496,9 +496,16 @@ TEST(message_id_domain_option_and_fallback)
     struct addr from;
     struct buf out;
 
+    /* A domain that addr_set() did not convert cannot serve. */
+    static char box[] = "zoe@ex\xC3\xA4mple.de";
+    struct addr raw = {NULL, box};
+
     mk(&from, NULL, "zoe@ex\xC3\xA4mple.de");
     msg.from = &from;
     buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(id_shape(res.message_id, "xn--exmple-cua.de"));
+    msg.from = &raw;
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(id_shape(res.message_id, "smtp-gateway.invalid"));
     opt.message_id_domain = "mail.example.net";
@@ -699,7 +706,13 @@ TEST(utf8_mailbox_needs_smtputf8)
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(res.needs_smtputf8);
     CHECK(check_contains(buf_cstr(&out),
-                         "\r\nTo: zo\xC3\xAB@ex\xC3\xA4mple.de\r\n"));
+                         "\r\nTo: zo\xC3\xAB@xn--exmple-cua.de\r\n"));
+    addr_clear(&to);
+    /* An international domain alone needs nothing: it is in A-labels. */
+    mk(&to, "Zo\xC3\xAB", "zoe@ex\xC3\xA4mple.de");
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(!res.needs_smtputf8);
+    CHECK(check_contains(buf_cstr(&out), " <zoe@xn--exmple-cua.de>\r\n"));
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&to);
