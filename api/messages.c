@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../smtp/addr.h"
+#include "../smtp/encode.h"
 #include "../smtp/io.h"
 #include "../smtp/log.h"
 #include "../smtp/mime.h"
@@ -124,6 +125,40 @@ static void send_and_reply(const struct api_request *req,
     free(rcpts);
 }
 
+/*
+ * The reply of a dry run: the message as it would be sent (base64, before
+ * dot-stuffing) and its envelope. Nothing is sent.
+ */
+static void dry_run_reply(const struct api_request *req, const struct buf *msg,
+                          const struct mime_result *mres,
+                          struct api_response *resp)
+{
+    bool utf8 = false;
+    size_t n = 0;
+    const char **rcpts = api_request_rcpts(req, &n, &utf8);
+    json_t *to = json_array(), *doc = NULL;
+    struct buf b64;
+
+    buf_init(&b64, (msg->len + 2) / 3 * 4);
+    if (rcpts == NULL || to == NULL ||
+        enc_base64(&b64, msg->data, msg->len) != GW_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(to, json_string(rcpts[i]));
+    doc = json_pack("{s:s, s:s, s:s%, s:{s:s, s:O}}", "status", "dry_run",
+                    "message_id", mres->message_id, "message", buf_cstr(&b64),
+                    b64.len, "envelope", "from", req->from.mailbox, "to", to);
+    /* The JSON around the base64 text is small; the recipients are not. */
+    api_response_limit(resp, b64.len + 2 * API_RESPONSE_MAX);
+    log_info("event=dry_run credential=%s rcpts=%zu bytes=%zu message_id=%s",
+             req->credential, n, msg->len, mres->message_id);
+out:
+    api_reply_json(resp, 200, doc);
+    json_decref(to);
+    buf_free(&b64);
+    free(rcpts);
+}
+
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
                        const char *body, size_t len, struct api_response *resp)
 {
@@ -150,7 +185,10 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
                   re.text);
         goto out;
     }
-    send_and_reply(&req, pool, &msg, &mres, resp);
+    if (req.dry_run)
+        dry_run_reply(&req, &msg, &mres, resp);
+    else
+        send_and_reply(&req, pool, &msg, &mres, resp);
 out:
     buf_free(&msg);
     api_request_free(&req);

@@ -1,6 +1,8 @@
 /* The send request: JSON into the composer's types; see request.h. */
 #include "request.h"
 
+#include "../smtp/encode.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,11 +209,31 @@ static bool parse_headers(json_t *root, struct api_request *req,
     return true;
 }
 
+/* Reads options.message_id_domain into A-labels. */
+static bool parse_message_id_domain(json_t *obj, struct api_request *req,
+                                    struct field_error *fe)
+{
+    static const char path[] = "options.message_id_domain";
+    const char *domain = NULL;
+    struct gw_error err = {0};
+
+    if (!get_string(obj, "message_id_domain", path, &domain, fe))
+        return false;
+    if (domain != NULL &&
+        addr_domain_ascii(domain, &req->message_id_domain, &err) != GW_OK)
+        return field_fail(fe, path, "%s", err.detail);
+    return true;
+}
+
 static bool parse_options(json_t *root, struct api_request *req,
                           struct field_error *fe)
 {
-    static const char *const keys[] = {"continue_after_bad_send", "show_bcc",
-                                       "allow_header_encoding", "timezone",
+    static const char *const keys[] = {"continue_after_bad_send",
+                                       "show_bcc",
+                                       "allow_header_encoding",
+                                       "timezone",
+                                       "message_id_domain",
+                                       "dry_run",
                                        NULL};
     json_t *obj = json_object_get(root, "options");
     const char *tz = NULL;
@@ -229,7 +251,9 @@ static bool parse_options(json_t *root, struct api_request *req,
         !get_bool(obj, "show_bcc", "options.show_bcc", &req->show_bcc, fe) ||
         !get_bool(obj, "allow_header_encoding", "options.allow_header_encoding",
                   &req->allow_header_encoding, fe) ||
-        !get_string(obj, "timezone", "options.timezone", &tz, fe))
+        !get_string(obj, "timezone", "options.timezone", &tz, fe) ||
+        !get_bool(obj, "dry_run", "options.dry_run", &req->dry_run, fe) ||
+        !parse_message_id_domain(obj, req, fe))
         return false;
     if (tz != NULL && mime_tz_parse(tz, &req->tz, &err) != GW_OK)
         return field_fail(fe, "options.timezone", "%s", err.detail);
@@ -237,12 +261,172 @@ static bool parse_options(json_t *root, struct api_request *req,
 }
 
 /* Reads and checks every field of the request. */
+/* Reads the optional sender: one address. */
+static bool parse_sender(json_t *root, struct api_request *req,
+                         struct field_error *fe)
+{
+    json_t *v = json_object_get(root, "sender");
+
+    return v == NULL || parse_address(v, "sender", &req->sender, fe);
+}
+
+/* Reads attachments[i].content: base64, decoded into a new buffer. */
+static bool parse_content(json_t *obj, const char *path, void **out,
+                          size_t *len, struct field_error *fe)
+{
+    json_t *v = json_object_get(obj, "content");
+    size_t n, bad = 0;
+    struct buf b;
+    enum gw_err rc;
+
+    if (v == NULL)
+        return field_fail(fe, path, "is required");
+    if (!json_is_string(v))
+        return field_fail(fe, path, "must be a base64 string, not %s",
+                          json_type_name(v));
+    n = json_string_length(v);
+    /* Decoding shrinks: the text's size bounds the bytes. */
+    buf_init(&b, n);
+    rc = enc_base64_decode(&b, json_string_value(v), n, &bad);
+    *len = b.len;
+    if (rc == GW_OK && b.len > 0 && (*out = buf_steal(&b)) == NULL)
+        rc = GW_ENOMEM;
+    buf_free(&b);
+    if (rc == GW_EINVAL)
+        return field_fail(fe, path, "invalid base64 at character %zu", bad);
+    if (rc != GW_OK)
+        return field_fail(fe, path, "out of memory");
+    return true;
+}
+
+/* Reads attachments[i].disposition: "attachment" (the default) or
+ * "inline". */
+static bool parse_disposition(json_t *obj, const char *path, bool *is_inline,
+                              struct field_error *fe)
+{
+    const char *d = NULL;
+
+    if (!get_string(obj, "disposition", path, &d, fe))
+        return false;
+    if (d != NULL && strcmp(d, "inline") != 0 && strcmp(d, "attachment") != 0)
+        return field_fail(fe, path, "must be \"attachment\" or \"inline\"");
+    *is_inline = d != NULL && strcmp(d, "inline") == 0;
+    return true;
+}
+
+/*
+ * Reads one of the optional strings of an attachment and checks it with
+ * `check` (a mime_check_* function).
+ */
+static bool get_checked(json_t *obj, const char *key, const char *prefix,
+                        const char **out,
+                        enum gw_err (*check)(const char *, struct gw_error *),
+                        struct field_error *fe)
+{
+    struct gw_error err = {0};
+    char path[160];
+
+    snprintf(path, sizeof(path), "%s.%s", prefix, key);
+    if (!get_string(obj, key, path, out, fe))
+        return false;
+    if (*out != NULL && check(*out, &err) != GW_OK)
+        return field_fail(fe, path, "%s", err.detail);
+    return true;
+}
+
+/* Reads attachments[i] into req->attachments[i]. */
+static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
+                             struct field_error *fe)
+{
+    static const char *const keys[] = {"filename",    "content_type", "content",
+                                       "disposition", "content_id",   NULL};
+    struct mime_attachment *a = &req->attachments[i];
+    char prefix[40], path[160];
+
+    snprintf(prefix, sizeof(prefix), "attachments[%zu]", i);
+    if (!json_is_object(v))
+        return field_fail(fe, prefix, "must be an object, not %s",
+                          json_type_name(v));
+    snprintf(path, sizeof(path), "%s.", prefix);
+    if (!only_known_keys(v, path, keys, fe))
+        return false;
+    snprintf(path, sizeof(path), "%s.filename", prefix);
+    if (json_object_get(v, "filename") == NULL)
+        return field_fail(fe, path, "is required");
+    if (!get_checked(v, "filename", prefix, &a->filename, mime_check_filename,
+                     fe) ||
+        !get_checked(v, "content_type", prefix, &a->content_type,
+                     mime_check_content_type, fe) ||
+        !get_checked(v, "content_id", prefix, &a->content_id,
+                     mime_check_content_id, fe))
+        return false;
+    snprintf(path, sizeof(path), "%s.disposition", prefix);
+    if (!parse_disposition(v, path, &a->is_inline, fe))
+        return false;
+    snprintf(path, sizeof(path), "%s.content", prefix);
+    if (!parse_content(v, path, &req->attachment_data[i], &a->len, fe))
+        return false;
+    a->data = req->attachment_data[i];
+    return true;
+}
+
+/* Refuses a content_id that an earlier attachment has already. */
+static bool unique_content_ids(const struct api_request *req,
+                               struct field_error *fe)
+{
+    char path[64];
+
+    for (size_t i = 0; i < req->n_attachments; i++) {
+        const char *id = req->attachments[i].content_id;
+
+        for (size_t j = 0; id != NULL && j < i; j++) {
+            const char *other = req->attachments[j].content_id;
+
+            if (other == NULL || strcmp(other, id) != 0)
+                continue;
+            snprintf(path, sizeof(path), "attachments[%zu].content_id", i);
+            return field_fail(fe, path,
+                              "is also the content_id of attachments[%zu]", j);
+        }
+    }
+    return true;
+}
+
+static bool parse_attachments(json_t *root, struct api_request *req,
+                              struct field_error *fe)
+{
+    json_t *v = json_object_get(root, "attachments");
+    size_t n;
+
+    if (v == NULL)
+        return true;
+    if (!json_is_array(v))
+        return field_fail(fe, "attachments", "must be an array, not %s",
+                          json_type_name(v));
+    n = json_array_size(v);
+    if (n > API_MAX_ATTACHMENTS)
+        return field_fail(fe, "attachments", "has more than %d attachments",
+                          API_MAX_ATTACHMENTS);
+    req->attachments = calloc(n ? n : 1, sizeof(*req->attachments));
+    req->attachment_data = calloc(n ? n : 1, sizeof(*req->attachment_data));
+    if (req->attachments == NULL || req->attachment_data == NULL)
+        return field_fail(fe, "attachments", "out of memory");
+    /* Counted first, so that api_request_free() frees what was read. */
+    req->n_attachments = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!parse_attachment(json_array_get(v, i), i, req, fe))
+            return false;
+    }
+    return unique_content_ids(req, fe);
+}
+
 static bool check_request(json_t *root, struct api_request *req,
                           struct field_error *fe)
 {
     static const char *const keys[] = {
-        "credential", "from", "to",   "cc",      "bcc",     "reply_to",
-        "subject",    "text", "html", "headers", "options", NULL};
+        "credential", "from",     "sender",      "to",   "cc",
+        "bcc",        "reply_to", "subject",     "text", "html",
+        "headers",    "options",  "attachments", NULL};
     struct gw_error err = {0};
     json_t *from;
 
@@ -260,12 +444,17 @@ static bool check_request(json_t *root, struct api_request *req,
     if (from == NULL)
         return field_fail(fe, "from", "is required");
     if (!parse_address(from, "from", &req->from, fe) ||
-        !parse_list(root, "to", &req->to, fe) ||
+        !parse_sender(root, req, fe) || !parse_list(root, "to", &req->to, fe) ||
         !parse_list(root, "cc", &req->cc, fe) ||
         !parse_list(root, "bcc", &req->bcc, fe) ||
         !parse_list(root, "reply_to", &req->reply_to, fe) ||
-        !parse_headers(root, req, fe) || !parse_options(root, req, fe))
+        !parse_headers(root, req, fe) || !parse_options(root, req, fe) ||
+        !parse_attachments(root, req, fe))
         return false;
+    if (req->html != NULL &&
+        mime_check_cid_refs(req->html, req->attachments, req->n_attachments,
+                            &err) != GW_OK)
+        return field_fail(fe, "html", "%s", err.detail);
     if (req->to.n + req->cc.n + req->bcc.n == 0)
         return field_fail(fe, "to",
                           "at least one recipient is required in "
@@ -287,6 +476,12 @@ static void free_list(struct api_addr_list *list)
 
 void api_request_free(struct api_request *req)
 {
+    for (size_t i = 0; i < req->n_attachments; i++)
+        free(req->attachment_data[i]);
+    free(req->attachment_data);
+    free(req->attachments);
+    free(req->message_id_domain);
+    addr_clear(&req->sender);
     addr_clear(&req->from);
     free_list(&req->to);
     free_list(&req->cc);
@@ -339,11 +534,17 @@ enum gw_err api_request_compose(const struct api_request *req, struct buf *out,
         .html = req->html,
         .headers = req->headers,
         .n_headers = req->n_headers,
+        .sender = req->sender.mailbox != NULL ? &req->sender : NULL,
+        .attachments = req->attachments,
+        .n_attachments = req->n_attachments,
     };
+    /* 8bit waits for the client to negotiate 8BITMIME. */
     struct mime_options opt = {
         .tz = req->tz,
         .show_bcc = req->show_bcc,
         .allow_header_encoding = req->allow_header_encoding,
+        .message_id_domain = req->message_id_domain,
+        .allow_8bit = false,
     };
     struct gw_error err = {0};
     enum gw_err rc;

@@ -31,6 +31,9 @@
 /* Extra headers of one request. */
 #define API_MAX_HEADERS 100
 
+/* Attachments of one request; the body's size limit bounds their bytes. */
+#define API_MAX_ATTACHMENTS 100
+
 /* One address list of the request: to, cc, bcc or reply_to. */
 struct api_addr_list {
     struct addr *v; /* owned */
@@ -46,12 +49,18 @@ struct api_request {
     size_t body_len;        /* its size in bytes, which bounds the message */
     const char *credential; /* "default" when not given */
     struct addr from;
+    struct addr sender; /* sender.mailbox is NULL when not given */
     struct api_addr_list to, cc, bcc, reply_to;
     const char *subject, *text, *html; /* NULL when not given */
     struct mime_header headers[API_MAX_HEADERS];
     size_t n_headers;
+    struct mime_attachment *attachments; /* n_attachments of them */
+    void **attachment_data;              /* the decoded bytes of each */
+    size_t n_attachments;
     bool continue_after_bad_send, show_bcc, allow_header_encoding;
-    struct mime_tz tz; /* UT when not given */
+    bool dry_run;            /* compose and show, send nothing */
+    struct mime_tz tz;       /* UT when not given */
+    char *message_id_domain; /* in A-labels; NULL for the From domain */
 };
 
 /* Why a request was refused, ready for the error reply. */

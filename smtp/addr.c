@@ -14,6 +14,9 @@
 #define MAILBOX_MAX 254
 #define LABEL_MAX   63
 
+/* The longest domain name as text (RFC 1035 2.3.4, without the root dot). */
+#define DOMAIN_MAX 253
+
 /* Long enough for any IPv6 address text, with room to spare. */
 #define LITERAL_MAX 64
 
@@ -357,9 +360,16 @@ enum gw_err addr_domain_ascii(const char *domain, char **out,
     if (rc != GW_OK)
         return rc;
     if (has_8bit(domain, n))
-        return domain_to_ascii(domain, n, out, err);
-    *out = strdup(domain);
-    return *out != NULL ? GW_OK : gw_error_set(err, GW_ENOMEM, "out of memory");
+        rc = domain_to_ascii(domain, n, out, err);
+    else if ((*out = strdup(domain)) == NULL)
+        rc = gw_error_set(err, GW_ENOMEM, "out of memory");
+    if (rc == GW_OK && strlen(*out) > DOMAIN_MAX)
+        rc = invalid(err, "the domain is longer than 253 bytes");
+    if (rc != GW_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Checks a name of `n` bytes; see addr_check_name(). */

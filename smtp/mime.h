@@ -96,7 +96,8 @@ struct mime_options {
 
 /* What the composer tells the sender about the result. */
 struct mime_result {
-    char message_id[256]; /* the Message-ID, with its angle brackets */
+    char message_id[300]; /* the Message-ID, with its angle brackets;
+                             room for any domain of 253 bytes */
     bool needs_smtputf8;  /* raw UTF-8 went into a header */
     bool is_8bit;         /* some body part is 8bit-encoded */
 };

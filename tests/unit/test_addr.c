@@ -453,6 +453,15 @@ TEST(domain_ascii_checks_and_converts)
     CHECK_STR(err.detail, "the domain has two dots in a row");
     CHECK(addr_domain_ascii("\xF0\x9F\x98\x80.com", &d, &err) == GW_EINVAL);
     CHECK(d == NULL);
+    /* Four labels of 63 and a dot between each: 255 bytes. */
+    CHECK(addr_domain_ascii(
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+              &d, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the domain is longer than 253 bytes");
+    CHECK(d == NULL);
 }
 
 const struct unit_test addr_tests[] = {
