@@ -253,22 +253,21 @@ enum gw_err mime_check_text(const char *text, struct gw_error *err)
 }
 
 /*
- * Returns the length of the unit of header text at s[pos]: a run of
- * whitespace, the word after it, and, when only whitespace follows, that
- * whitespace too, so that no fold leaves a line of nothing but blanks.
- * A fold goes before a unit; a unit is never cut.
+ * Returns the length of the unit of header text at s[pos], which is the
+ * start or a fold point. A fold goes only before a space that a word
+ * follows: readers unfold by turning the line break and every blank after
+ * it into one space (libmime does, against RFC 5322, which only removes
+ * the CRLF), so the continuation line must start with that one space and
+ * the other blanks of a run stay at the end of the line before. Trailing
+ * blanks stay with the last word, so no fold leaves a line of only blanks.
  */
 static size_t unit_len(const char *s, size_t n, size_t pos)
 {
-    size_t i = pos, j;
+    size_t i = pos + 1;
 
-    while (i < n && is_wsp(s[i]))
+    while (i < n && !(s[i] == ' ' && i + 1 < n && !is_wsp(s[i + 1])))
         i++;
-    while (i < n && !is_wsp(s[i]))
-        i++;
-    for (j = i; j < n && is_wsp(s[j]); j++)
-        ;
-    return (j == n ? j : i) - pos;
+    return (i < n ? i : n) - pos;
 }
 
 static size_t longest_unit(const char *s, size_t n)
@@ -330,9 +329,14 @@ static bool has_8bit(const char *s, size_t n)
     return false;
 }
 
-/* True when header text can go as it is: ASCII, no control but TAB. */
+/*
+ * True when header text can go as it is: ASCII, no control but TAB, and
+ * no blank at either end, which readers trim away.
+ */
 static bool is_plain(const char *s, size_t n)
 {
+    if (n > 0 && (is_wsp(s[0]) || is_wsp(s[n - 1])))
+        return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
 
@@ -343,9 +347,23 @@ static bool is_plain(const char *s, size_t n)
 }
 
 /*
+ * True when text holds what a reader could take for an encoded-word: "=?"
+ * with a "?=" after it. Readers decode those even where RFC 2047 says not
+ * to (inside quoted-strings), so such text is encoded to be read as is.
+ */
+static bool looks_encoded(const char *s, size_t n)
+{
+    const char *open = memmem(s, n, "=?", 2);
+
+    return open != NULL &&
+           memmem(open + 2, n - (size_t)(open + 2 - s), "?=", 2) != NULL;
+}
+
+/*
  * Appends an unstructured field (Subject or an extra header): as it is
- * when that is plain ASCII whose words fit a line; otherwise as encoded
- * words, or, without header encoding, as raw UTF-8 for SMTPUTF8.
+ * when that is plain ASCII whose words fit a line and holds nothing like
+ * an encoded-word; otherwise as encoded-words, or, without header
+ * encoding, as raw UTF-8 for SMTPUTF8.
  */
 static enum gw_err put_unstructured(struct compose *c, const char *name,
                                     const char *value, const char *field)
@@ -362,7 +380,7 @@ static enum gw_err put_unstructured(struct compose *c, const char *name,
         rc = buf_append(&line, value, n);
     if (rc != GW_OK)
         goto out;
-    if ((is_plain(value, n) || !allow) &&
+    if (((is_plain(value, n) && !looks_encoded(value, n)) || !allow) &&
         prefix + longest_unit(line.data, line.len) <= LINE_MAX_HDR) {
         if (has_8bit(value, n))
             c->res->needs_smtputf8 = true;
@@ -393,7 +411,8 @@ static bool is_atext(unsigned char ch)
 
 /*
  * True when a display name must be a quoted-string: it has an RFC 5322
- * special, or "=?", which a reader would take for an encoded-word.
+ * special, "=?", which a reader would take for an encoded-word, or two
+ * spaces in a row, which a reader would make one between atoms.
  */
 static bool needs_quotes(const char *s, size_t n)
 {
@@ -403,6 +422,8 @@ static bool needs_quotes(const char *s, size_t n)
         if (ch < 0x80 && ch != ' ' && !is_atext(ch))
             return true;
         if (ch == '=' && i + 1 < n && s[i + 1] == '?')
+            return true;
+        if (ch == ' ' && i + 1 < n && s[i + 1] == ' ')
             return true;
     }
     return false;
@@ -426,8 +447,9 @@ static enum gw_err put_quoted(struct buf *b, const char *s, size_t n)
 
 /*
  * Appends a display name: atoms as they are, a quoted-string when it has
- * specials, encoded-words when it is not ASCII (or has a word too long
- * for a line) and encoding is allowed; raw UTF-8 otherwise.
+ * specials, encoded-words when it is not ASCII, looks like an encoded-word
+ * or has a word too long for a line, and encoding is allowed; raw UTF-8
+ * otherwise.
  */
 static enum gw_err put_name(struct compose *c, struct buf *line,
                             const char *name, size_t first_max,
@@ -438,7 +460,7 @@ static enum gw_err put_name(struct compose *c, struct buf *line,
     struct buf tmp;
     enum gw_err rc = GW_OK;
 
-    if (allow && has_8bit(name, n))
+    if (allow && (has_8bit(name, n) || looks_encoded(name, n)))
         return enc_words(line, name, n, first_max);
     buf_init(&tmp, c->out->max);
     if (needs_quotes(name, n))

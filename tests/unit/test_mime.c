@@ -845,7 +845,10 @@ TEST(ascii_subject_folds_at_its_spaces)
     struct addr from;
     struct buf out;
     char *subject = repeat("lorem  ipsum\tdolor ", 20), *v;
+    const char *p;
 
+    /* A blank at the end would be trimmed by readers: see below. */
+    subject[strlen(subject) - 1] = '\0';
     mk(&from, NULL, "ada@example.com");
     msg.from = &from;
     msg.subject = subject;
@@ -855,6 +858,11 @@ TEST(ascii_subject_folds_at_its_spaces)
     CHECK(!check_contains(buf_cstr(&out), "=?"));
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, subject);
+    /* Readers turn a line break and the blanks after it into one space:
+     * every continuation starts with one space, then a word. */
+    for (p = buf_cstr(&out); (p = strstr(p, "\r\n ")) != NULL; p += 3)
+        CHECK(p[3] != ' ' && p[3] != '\t');
+    CHECK(check_contains(buf_cstr(&out), "lorem \r\n ipsum"));
     free(v);
     buf_free(&out);
     addr_clear(&from);
@@ -880,8 +888,10 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     COMPOSE(&msg, &opt, &out, &res);
     snprintf(want, sizeof(want), "\r\nSubject: %s\r\n end\r\n", word);
     CHECK(check_contains(buf_cstr(&out), want));
-    /* Trailing blanks past column 78 stay on the line of the last word. */
+    /* Trailing blanks past column 78 stay on the line of the last word
+     * (written as they are only without header encoding). */
     snprintf(subject, sizeof(subject), "%s      ", tail);
+    opt.allow_header_encoding = false;
     COMPOSE(&msg, &opt, &out, &res);
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, subject);
@@ -890,6 +900,57 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     addr_clear(&from);
     free(word);
     free(tail);
+}
+
+/* Composes a message whose Subject and To name are `text` and returns the
+ * unfolded Subject value; the caller frees it. */
+static char *subject_as_written(const char *text, char **to)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, rcpt;
+    struct buf out;
+    char *v;
+
+    mk(&from, NULL, "ada@example.com");
+    mk(&rcpt, text, "t@example.com");
+    msg = (struct mime_message){
+        .from = &from, .to = &rcpt, .n_to = 1, .subject = text};
+    buf_init(&out, BIG);
+    if (mime_compose(&msg, &opt, &out, &res, NULL) != GW_OK)
+        abort();
+    v = header_value(buf_cstr(&out), "Subject");
+    *to = header_value(buf_cstr(&out), "To");
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&rcpt);
+    return v;
+}
+
+TEST(what_readers_would_misread_is_encoded_or_quoted)
+{
+    char *subject, *to;
+
+    /* Something like an encoded-word would be decoded by a reader. */
+    subject = subject_as_written("see =?utf-8?q?x?= here", &to);
+    CHECK_STR(subject, "=?UTF-8?B?c2VlID0/dXRmLTg/cT94Pz0gaGVyZQ==?=");
+    CHECK_STR(to, "=?UTF-8?B?c2VlID0/dXRmLTg/cT94Pz0gaGVyZQ==?= "
+                  "<t@example.com>");
+    free(subject);
+    free(to);
+    /* "=?" alone is no encoded-word: quoted in a name, plain otherwise. */
+    subject = subject_as_written("a =? b", &to);
+    CHECK_STR(subject, "a =? b");
+    CHECK_STR(to, "\"a =? b\" <t@example.com>");
+    free(subject);
+    free(to);
+    /* Readers trim the ends of a Subject and join atoms with one space. */
+    subject = subject_as_written("  two  spaces", &to);
+    CHECK_STR(subject, "=?UTF-8?B?ICB0d28gIHNwYWNlcw==?=");
+    CHECK_STR(to, "\"two  spaces\" <t@example.com>");
+    free(subject);
+    free(to);
 }
 
 TEST(control_bytes_in_header_text_are_encoded)
@@ -2075,6 +2136,7 @@ const struct unit_test mime_tests[] = {
     UNIT(long_ascii_word_subject_is_encoded_or_refused),
     UNIT(ascii_subject_folds_at_its_spaces),
     UNIT(folds_never_follow_the_colon_or_strand_blanks),
+    UNIT(what_readers_would_misread_is_encoded_or_quoted),
     UNIT(control_bytes_in_header_text_are_encoded),
     UNIT(only_raw_utf8_text_needs_smtputf8),
     UNIT(subject_and_names_cannot_break_a_header),
