@@ -94,7 +94,8 @@ integration: $(BIN)
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
-# libFuzzer harnesses, one per parser; each links only the smtp/ sources.
+# libFuzzer harnesses, one per parser; each links only the smtp/ sources,
+# but fuzz_compose, which drives the API's request path, links that too.
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
                 -fsanitize=fuzzer,address,undefined
@@ -106,6 +107,13 @@ build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out smtp/io.c smtp/smtp.c,$(SMTP_SRC)) -lidn2
+
+FUZZ_API_SRC := api/request.c
+
+build/fuzz/fuzz_compose: tests/fuzz/fuzz_compose.c $(SMTP_SRC) $(FUZZ_API_SRC)
+	@mkdir -p build/fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(filter-out smtp/io.c smtp/smtp.c,$(SMTP_SRC)) $(FUZZ_API_SRC) -ljansson -lidn2
 
 fuzz:
 	@scripts/deps.sh fuzz
