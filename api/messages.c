@@ -1,8 +1,9 @@
 /*
  * POST /v1/messages: the JSON send request is checked field by field into
- * the composer's and the client's types, composed, sent through the named
- * credential's pool, and the outcome reported in the %Net.SMTP model:
- * status, error, failed_send, and every recipient's own reply.
+ * the composer's and the client's types and composed (request.c), sent
+ * through the named credential's pool, and the outcome reported in the
+ * %Net.SMTP model: status, error, failed_send, and every recipient's own
+ * reply. A dry run answers with the composed message instead.
  *
  * Nothing reaches an SMTP server before the whole request has passed
  * validation and composition.
