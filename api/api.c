@@ -22,6 +22,14 @@ void api_response_free(struct api_response *resp)
     buf_free(&resp->body);
 }
 
+void api_response_limit(struct api_response *resp, size_t max)
+{
+    if (max > resp->body.max) {
+        buf_free(&resp->body);
+        buf_init(&resp->body, max);
+    }
+}
+
 enum gw_err api_reply_json(struct api_response *resp, unsigned status,
                            json_t *doc)
 {

@@ -27,6 +27,12 @@ void api_send_reply(struct api_response *resp, const char *credential,
                     const struct smtp_result *res, const char *const *rcpts,
                     const char *message_id, uint64_t started);
 
+/*
+ * Raises the most the body of `resp` may hold to `max` bytes (never
+ * lowers it), for the rare reply that carries a whole message.
+ */
+void api_response_limit(struct api_response *resp, size_t max);
+
 /* POST /v1/messages: validate, compose, send, report (messages.c). */
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
                        const char *body, size_t len, struct api_response *resp);
