@@ -23,7 +23,7 @@ CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) \
           -fstack-protector-strong -fPIE -MMD -MP \
           -DGW_VERSION='"$(VERSION)"'
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS  = -lmicrohttpd -ljansson -lmbedtls -lmbedx509 -lmbedcrypto \
+LDLIBS  = -lmicrohttpd -ljansson -lidn2 -lmbedtls -lmbedx509 -lmbedcrypto \
           -lsodium -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -94,8 +94,9 @@ integration: $(BIN)
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
-# libFuzzer harnesses, one per parser; each links the smtp/ and api/
-# libraries (the credential and token files are parsed in api/).
+# libFuzzer harnesses, one per parser; each links the smtp/ library;
+# fuzz_compose, which drives the API's request path, api/request.c too,
+# and fuzz_records, for the credential and token files, all of api/.
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
                 -fsanitize=fuzzer,address,undefined
@@ -103,11 +104,26 @@ FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC) $(API_SRC)
+build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(SMTP_SRC) $(API_SRC) \
-	    -ljansson -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+	    $(SMTP_SRC) $(FUZZ_LIBS)
+
+FUZZ_API_SRC := api/request.c
+FUZZ_LIBS    := -lmbedtls -lmbedx509 -lmbedcrypto -lidn2 -lpthread
+
+build/fuzz/fuzz_compose: tests/fuzz/fuzz_compose.c $(SMTP_SRC) $(FUZZ_API_SRC)
+	@mkdir -p build/fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+	    $(SMTP_SRC) $(FUZZ_API_SRC) $(FUZZ_LIBS) -ljansson
+
+build/fuzz/fuzz_records: tests/fuzz/fuzz_records.c $(SMTP_SRC) $(API_SRC)
+	@mkdir -p build/fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+	    $(SMTP_SRC) $(API_SRC) $(FUZZ_LIBS) -ljansson
 
 fuzz:
 	@scripts/deps.sh fuzz

@@ -19,13 +19,12 @@
 #include "internal.h"
 
 void api_public_key_get(const struct api_route *route,
-                        const struct api_ctx *ctx,
-                        const struct api_request *req,
+                        const struct api_ctx *ctx, const struct api_call *call,
                         struct api_response *resp)
 {
     const char *key_id, *key;
 
-    (void)route, (void)req;
+    (void)route, (void)call;
     ctx->ops->public_key(ctx->arg, &key_id, &key);
     api_reply_json(
         resp, 200,
@@ -48,14 +47,14 @@ static json_t *info_json(const struct api_cred_info *info)
 }
 
 void api_creds_list(const struct api_route *route, const struct api_ctx *ctx,
-                    const struct api_request *req, struct api_response *resp)
+                    const struct api_call *call, struct api_response *resp)
 {
     struct api_cred_info *list = NULL;
     struct gw_error err = {0};
     json_t *a;
     size_t n = 0;
 
-    (void)route, (void)req;
+    (void)route, (void)call;
     if (ctx->ops->cred_list(ctx->arg, &list, &n, &err) != GW_OK) {
         api_error_from(resp, &err, NULL);
         return;
@@ -68,7 +67,7 @@ void api_creds_list(const struct api_route *route, const struct api_ctx *ctx,
 }
 
 void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
-                   const struct api_request *req, struct api_response *resp)
+                   const struct api_call *call, struct api_response *resp)
 {
     struct api_cred_info *info = malloc(sizeof(*info));
     char name[API_NAME_MAX + 1];
@@ -78,7 +77,7 @@ void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
-    if (api_path_name(route, req->path, name, resp)) {
+    if (api_path_name(route, call->path, name, resp)) {
         if (ctx->ops->cred_get(ctx->arg, name, info, &err) != GW_OK)
             api_error_from(resp, &err, NULL);
         else
@@ -142,7 +141,7 @@ static void put_failed(struct api_response *resp, const struct gw_error *err)
 }
 
 void api_creds_put(const struct api_route *route, const struct api_ctx *ctx,
-                   const struct api_request *req, struct api_response *resp)
+                   const struct api_call *call, struct api_response *resp)
 {
     struct api_cred_info *info = calloc(1, sizeof(*info));
     char name[API_NAME_MAX + 1];
@@ -154,8 +153,8 @@ void api_creds_put(const struct api_route *route, const struct api_ctx *ctx,
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
-    if (!api_path_name(route, req->path, name, resp) ||
-        (root = api_parse_body(req, resp)) == NULL ||
+    if (!api_path_name(route, call->path, name, resp) ||
+        (root = api_parse_body(call, resp)) == NULL ||
         !take_put(ctx, root, name, &info->cred, resp))
         goto out;
     if (ctx->ops->cred_put(ctx->arg, &info->cred, &created, &err) != GW_OK) {
@@ -170,12 +169,12 @@ out:
 }
 
 void api_creds_delete(const struct api_route *route, const struct api_ctx *ctx,
-                      const struct api_request *req, struct api_response *resp)
+                      const struct api_call *call, struct api_response *resp)
 {
     char name[API_NAME_MAX + 1];
     struct gw_error err = {0};
 
-    if (!api_path_name(route, req->path, name, resp))
+    if (!api_path_name(route, call->path, name, resp))
         return;
     if (ctx->ops->cred_delete(ctx->arg, name, &err) != GW_OK)
         api_error_from(resp, &err, NULL);
@@ -233,7 +232,7 @@ static json_t *verify_json(const char *name, const struct smtp_verify *v)
 }
 
 void api_creds_verify(const struct api_route *route, const struct api_ctx *ctx,
-                      const struct api_request *req, struct api_response *resp)
+                      const struct api_call *call, struct api_response *resp)
 {
     struct smtp_verify *v = calloc(1, sizeof(*v));
     char name[API_NAME_MAX + 1];
@@ -243,7 +242,7 @@ void api_creds_verify(const struct api_route *route, const struct api_ctx *ctx,
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
-    if (api_path_name(route, req->path, name, resp)) {
+    if (api_path_name(route, call->path, name, resp)) {
         if (ctx->ops->cred_verify(ctx->arg, name, v, &err) != GW_OK)
             api_error_from(resp, &err, NULL);
         else

@@ -65,6 +65,14 @@ void api_response_free(struct api_response *resp)
     buf_free(&resp->body);
 }
 
+void api_response_limit(struct api_response *resp, size_t max)
+{
+    if (max > resp->body.max) {
+        buf_free(&resp->body);
+        buf_init(&resp->body, max);
+    }
+}
+
 enum gw_err api_reply_json(struct api_response *resp, unsigned status,
                            json_t *doc)
 {
@@ -102,10 +110,10 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
 
 static void handle_healthz(const struct api_route *route,
                            const struct api_ctx *ctx,
-                           const struct api_request *req,
+                           const struct api_call *call,
                            struct api_response *resp)
 {
-    (void)route, (void)ctx, (void)req;
+    (void)route, (void)ctx, (void)call;
     api_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -194,9 +202,9 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
 }
 
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
-                const struct api_request *req, struct api_response *resp)
+                const struct api_call *call, struct api_response *resp)
 {
-    route->handle(route, ctx, req, resp);
+    route->handle(route, ctx, call, resp);
 }
 
 void api_error_from(struct api_response *resp, const struct gw_error *err,
@@ -225,11 +233,11 @@ void api_error_from(struct api_response *resp, const struct gw_error *err,
         api_error(resp, status, NULL, "%s", err->detail);
 }
 
-json_t *api_parse_body(const struct api_request *req, struct api_response *resp)
+json_t *api_parse_body(const struct api_call *call, struct api_response *resp)
 {
     json_error_t jerr;
     json_t *root =
-        json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &jerr);
+        json_loadb(call->body, call->len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (root == NULL) {
         api_error(resp, 400, NULL, "malformed JSON at line %d column %d: %s",

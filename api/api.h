@@ -94,7 +94,7 @@ struct api_ctx {
 };
 
 /* One request with its body, as a route's handler takes it. */
-struct api_request {
+struct api_call {
     const char *path;               /* without the query */
     const struct api_token *caller; /* NULL on routes without a token */
     const char *body;
@@ -110,7 +110,7 @@ struct api_route {
     const char *content_type; /* the body's media type; NULL: no body */
     bool streams; /* the body goes to api_stream_*() as it arrives */
     void (*handle)(const struct api_route *route, const struct api_ctx *ctx,
-                   const struct api_request *req, struct api_response *resp);
+                   const struct api_call *call, struct api_response *resp);
 };
 
 /* Sets up the JSON library; once, before any other call of the API. */
@@ -136,7 +136,7 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
 
 /* Runs the route on the complete request and fills `resp`. */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
-                const struct api_request *req, struct api_response *resp);
+                const struct api_call *call, struct api_response *resp);
 
 /* One parameter of the query string, decoded. */
 struct api_param {

@@ -27,6 +27,12 @@ void api_send_reply(struct api_response *resp, const char *credential,
                     const struct smtp_result *res, const char *const *rcpts,
                     const char *message_id, uint64_t started);
 
+/*
+ * Raises the most the body of `resp` may hold to `max` bytes (never
+ * lowers it), for the rare reply that carries a whole message.
+ */
+void api_response_limit(struct api_response *resp, size_t max);
+
 /* Frees text that json_dumps() returned (api_init() changes the
    allocator, so free() would not do). */
 void api_json_free(void *p);
@@ -65,8 +71,7 @@ void api_error_from(struct api_response *resp, const struct gw_error *err,
  * Parses the request body as a JSON object. Returns it (the caller
  * releases it with json_decref()), or NULL with `resp` made a 400.
  */
-json_t *api_parse_body(const struct api_request *req,
-                       struct api_response *resp);
+json_t *api_parse_body(const struct api_call *call, struct api_response *resp);
 
 /*
  * Copies the segment of `path` that the route's '*' matched into `name`
@@ -117,32 +122,29 @@ json_t *api_cred_to_json(const struct api_credential *c, bool with_boxes);
 
 /* POST /v1/messages: validate, compose, send, report (messages.c). */
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
-                       const struct api_request *req,
-                       struct api_response *resp);
+                       const struct api_call *call, struct api_response *resp);
 
 /* The admin routes: credentials and the public key (admin.c). */
 void api_public_key_get(const struct api_route *route,
-                        const struct api_ctx *ctx,
-                        const struct api_request *req,
+                        const struct api_ctx *ctx, const struct api_call *call,
                         struct api_response *resp);
 void api_creds_list(const struct api_route *route, const struct api_ctx *ctx,
-                    const struct api_request *req, struct api_response *resp);
+                    const struct api_call *call, struct api_response *resp);
 void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
-                   const struct api_request *req, struct api_response *resp);
+                   const struct api_call *call, struct api_response *resp);
 void api_creds_put(const struct api_route *route, const struct api_ctx *ctx,
-                   const struct api_request *req, struct api_response *resp);
+                   const struct api_call *call, struct api_response *resp);
 void api_creds_delete(const struct api_route *route, const struct api_ctx *ctx,
-                      const struct api_request *req, struct api_response *resp);
+                      const struct api_call *call, struct api_response *resp);
 void api_creds_verify(const struct api_route *route, const struct api_ctx *ctx,
-                      const struct api_request *req, struct api_response *resp);
+                      const struct api_call *call, struct api_response *resp);
 
 /* The token routes (tokens.c). */
 void api_tokens_post(const struct api_route *route, const struct api_ctx *ctx,
-                     const struct api_request *req, struct api_response *resp);
+                     const struct api_call *call, struct api_response *resp);
 void api_tokens_get(const struct api_route *route, const struct api_ctx *ctx,
-                    const struct api_request *req, struct api_response *resp);
+                    const struct api_call *call, struct api_response *resp);
 void api_tokens_delete(const struct api_route *route, const struct api_ctx *ctx,
-                       const struct api_request *req,
-                       struct api_response *resp);
+                       const struct api_call *call, struct api_response *resp);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * POST /v1/messages: the JSON send request is checked field by field into
- * the composer's and the client's types, composed, sent through the named
- * credential's pool, and the outcome reported in the %Net.SMTP model:
- * status, error, failed_send, and every recipient's own reply.
+ * the composer's and the client's types and composed (request.c), sent
+ * through the named credential's pool, and the outcome reported in the
+ * %Net.SMTP model: status, error, failed_send, and every recipient's own
+ * reply. A dry run answers with the composed message instead.
  *
  * Nothing reaches an SMTP server before the whole request has passed
  * validation and composition.
@@ -13,393 +14,15 @@
 #include <string.h>
 
 #include "../smtp/addr.h"
+#include "../smtp/encode.h"
 #include "../smtp/io.h"
 #include "../smtp/log.h"
 #include "../smtp/mime.h"
 #include "internal.h"
-
-/* Recipients of one request, over to, cc and bcc together. RFC 5321
-   4.5.3.1.8 has servers take at least 100; 1000 covers real lists. */
-#define MAX_RECIPIENTS 1000
-
-/* Extra headers of one request. */
-#define MAX_HEADERS 100
-
-/* One address list of the request: to, cc, bcc or reply_to. */
-struct addr_list {
-    struct addr *v;
-    size_t n;
-};
-
-/* The request once checked; every string borrowed from `root`. */
-struct send_request {
-    json_t *root;
-    const char *credential;
-    struct addr from;
-    struct addr_list to, cc, bcc, reply_to;
-    const char *subject, *text, *html;
-    struct mime_header headers[MAX_HEADERS];
-    size_t n_headers;
-    bool continue_after_bad_send, show_bcc, allow_header_encoding;
-    const char *auth_from; /* NULL: the credential's */
-    struct mime_tz tz;
-};
-
-/* A validation failure: the JSON path of the field and what is wrong. */
-struct field_error {
-    char field[128];
-    char text[GW_ERROR_DETAIL_MAX];
-};
-
-static bool field_fail(struct field_error *fe, const char *field,
-                       const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool field_fail(struct field_error *fe, const char *field,
-                       const char *fmt, ...)
-{
-    va_list ap;
-
-    snprintf(fe->field, sizeof(fe->field), "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(fe->text, sizeof(fe->text), fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
-/* Reads an optional string field; NULL stays when it is absent. */
-static bool get_string(json_t *obj, const char *key, const char *path,
-                       const char **out, struct field_error *fe)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (v == NULL)
-        return true;
-    if (!json_is_string(v))
-        return field_fail(fe, path, "must be a string, not %s",
-                          json_type_name(v));
-    *out = json_string_value(v);
-    return true;
-}
-
-static bool get_bool(json_t *obj, const char *key, const char *path, bool *out,
-                     struct field_error *fe)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (v == NULL)
-        return true;
-    if (!json_is_boolean(v))
-        return field_fail(fe, path, "must be true or false, not %s",
-                          json_type_name(v));
-    *out = json_is_true(v);
-    return true;
-}
-
-/* Refuses any key of `obj` that is not in the NULL-ended `known`. */
-static bool only_known_keys(json_t *obj, const char *prefix,
-                            const char *const *known, struct field_error *fe)
-{
-    const char *key;
-    json_t *v;
-
-    json_object_foreach(obj, key, v)
-    {
-        const char *const *k = known;
-        char path[128];
-
-        while (*k != NULL && strcmp(*k, key) != 0)
-            k++;
-        if (*k == NULL) {
-            snprintf(path, sizeof(path), "%s%s", prefix, key);
-            return field_fail(fe, path, "unknown field");
-        }
-    }
-    return true;
-}
-
-/* Reads one address: "Name <a@b>", "a@b" or {"name", "address"}. */
-static bool parse_address(json_t *v, const char *path, struct addr *out,
-                          struct field_error *fe)
-{
-    static const char *const keys[] = {"name", "address", NULL};
-    const char *name = NULL, *mailbox = NULL;
-    struct gw_error err = {0};
-    char prefix[140];
-
-    if (json_is_string(v)) {
-        if (addr_parse(json_string_value(v), out, &err) != GW_OK)
-            return field_fail(fe, path, "%s", err.detail);
-        return true;
-    }
-    if (!json_is_object(v))
-        return field_fail(fe, path,
-                          "must be an address string or an object with "
-                          "\"address\", not %s",
-                          json_type_name(v));
-    snprintf(prefix, sizeof(prefix), "%s.", path);
-    if (!only_known_keys(v, prefix, keys, fe))
-        return false;
-    snprintf(prefix, sizeof(prefix), "%s.name", path);
-    if (!get_string(v, "name", prefix, &name, fe))
-        return false;
-    if (addr_check_name(name, &err) != GW_OK)
-        return field_fail(fe, prefix, "%s", err.detail);
-    snprintf(prefix, sizeof(prefix), "%s.address", path);
-    if (!get_string(v, "address", prefix, &mailbox, fe))
-        return false;
-    if (mailbox == NULL)
-        return field_fail(fe, prefix, "is required");
-    if (addr_set(out, name, mailbox, &err) != GW_OK)
-        return field_fail(fe, prefix, "%s", err.detail);
-    return true;
-}
-
-/* Reads to, cc, bcc or reply_to: one address or an array of them. */
-static bool parse_list(json_t *root, const char *key, struct addr_list *list,
-                       struct field_error *fe)
-{
-    json_t *v = json_object_get(root, key);
-    size_t n;
-    char path[64];
-
-    if (v == NULL)
-        return true;
-    if (!json_is_array(v)) {
-        list->v = calloc(1, sizeof(*list->v));
-        if (list->v == NULL)
-            return field_fail(fe, key, "out of memory");
-        list->n = 1;
-        return parse_address(v, key, &list->v[0], fe);
-    }
-    n = json_array_size(v);
-    if (n > MAX_RECIPIENTS)
-        return field_fail(fe, key, "has more than %d addresses",
-                          MAX_RECIPIENTS);
-    list->v = calloc(n ? n : 1, sizeof(*list->v));
-    if (list->v == NULL)
-        return field_fail(fe, key, "out of memory");
-    list->n = n;
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof(path), "%s[%zu]", key, i);
-        if (!parse_address(json_array_get(v, i), path, &list->v[i], fe))
-            return false;
-    }
-    return true;
-}
-
-static bool parse_headers(json_t *root, struct send_request *req,
-                          struct field_error *fe)
-{
-    json_t *obj = json_object_get(root, "headers"), *v;
-    const char *name;
-    char path[128];
-
-    if (obj == NULL)
-        return true;
-    if (!json_is_object(obj))
-        return field_fail(fe, "headers", "must be an object, not %s",
-                          json_type_name(obj));
-    if (json_object_size(obj) > MAX_HEADERS)
-        return field_fail(fe, "headers", "has more than %d headers",
-                          MAX_HEADERS);
-    json_object_foreach(obj, name, v)
-    {
-        struct mime_header *h = &req->headers[req->n_headers];
-        struct gw_error err = {0};
-
-        snprintf(path, sizeof(path), "headers.%s", name);
-        if (!json_is_string(v))
-            return field_fail(fe, path, "must be a string, not %s",
-                              json_type_name(v));
-        h->name = name;
-        h->value = json_string_value(v);
-        if (mime_check_header(h, &err) != GW_OK)
-            return field_fail(fe, path, "%s", err.detail);
-        req->n_headers++;
-    }
-    return true;
-}
-
-static bool parse_options(json_t *root, struct send_request *req,
-                          struct field_error *fe)
-{
-    static const char *const keys[] = {"continue_after_bad_send",
-                                       "show_bcc",
-                                       "allow_header_encoding",
-                                       "timezone",
-                                       "auth_from",
-                                       NULL};
-    json_t *obj = json_object_get(root, "options");
-    const char *tz = NULL;
-    struct gw_error err = {0};
-
-    if (obj == NULL)
-        return true;
-    if (!json_is_object(obj))
-        return field_fail(fe, "options", "must be an object, not %s",
-                          json_type_name(obj));
-    if (!only_known_keys(obj, "options.", keys, fe) ||
-        !get_bool(obj, "continue_after_bad_send",
-                  "options.continue_after_bad_send",
-                  &req->continue_after_bad_send, fe) ||
-        !get_bool(obj, "show_bcc", "options.show_bcc", &req->show_bcc, fe) ||
-        !get_bool(obj, "allow_header_encoding", "options.allow_header_encoding",
-                  &req->allow_header_encoding, fe) ||
-        !get_string(obj, "timezone", "options.timezone", &tz, fe) ||
-        !get_string(obj, "auth_from", "options.auth_from", &req->auth_from, fe))
-        return false;
-    /* "<>" (or "") is the null mailbox: AUTH=<> (RFC 4954 5). */
-    if (req->auth_from != NULL && strcmp(req->auth_from, "<>") == 0)
-        req->auth_from = "";
-    if (req->auth_from != NULL && req->auth_from[0] != '\0' &&
-        addr_check_mailbox(req->auth_from, &err) != GW_OK)
-        return field_fail(fe, "options.auth_from", "%s", err.detail);
-    if (tz != NULL && mime_tz_parse(tz, &req->tz, &err) != GW_OK)
-        return field_fail(fe, "options.timezone", "%s", err.detail);
-    return true;
-}
-
-/* Reads and checks every field of the request. */
-static bool parse_request(json_t *root, struct send_request *req,
-                          struct field_error *fe)
-{
-    static const char *const keys[] = {
-        "credential", "from", "to",   "cc",      "bcc",     "reply_to",
-        "subject",    "text", "html", "headers", "options", NULL};
-    struct gw_error err = {0};
-    json_t *from;
-
-    req->credential = "default";
-    req->allow_header_encoding = true;
-    if (!only_known_keys(root, "", keys, fe) ||
-        !get_string(root, "credential", "credential", &req->credential, fe) ||
-        !get_string(root, "subject", "subject", &req->subject, fe) ||
-        !get_string(root, "text", "text", &req->text, fe) ||
-        !get_string(root, "html", "html", &req->html, fe))
-        return false;
-    if (req->subject != NULL && mime_check_text(req->subject, &err) != GW_OK)
-        return field_fail(fe, "subject", "%s", err.detail);
-    from = json_object_get(root, "from");
-    if (from == NULL)
-        return field_fail(fe, "from", "is required");
-    if (!parse_address(from, "from", &req->from, fe) ||
-        !parse_list(root, "to", &req->to, fe) ||
-        !parse_list(root, "cc", &req->cc, fe) ||
-        !parse_list(root, "bcc", &req->bcc, fe) ||
-        !parse_list(root, "reply_to", &req->reply_to, fe) ||
-        !parse_headers(root, req, fe) || !parse_options(root, req, fe))
-        return false;
-    if (req->to.n + req->cc.n + req->bcc.n == 0)
-        return field_fail(fe, "to",
-                          "at least one recipient is required in "
-                          "to, cc or bcc");
-    if (req->to.n + req->cc.n + req->bcc.n > MAX_RECIPIENTS)
-        return field_fail(fe, "to",
-                          "more than %d recipients in to, cc and "
-                          "bcc together",
-                          MAX_RECIPIENTS);
-    return true;
-}
-
-static void free_list(struct addr_list *list)
-{
-    for (size_t i = 0; i < list->n; i++)
-        addr_clear(&list->v[i]);
-    free(list->v);
-}
-
-static void free_request(struct send_request *req)
-{
-    addr_clear(&req->from);
-    free_list(&req->to);
-    free_list(&req->cc);
-    free_list(&req->bcc);
-    free_list(&req->reply_to);
-    json_decref(req->root);
-}
-
-/*
- * The envelope's recipients: to, cc, then bcc, each mailbox once. Returns
- * an array of borrowed strings the caller frees, or NULL.
- */
-static const char **envelope_rcpts(const struct send_request *req,
-                                   size_t *n_out, bool *utf8)
-{
-    const struct addr_list *lists[] = {&req->to, &req->cc, &req->bcc};
-    size_t total = req->to.n + req->cc.n + req->bcc.n, n = 0;
-    const char **rcpts = calloc(total, sizeof(*rcpts));
-
-    if (rcpts == NULL)
-        return NULL;
-    for (size_t l = 0; l < 3; l++) {
-        for (size_t i = 0; i < lists[l]->n; i++) {
-            const char *m = lists[l]->v[i].mailbox;
-            size_t k = 0;
-
-            while (k < n && !addr_same_mailbox(rcpts[k], m))
-                k++;
-            if (k == n)
-                rcpts[n++] = m;
-            *utf8 = *utf8 || addr_needs_utf8(m);
-        }
-    }
-    *n_out = n;
-    return rcpts;
-}
-
-/* Composes the checked request into `out`. */
-static enum gw_err compose(const struct send_request *req, struct buf *out,
-                           struct mime_result *mres, struct gw_error *err)
-{
-    struct mime_message msg = {
-        .from = &req->from,
-        .reply_to = req->reply_to.v,
-        .n_reply_to = req->reply_to.n,
-        .to = req->to.v,
-        .n_to = req->to.n,
-        .cc = req->cc.v,
-        .n_cc = req->cc.n,
-        .bcc = req->bcc.v,
-        .n_bcc = req->bcc.n,
-        .subject = req->subject,
-        .text = req->text,
-        .html = req->html,
-        .headers = req->headers,
-        .n_headers = req->n_headers,
-    };
-    struct mime_options opt = {
-        .tz = req->tz,
-        .show_bcc = req->show_bcc,
-        .allow_header_encoding = req->allow_header_encoding,
-    };
-
-    return mime_compose(&msg, &opt, out, mres, err);
-}
+#include "request.h"
 
 /* Sends the composed message and fills the reply. */
-static void send_and_reply(const struct send_request *req,
+static void send_and_reply(const struct api_request *req,
                            struct smtp_pool *pool, const struct buf *msg,
                            const struct mime_result *mres,
                            struct api_response *resp)
@@ -416,7 +39,7 @@ static void send_and_reply(const struct send_request *req,
     const char **rcpts;
     uint64_t started = io_now_ms();
 
-    rcpts = envelope_rcpts(req, &env.n_rcpts, &env.needs_smtputf8);
+    rcpts = api_request_rcpts(req, &env.n_rcpts, &env.needs_smtputf8);
     if (rcpts == NULL) {
         api_error(resp, 500, NULL, "out of memory");
         return;
@@ -429,51 +52,72 @@ static void send_and_reply(const struct send_request *req,
     free(rcpts);
 }
 
-void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
-                       const struct api_request *in, struct api_response *resp)
+/*
+ * The reply of a dry run: the message as it would be sent (base64, before
+ * dot-stuffing) and its envelope. Nothing is sent.
+ */
+static void dry_run_reply(const struct api_request *req, const struct buf *msg,
+                          const struct mime_result *mres,
+                          struct api_response *resp)
 {
-    const char *body = in->body;
-    size_t len = in->len;
-    struct send_request req = {0};
-    struct field_error fe = {{0}, {0}};
+    bool utf8 = false;
+    size_t n = 0;
+    const char **rcpts = api_request_rcpts(req, &n, &utf8);
+    json_t *to = json_array(), *doc = NULL;
+    struct buf b64;
+
+    buf_init(&b64, (msg->len + 2) / 3 * 4);
+    if (rcpts == NULL || to == NULL ||
+        enc_base64(&b64, msg->data, msg->len) != GW_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(to, json_string(rcpts[i]));
+    doc = json_pack("{s:s, s:s, s:s%, s:{s:s, s:O}}", "status", "dry_run",
+                    "message_id", mres->message_id, "message", buf_cstr(&b64),
+                    b64.len, "envelope", "from", req->from.mailbox, "to", to);
+    /* The JSON around the base64 text is small; the recipients are not. */
+    api_response_limit(resp, b64.len + 2 * API_RESPONSE_MAX);
+    log_info("event=dry_run credential=%s rcpts=%zu bytes=%zu message_id=%s",
+             req->credential, n, msg->len, mres->message_id);
+out:
+    api_reply_json(resp, 200, doc);
+    json_decref(to);
+    buf_free(&b64);
+    free(rcpts);
+}
+
+void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
+                       const struct api_call *call, struct api_response *resp)
+{
+    struct api_request req = {0};
+    struct api_request_error re;
     struct mime_result mres = {{0}, false, false};
-    struct gw_error err = {0};
     struct smtp_pool *pool = NULL;
     void *hold = NULL;
-    json_error_t jerr;
-    struct buf msg;
+    struct buf msg = {0};
 
     (void)route;
-    /* Room for the worst expansion of quoted-printable (3x) and headers. */
-    buf_init(&msg, 3 * len + 64 * 1024);
-    req.root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (req.root == NULL) {
-        api_error(resp, 400, NULL, "malformed JSON at line %d column %d: %s",
-                  jerr.line, jerr.column, jerr.text);
+    if (api_request_parse(call->body, call->len, &req, &re) != GW_OK) {
+        api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
+                  re.text);
         goto out;
     }
-    if (!json_is_object(req.root)) {
-        api_error(resp, 400, NULL, "the request must be a JSON object, not %s",
-                  json_type_name(req.root));
+    /* A dry run too may name only what the token may use. */
+    if (!api_may_send(call->caller, req.credential, req.from.mailbox, resp) ||
+        !api_pool_get(ctx, req.credential, &pool, &hold, resp))
+        goto out;
+    if (api_request_compose(&req, &msg, &mres, &re) != GW_OK) {
+        api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
+                  re.text);
         goto out;
     }
-    if (!parse_request(req.root, &req, &fe)) {
-        api_error(resp, 400, fe.field, "%s: %s", fe.field, fe.text);
-        goto out;
-    }
-    if (!api_may_send(in->caller, req.credential, req.from.mailbox, resp))
-        goto out;
-    if (!api_pool_get(ctx, req.credential, &pool, &hold, resp))
-        goto out;
-    if (compose(&req, &msg, &mres, &err) != GW_OK) {
-        api_error(resp, err.code == GW_ENOMEM ? 500 : 400, NULL, "%s",
-                  err.detail);
-        goto out;
-    }
-    send_and_reply(&req, pool, &msg, &mres, resp);
+    if (req.dry_run)
+        dry_run_reply(&req, &msg, &mres, resp);
+    else
+        send_and_reply(&req, pool, &msg, &mres, resp);
 out:
     if (pool != NULL)
         ctx->ops->put_pool(ctx->arg, hold);
     buf_free(&msg);
-    free_request(&req);
+    api_request_free(&req);
 }

@@ -59,6 +59,7 @@ static const struct field fields[] = {
     {"data_timeout", K_UINT, AT(data_timeout_s), 0, 3600},
     {"dot_timeout", K_UINT, AT(dot_timeout_s), 0, 3600},
     {"pool", K_UINT, AT(pool), 1, 1024},
+    {"idle_timeout", K_UINT, AT(idle_timeout_s), 0, 3600},
 };
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -76,6 +77,7 @@ void api_credential_defaults(struct api_credential *c, const char *name)
     snprintf(c->mechanisms, sizeof(c->mechanisms),
              "CRAM-MD5,XOAUTH2,LOGIN,PLAIN");
     c->timeout_s = 30;
+    c->idle_timeout_s = 30;
     c->pool = 4;
 }
 
@@ -104,6 +106,7 @@ void api_credential_smtp(const struct api_credential *c,
     out->allow_plaintext_auth = c->allow_plaintext_auth;
     out->ignore_failed_auth = c->ignore_failed_auth;
     out->timeout_ms = c->timeout_s * 1000;
+    out->idle_ms = c->idle_timeout_s * 1000;
     out->timeouts.connect_ms = c->connect_timeout_s * 1000;
     out->timeouts.greeting_ms = c->greeting_timeout_s * 1000;
     out->timeouts.command_ms = c->command_timeout_s * 1000;

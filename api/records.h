@@ -53,7 +53,9 @@ struct api_credential {
     unsigned connect_timeout_s, greeting_timeout_s, command_timeout_s,
         data_timeout_s, dot_timeout_s; /* 0: timeout_s */
     unsigned pool;                     /* most connections at once */
-    char password_box[API_BOX_MAX];    /* sealed, base64; "" for none */
+    unsigned idle_timeout_s;        /* a connection kept for the next send; 0:
+                                       a new one for every send */
+    char password_box[API_BOX_MAX]; /* sealed, base64; "" for none */
     char access_token_box[API_BOX_MAX];
 };
 

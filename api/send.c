@@ -13,7 +13,7 @@
 /* The HTTP status of a send's outcome. */
 static unsigned send_status(const struct smtp_result *res)
 {
-    if (res->status != SMTP_FAILED)
+    if (res->status == SMTP_SENT || res->status == SMTP_PARTIAL)
         return 200;
     switch (res->error.code) {
     case GW_ETIMEDOUT:
@@ -32,6 +32,8 @@ static const char *status_name(enum smtp_status status)
         return "sent";
     case SMTP_PARTIAL:
         return "partial";
+    case SMTP_UNKNOWN:
+        return "unknown";
     case SMTP_FAILED:
         break;
     }

@@ -190,7 +190,7 @@ enum gw_err api_tokens_encode(const struct api_token *tokens, size_t n,
 }
 
 void api_tokens_post(const struct api_route *route, const struct api_ctx *ctx,
-                     const struct api_request *req, struct api_response *resp)
+                     const struct api_call *call, struct api_response *resp)
 {
     char token[API_TOKEN_MAX];
     struct api_field_error fe = {{0}, {0}};
@@ -199,7 +199,7 @@ void api_tokens_post(const struct api_route *route, const struct api_ctx *ctx,
     json_t *root, *doc;
 
     (void)route;
-    root = api_parse_body(req, resp);
+    root = api_parse_body(call, resp);
     if (root == NULL)
         return;
     if (json_object_get(root, "hash") || json_object_get(root, "created")) {
@@ -221,14 +221,14 @@ void api_tokens_post(const struct api_route *route, const struct api_ctx *ctx,
 }
 
 void api_tokens_get(const struct api_route *route, const struct api_ctx *ctx,
-                    const struct api_request *req, struct api_response *resp)
+                    const struct api_call *call, struct api_response *resp)
 {
     struct gw_error err = {0};
     struct api_token *list = NULL;
     json_t *a = json_array();
     size_t n = 0;
 
-    (void)route, (void)req;
+    (void)route, (void)call;
     if (ctx->ops->token_list(ctx->arg, &list, &n, &err) != GW_OK) {
         json_decref(a);
         api_error_from(resp, &err, NULL);
@@ -241,12 +241,12 @@ void api_tokens_get(const struct api_route *route, const struct api_ctx *ctx,
 }
 
 void api_tokens_delete(const struct api_route *route, const struct api_ctx *ctx,
-                       const struct api_request *req, struct api_response *resp)
+                       const struct api_call *call, struct api_response *resp)
 {
     char name[API_NAME_MAX + 1];
     struct gw_error err = {0};
 
-    if (!api_path_name(route, req->path, name, resp))
+    if (!api_path_name(route, call->path, name, resp))
         return;
     if (ctx->ops->token_delete(ctx->arg, name, &err) != GW_OK)
         api_error_from(resp, &err, NULL);

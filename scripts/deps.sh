@@ -14,7 +14,7 @@ npm_needed=false
 for task in "$@"; do
   case "$task" in
     build) pkgs+=(build-essential pkg-config libmicrohttpd-dev
-                  libjansson-dev libmbedtls-dev libsodium-dev) ;;
+                  libjansson-dev libidn2-dev libmbedtls-dev libsodium-dev) ;;
     test)  pkgs+=(nodejs npm openssl curl); npm_needed=true ;;
     run)   pkgs+=(nodejs npm curl); npm_needed=true ;;
     lint)  pkgs+=(clang-format cppcheck) ;;

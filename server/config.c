@@ -217,6 +217,15 @@ static bool parse_step_timeout(struct srv_config *cfg, const struct setting *s,
     return parse_timeout(cfg, s, value, why, whylen);
 }
 
+static bool parse_idle_timeout(struct srv_config *cfg, const struct setting *s,
+                               const char *value, char *why, size_t whylen)
+{
+    if (parse_range(cfg, s, value, 0, 3600, why, whylen))
+        return true;
+    snprintf(why, whylen, "must be a number of seconds from 0 to 3600");
+    return false;
+}
+
 static bool parse_ip_version(struct srv_config *cfg, const struct setting *s,
                              const char *value, char *why, size_t whylen)
 {
@@ -422,6 +431,9 @@ static const struct setting settings[] = {
      AT(smtp_dot_timeout_s), "seconds for the reply to the final dot"},
     {"--smtp-pool", "GATEWAY_SMTP_POOL", "4", parse_pool, AT(smtp_pool),
      "most connections open to the SMTP server"},
+    {"--smtp-idle-timeout", "GATEWAY_SMTP_IDLE_TIMEOUT", "30",
+     parse_idle_timeout, AT(smtp_idle_timeout_s),
+     "seconds a connection stays open for reuse (0: none)"},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -575,6 +587,7 @@ void srv_config_credential(const struct srv_config *cfg,
     out->allow_plaintext_auth = cfg->smtp_allow_plaintext_auth;
     out->ignore_failed_auth = cfg->smtp_ignore_failed_auth;
     out->timeout_s = cfg->smtp_timeout_s;
+    out->idle_timeout_s = cfg->smtp_idle_timeout_s;
     out->connect_timeout_s = cfg->smtp_connect_timeout_s;
     out->greeting_timeout_s = cfg->smtp_greeting_timeout_s;
     out->command_timeout_s = cfg->smtp_command_timeout_s;

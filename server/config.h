@@ -61,6 +61,7 @@ struct srv_config {
     unsigned smtp_data_timeout_s;
     unsigned smtp_dot_timeout_s;
     unsigned smtp_pool;
+    unsigned smtp_idle_timeout_s; /* 0: a new connection for every send */
 };
 
 /*

@@ -70,7 +70,7 @@ static void finish_rekey(const struct srv_paths *paths)
 
 /* The data directory's key pair, made on first start when allowed. */
 static struct vault *data_dir_key(const struct srv_paths *paths, bool create,
-                                  struct gw_error *err)
+                                  const char **source, struct gw_error *err)
 {
     struct vault *v;
 
@@ -80,9 +80,7 @@ static struct vault *data_dir_key(const struct srv_paths *paths, bool create,
     v = vault_generate(err);
     if (v != NULL && vault_save(v, paths->key, paths->public_key, err) != GW_OK)
         return vault_free(v), NULL;
-    if (v != NULL)
-        log_info("event=key_generated key_id=%s path=%s", vault_key_id(v),
-                 paths->key);
+    *source = "data_dir_new";
     return v;
 }
 
@@ -101,7 +99,7 @@ struct vault *srv_key_load(const struct srv_config *cfg,
         return vault_load(cfg->secret_key_file, err);
     }
     *source = "data_dir";
-    return data_dir_key(paths, create, err);
+    return data_dir_key(paths, create, source, err);
 }
 
 /* Seals one secret given in the clear into `box`, then wipes it. */
@@ -175,11 +173,14 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     }
     gw->vault = srv_key_load(cfg, &paths, true, &source, err);
     explicit_bzero(cfg->secret_key, sizeof(cfg->secret_key));
-    if (gw->vault == NULL)
+    if (gw->vault == NULL || open_store(gw, cfg, &paths, err) != GW_OK)
         goto fail;
-    log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault), source);
-    if (open_store(gw, cfg, &paths, err) != GW_OK)
-        goto fail;
+    /* Only now: a configuration error is the one line on stderr. */
+    if (strcmp(source, "data_dir_new") == 0)
+        log_info("event=key_generated key_id=%s path=%s",
+                 vault_key_id(gw->vault), paths.key);
+    log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault),
+             strcmp(source, "data_dir_new") == 0 ? "data_dir" : source);
     gw->tokens = srv_tokens_open(paths.tokens, cfg->api_token, err);
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
     if (gw->tokens == NULL)

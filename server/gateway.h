@@ -39,7 +39,9 @@ bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
  * GATEWAY_SECRET_KEY_FILE, the data directory's key file. When none
  * exists there, `create` makes one (and its public key file), else it is
  * an error. A rekey that stopped half-way is finished or undone first.
- * `*source` names where the key came from. NULL with `err` set.
+ * `*source` names where the key came from ("GATEWAY_SECRET_KEY",
+ * "GATEWAY_SECRET_KEY_FILE", "data_dir", or "data_dir_new" when it was
+ * just made). NULL with `err` set.
  */
 struct vault *srv_key_load(const struct srv_config *cfg,
                            const struct srv_paths *paths, bool create,

@@ -243,8 +243,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                   http->cfg->max_body);
     else
         api_handle(rq->route, http->ctx,
-                   &(struct api_request){url, &rq->caller, buf_cstr(&rq->body),
-                                         rq->body.len},
+                   &(struct api_call){url, &rq->caller, buf_cstr(&rq->body),
+                                      rq->body.len},
                    &rq->resp);
     return queue(conn, &rq->resp);
 }

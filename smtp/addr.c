@@ -2,6 +2,7 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,8 +14,25 @@
 #define MAILBOX_MAX 254
 #define LABEL_MAX   63
 
+/* The longest domain name as text (RFC 1035 2.3.4, without the root dot). */
+#define DOMAIN_MAX 253
+
 /* Long enough for any IPv6 address text, with room to spare. */
 #define LITERAL_MAX 64
+
+/*
+ * The most a mailbox may have before its domain is converted to A-labels.
+ * Only the converted form must fit in MAILBOX_MAX; this bound keeps the
+ * conversion's work small for text that could never fit.
+ */
+#define MAILBOX_RAW_MAX (4 * MAILBOX_MAX)
+
+/*
+ * IDNA2008 with the UTS #46 mapping (non-transitional, so "ß" stays "ß"):
+ * what browsers and mail clients do. The STD3 rules are checked by us
+ * before the conversion, since libidn2 drops some ASCII it does not allow.
+ */
+#define IDN_FLAGS (IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL)
 
 static bool is_wsp(char c)
 {
@@ -157,10 +175,22 @@ static enum gw_err check_literal(const char *d, size_t n, struct gw_error *err)
     return invalid(err, "the domain literal is not an IPv4 or IPv6 address");
 }
 
-/* Checks one label of a domain name; UTF-8 bytes (IDN) are allowed. */
+static bool has_8bit(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] >= 0x80)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Checks one label of a domain name. UTF-8 bytes (IDN) are allowed; the
+ * length of such a label is checked once it is an A-label.
+ */
 static enum gw_err check_label(const char *l, size_t n, struct gw_error *err)
 {
-    if (n > LABEL_MAX)
+    if (n > LABEL_MAX && !has_8bit(l, n))
         return invalid(err, "a domain label is longer than 63 bytes");
     if (l[0] == '-' || l[n - 1] == '-')
         return invalid(err, "a domain label starts or ends with a hyphen");
@@ -202,29 +232,143 @@ static enum gw_err check_domain(const char *d, size_t n, struct gw_error *err)
     return rc;
 }
 
-enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err)
+/*
+ * Converts the UTF-8 domain `d` (`n` bytes, checked by check_domain) to
+ * A-labels in a new string `*out`, which the caller frees, and checks the
+ * result as an ASCII domain: the mapping may have made a label too long
+ * or left one empty.
+ */
+static enum gw_err domain_to_ascii(const char *d, size_t n, char **out,
+                                   struct gw_error *err)
 {
-    size_t n, at = 0;
+    char *in = strndup(d, n), *ascii = NULL;
+    enum gw_err rc;
+    int irc;
+
+    if (in == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    irc = idn2_to_ascii_8z(in, &ascii, IDN_FLAGS);
+    free(in);
+    if (irc == IDN2_MALLOC)
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    if (irc != IDN2_OK)
+        return gw_error_set(err, GW_EINVAL,
+                            "the domain is not a valid international domain "
+                            "name (%s)",
+                            idn2_strerror(irc));
+    rc = check_domain(ascii, strlen(ascii), err);
+    if (rc == GW_OK && (*out = strdup(ascii)) == NULL)
+        rc = gw_error_set(err, GW_ENOMEM, "out of memory");
+    idn2_free(ascii);
+    return rc;
+}
+
+/*
+ * Returns in `*out` a new string, which the caller frees: the local part
+ * `m` (`at` bytes), "@" and the domain `d` (`n` bytes) in A-labels.
+ */
+static enum gw_err join_ascii(const char *m, size_t at, const char *d, size_t n,
+                              char **out, struct gw_error *err)
+{
+    char *ascii = NULL;
+    enum gw_err rc = domain_to_ascii(d, n, &ascii, err);
+    size_t len;
+
+    if (rc != GW_OK)
+        return rc;
+    len = strlen(ascii);
+    *out = malloc(at + 1 + len + 1);
+    if (*out == NULL) {
+        free(ascii);
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    }
+    memcpy(*out, m, at);
+    (*out)[at] = '@';
+    memcpy(*out + at + 1, ascii, len + 1);
+    free(ascii);
+    return GW_OK;
+}
+
+/*
+ * Checks the mailbox `m` of `n` bytes and, when `out` is not NULL, stores
+ * in it a new string, which the caller frees: the mailbox with its domain
+ * in A-labels (RFC 5890) when it was an international domain name.
+ */
+static enum gw_err check_mailbox(const char *m, size_t n, char **out,
+                                 struct gw_error *err)
+{
+    size_t at = 0;
+    char *ascii = NULL;
     enum gw_err rc;
 
-    if (mailbox == NULL || mailbox[0] == '\0')
+    if (n == 0)
         return invalid(err, "the address is empty");
-    n = strlen(mailbox);
     for (size_t i = 0; i < n; i++) {
-        const char *bad = bad_anywhere((unsigned char)mailbox[i]);
+        const char *bad = bad_anywhere((unsigned char)m[i]);
 
         if (bad != NULL)
             return invalid(err, bad);
     }
-    if (!enc_utf8_valid(mailbox, n))
+    if (!enc_utf8_valid(m, n))
         return invalid(err, "the address is not valid UTF-8");
-    if (n > MAILBOX_MAX)
+    if (n > (has_8bit(m, n) ? MAILBOX_RAW_MAX : MAILBOX_MAX))
         return invalid(err, "the address is longer than 254 bytes");
-    rc = split_at(mailbox, n, &at, err);
+    rc = split_at(m, n, &at, err);
     if (rc == GW_OK)
-        rc = check_local(mailbox, at, err);
+        rc = check_local(m, at, err);
     if (rc == GW_OK)
-        rc = check_domain(mailbox + at + 1, n - at - 1, err);
+        rc = check_domain(m + at + 1, n - at - 1, err);
+    if (rc != GW_OK)
+        return rc;
+    /* Only an A-label domain spares the message SMTPUTF8 (RFC 6531). */
+    if (has_8bit(m + at + 1, n - at - 1))
+        rc = join_ascii(m, at, m + at + 1, n - at - 1, &ascii, err);
+    else if ((ascii = strndup(m, n)) == NULL)
+        rc = gw_error_set(err, GW_ENOMEM, "out of memory");
+    if (rc == GW_OK && strlen(ascii) > MAILBOX_MAX)
+        rc = invalid(err, "the address is longer than 254 bytes");
+    if (rc == GW_OK && out != NULL) {
+        *out = ascii;
+        ascii = NULL;
+    }
+    free(ascii);
+    return rc;
+}
+
+enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err)
+{
+    if (mailbox == NULL)
+        return invalid(err, "the address is empty");
+    return check_mailbox(mailbox, strlen(mailbox), NULL, err);
+}
+
+enum gw_err addr_domain_ascii(const char *domain, char **out,
+                              struct gw_error *err)
+{
+    size_t n = domain != NULL ? strlen(domain) : 0;
+    enum gw_err rc;
+
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)domain[i] <= ' ' || domain[i] == 0x7F)
+            return invalid(err, "the domain has a space or a control "
+                                "character");
+    }
+    if (!enc_utf8_valid(domain, n))
+        return invalid(err, "the domain is not valid UTF-8");
+    rc = check_domain(domain, n, err);
+    if (rc != GW_OK)
+        return rc;
+    if (has_8bit(domain, n))
+        rc = domain_to_ascii(domain, n, out, err);
+    else if ((*out = strdup(domain)) == NULL)
+        rc = gw_error_set(err, GW_ENOMEM, "out of memory");
+    if (rc == GW_OK && strlen(*out) > DOMAIN_MAX)
+        rc = invalid(err, "the domain is longer than 253 bytes");
+    if (rc != GW_OK) {
+        free(*out);
+        *out = NULL;
+    }
     return rc;
 }
 
@@ -258,12 +402,7 @@ static enum gw_err store(struct addr *out, const char *name, size_t nlen,
 
     if (rc != GW_OK)
         goto out;
-    out->mailbox = strndup(mailbox, mlen);
-    if (out->mailbox == NULL) {
-        rc = gw_error_set(err, GW_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = addr_check_mailbox(out->mailbox, err);
+    rc = check_mailbox(mailbox, mlen, &out->mailbox, err);
     if (rc != GW_OK || nlen == 0)
         goto out;
     out->name = strndup(name, nlen);
@@ -402,6 +541,7 @@ enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
 
 bool addr_needs_utf8(const char *mailbox)
 {
+    /* A stored domain is ASCII, so in practice this is the local part. */
     for (const char *p = mailbox; p != NULL && *p != '\0'; p++) {
         if ((unsigned char)*p >= 0x80)
             return true;

@@ -4,8 +4,12 @@
  * strictly enough that nothing it accepts can break a header or an SMTP
  * command: no CR, LF or other control byte anywhere, no space, '<' or '>'
  * in the mailbox, a local part of at most 64 and a mailbox of at most 254
- * bytes (RFC 5321 4.5.3.1). UTF-8 in the mailbox is accepted and flagged,
- * since only a server offering SMTPUTF8 can take it.
+ * bytes (RFC 5321 4.5.3.1).
+ *
+ * An international domain name is stored in A-labels ("xn--..."), mapped
+ * and converted by libidn2 (IDNA2008 with the UTS #46 mapping), so that a
+ * mailbox needs SMTPUTF8 only for a UTF-8 local part, which is accepted
+ * and flagged.
  */
 #ifndef GW_ADDR_H
 #define GW_ADDR_H
@@ -16,7 +20,8 @@
 
 struct addr {
     char *name;    /* display name, UTF-8 without quotes; NULL when none */
-    char *mailbox; /* local@domain, as given */
+    char *mailbox; /* local@domain, as given but for an international
+                      domain, which is in A-labels */
 };
 
 /*
@@ -35,8 +40,19 @@ enum gw_err addr_parse(const char *text, struct addr *out,
 enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
                      struct gw_error *err);
 
-/* Checks a mailbox (local@domain) without storing it. */
+/*
+ * Checks a mailbox (local@domain) without storing it; an international
+ * domain must convert to A-labels.
+ */
 enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err);
+
+/*
+ * Checks a domain (a name, UTF-8 allowed, or an address literal) and
+ * returns in `*out` a new string, which the caller frees: the domain with
+ * any international name in A-labels. `*out` is NULL on failure.
+ */
+enum gw_err addr_domain_ascii(const char *domain, char **out,
+                              struct gw_error *err);
 
 /*
  * Checks a display name (without quotes) without storing it: valid UTF-8
@@ -44,7 +60,10 @@ enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err);
  */
 enum gw_err addr_check_name(const char *name, struct gw_error *err);
 
-/* True when the mailbox has a byte outside ASCII (it needs SMTPUTF8). */
+/*
+ * True when the mailbox has a byte outside ASCII (it needs SMTPUTF8). For
+ * a stored mailbox that can only be in the local part.
+ */
 bool addr_needs_utf8(const char *mailbox);
 
 /* True when two mailboxes are the same: the domain compared without case. */

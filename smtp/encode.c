@@ -10,6 +10,9 @@
 /* The longest line of a 7bit body, without its CRLF (RFC 5322 2.1.1). */
 #define LINE_MAX_7BIT 998
 
+/* Bytes of input per line of a base64 body: 57 make 76 characters. */
+#define B64_LINE_BYTES 57
+
 /* "=?UTF-8?B?" and "?=" around the base64 text of an encoded-word. */
 #define WORD_PREFIX    "=?UTF-8?B?"
 #define WORD_SUFFIX    "?="
@@ -94,42 +97,108 @@ enum gw_err enc_base64(struct buf *out, const void *p, size_t n)
     return rc;
 }
 
-/* The value of a base64 character, or -1 for any other byte. */
-static int b64_value(char c)
+enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n)
 {
-    const char *at = c != '\0' ? strchr(b64_alphabet, c) : NULL;
-
-    return at != NULL ? (int)(at - b64_alphabet) : -1;
-}
-
-enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n)
-{
+    const unsigned char *u = p;
     enum gw_err rc = GW_OK;
 
-    if (n % 4 != 0)
-        return GW_EINVAL;
-    for (size_t i = 0; i < n && rc == GW_OK; i += 4) {
-        bool last = i + 4 == n;
-        size_t pad = last ? (s[i + 3] == '=') + (s[i + 2] == '=') : 0;
-        int v[4];
-        uint32_t bits = 0;
-        unsigned char b[3];
+    for (size_t i = 0; i < n && rc == GW_OK; i += B64_LINE_BYTES) {
+        size_t take = n - i < B64_LINE_BYTES ? n - i : B64_LINE_BYTES;
 
-        if (pad == 1 && s[i + 2] == '=')
-            return GW_EINVAL;
-        for (size_t k = 0; k < 4; k++) {
-            v[k] = k >= 4 - pad ? 0 : b64_value(s[i + k]);
-            if (v[k] < 0)
-                return GW_EINVAL;
-            bits = bits << 6 | (uint32_t)v[k];
+        if (i > 0)
+            rc = buf_append(out, "\r\n", 2);
+        if (rc == GW_OK)
+            rc = enc_base64(out, u + i, take);
+    }
+    return rc;
+}
+
+/* The value of a base64 character, or -1. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+static bool b64_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Checks that from `i` on, `s` holds only the padding that `quad` (the
+ * characters of the last group so far) allows, and whitespace.
+ */
+static bool b64_tail_ok(const char *s, size_t n, size_t i, size_t quad,
+                        size_t *bad_at)
+{
+    size_t pads = 0;
+
+    for (; i < n; i++) {
+        if (b64_space(s[i]))
+            continue;
+        /* "xx==" or "xxx=": padding completes a group of 2 or 3. */
+        if (s[i] != '=' || quad < 2 || quad + pads >= 4) {
+            *bad_at = i;
+            return false;
         }
-        b[0] = (unsigned char)(bits >> 16);
-        b[1] = (unsigned char)(bits >> 8);
-        b[2] = (unsigned char)bits;
-        /* Bits under the padding must be zero: one text, one meaning. */
-        if ((pad == 1 && b[2] != 0) || (pad == 2 && b[1] != 0))
+        pads++;
+    }
+    return true;
+}
+
+enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n,
+                              size_t *bad_at)
+{
+    size_t quad = 0, i, last = 0, dummy;
+    uint32_t acc = 0;
+    enum gw_err rc = GW_OK;
+
+    if (bad_at == NULL)
+        bad_at = &dummy;
+    for (i = 0; i < n && rc == GW_OK && s[i] != '='; i++) {
+        int v = b64_value((unsigned char)s[i]);
+
+        if (b64_space(s[i]))
+            continue;
+        if (v < 0) {
+            *bad_at = i;
             return GW_EINVAL;
-        rc = buf_append(out, b, 3 - pad);
+        }
+        last = i;
+        acc = acc << 6 | (uint32_t)v;
+        if (++quad == 4) {
+            char b[3] = {(char)(acc >> 16), (char)(acc >> 8), (char)acc};
+
+            rc = buf_append(out, b, 3);
+            quad = 0;
+            acc = 0;
+        }
+    }
+    if (rc != GW_OK)
+        return rc;
+    /* One character alone cannot make a byte. */
+    if (quad == 1) {
+        *bad_at = last;
+        return GW_EINVAL;
+    }
+    if (!b64_tail_ok(s, n, i, quad, bad_at))
+        return GW_EINVAL;
+    if (quad == 2)
+        rc = buf_putc(out, (char)(acc >> 4));
+    if (quad == 3) {
+        char b[2] = {(char)(acc >> 10), (char)(acc >> 2)};
+
+        rc = buf_append(out, b, 2);
     }
     return rc;
 }
@@ -216,6 +285,25 @@ static size_t line_end(const char *s, size_t n, size_t i)
     return i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
 }
 
+bool enc_is_8bit(const char *s, size_t n)
+{
+    size_t line = 0, i = 0;
+
+    while (i < n) {
+        size_t eol = line_end(s, n, i);
+
+        if (eol > 0) {
+            line = 0;
+            i += eol;
+            continue;
+        }
+        if (s[i] == '\0' || ++line > LINE_MAX_7BIT)
+            return false;
+        i++;
+    }
+    return true;
+}
+
 enum gw_err enc_crlf(struct buf *out, const char *s, size_t n)
 {
     size_t start = 0, i = 0;
@@ -292,6 +380,36 @@ enum gw_err enc_qp(struct buf *out, const char *s, size_t n)
             rc = qp_char(out, s, n, i, &col);
             i++;
         }
+    }
+    return rc;
+}
+
+/* True for an RFC 2231 attribute-char: not a space, CTL, "*", "'", "%"
+ * or an RFC 2045 tspecial. */
+static bool attribute_char(unsigned char c)
+{
+    if (c <= ' ' || c >= 0x7F)
+        return false;
+    return strchr("*'%()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+size_t enc_pct_len(unsigned char c)
+{
+    return attribute_char(c) ? 1 : 3;
+}
+
+enum gw_err enc_pct(struct buf *out, const char *s, size_t n)
+{
+    enum gw_err rc = GW_OK;
+
+    for (size_t i = 0; i < n && rc == GW_OK; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char tok[3] = {'%', hex_upper[c >> 4], hex_upper[c & 0x0F]};
+
+        if (attribute_char(c))
+            rc = buf_putc(out, (char)c);
+        else
+            rc = buf_append(out, tok, sizeof(tok));
     }
     return rc;
 }

@@ -1,7 +1,10 @@
 /* The MIME composer; see mime.h. */
 #include "mime.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,28 @@
 
 /* Random hex digits in a Message-ID and in a MIME boundary. */
 #define RANDOM_HEX 32
+
+/* The longest file name of an attachment, in bytes, as most file systems. */
+#define FILENAME_BYTES_MAX 255
+
+/* The longest Content-ID, without its angle brackets. */
+#define CONTENT_ID_MAX 200
+
+/* The longest type or subtype of a media type (RFC 6838 4.2). */
+#define TYPE_PART_MAX 127
+
+/*
+ * The longest parameter unit: a folded line holds the space before it and
+ * the ";" after it within 78 characters.
+ */
+#define PARAM_UNIT_MAX (FOLD_AT - 2)
+
+/*
+ * The longest ASCII stand-in of a file name, so that filename="..." fits
+ * a folded line, and the longest extension it keeps when cut.
+ */
+#define FALLBACK_MAX 60
+#define EXT_MAX      10
 
 /* "=_" before the random digits: a pair that QP and base64 never write. */
 #define BOUNDARY_LEN   (2 + RANDOM_HEX)
@@ -77,7 +102,7 @@ static const struct {
     {"Content-Type", NULL},
     {"Content-Transfer-Encoding", NULL},
     {"Content-Disposition", NULL},
-    {"Sender", NULL},
+    {"Sender", "sender"},
     {"Bcc", "bcc"},
     {"From", "from"},
     {"To", "to"},
@@ -228,22 +253,21 @@ enum gw_err mime_check_text(const char *text, struct gw_error *err)
 }
 
 /*
- * Returns the length of the unit of header text at s[pos]: a run of
- * whitespace, the word after it, and, when only whitespace follows, that
- * whitespace too, so that no fold leaves a line of nothing but blanks.
- * A fold goes before a unit; a unit is never cut.
+ * Returns the length of the unit of header text at s[pos], which is the
+ * start or a fold point. A fold goes only before a space that a word
+ * follows: readers unfold by turning the line break and every blank after
+ * it into one space (libmime does, against RFC 5322, which only removes
+ * the CRLF), so the continuation line must start with that one space and
+ * the other blanks of a run stay at the end of the line before. Trailing
+ * blanks stay with the last word, so no fold leaves a line of only blanks.
  */
 static size_t unit_len(const char *s, size_t n, size_t pos)
 {
-    size_t i = pos, j;
+    size_t i = pos + 1;
 
-    while (i < n && is_wsp(s[i]))
+    while (i < n && !(s[i] == ' ' && i + 1 < n && !is_wsp(s[i + 1])))
         i++;
-    while (i < n && !is_wsp(s[i]))
-        i++;
-    for (j = i; j < n && is_wsp(s[j]); j++)
-        ;
-    return (j == n ? j : i) - pos;
+    return (i < n ? i : n) - pos;
 }
 
 static size_t longest_unit(const char *s, size_t n)
@@ -305,9 +329,14 @@ static bool has_8bit(const char *s, size_t n)
     return false;
 }
 
-/* True when header text can go as it is: ASCII, no control but TAB. */
+/*
+ * True when header text can go as it is: ASCII, no control but TAB, and
+ * no blank at either end, which readers trim away.
+ */
 static bool is_plain(const char *s, size_t n)
 {
+    if (n > 0 && (is_wsp(s[0]) || is_wsp(s[n - 1])))
+        return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
 
@@ -318,9 +347,23 @@ static bool is_plain(const char *s, size_t n)
 }
 
 /*
+ * True when text holds what a reader could take for an encoded-word: "=?"
+ * with a "?=" after it. Readers decode those even where RFC 2047 says not
+ * to (inside quoted-strings), so such text is encoded to be read as is.
+ */
+static bool looks_encoded(const char *s, size_t n)
+{
+    const char *open = memmem(s, n, "=?", 2);
+
+    return open != NULL &&
+           memmem(open + 2, n - (size_t)(open + 2 - s), "?=", 2) != NULL;
+}
+
+/*
  * Appends an unstructured field (Subject or an extra header): as it is
- * when that is plain ASCII whose words fit a line; otherwise as encoded
- * words, or, without header encoding, as raw UTF-8 for SMTPUTF8.
+ * when that is plain ASCII whose words fit a line and holds nothing like
+ * an encoded-word; otherwise as encoded-words, or, without header
+ * encoding, as raw UTF-8 for SMTPUTF8.
  */
 static enum gw_err put_unstructured(struct compose *c, const char *name,
                                     const char *value, const char *field)
@@ -337,7 +380,7 @@ static enum gw_err put_unstructured(struct compose *c, const char *name,
         rc = buf_append(&line, value, n);
     if (rc != GW_OK)
         goto out;
-    if ((is_plain(value, n) || !allow) &&
+    if (((is_plain(value, n) && !looks_encoded(value, n)) || !allow) &&
         prefix + longest_unit(line.data, line.len) <= LINE_MAX_HDR) {
         if (has_8bit(value, n))
             c->res->needs_smtputf8 = true;
@@ -368,7 +411,8 @@ static bool is_atext(unsigned char ch)
 
 /*
  * True when a display name must be a quoted-string: it has an RFC 5322
- * special, or "=?", which a reader would take for an encoded-word.
+ * special, "=?", which a reader would take for an encoded-word, or two
+ * spaces in a row, which a reader would make one between atoms.
  */
 static bool needs_quotes(const char *s, size_t n)
 {
@@ -378,6 +422,8 @@ static bool needs_quotes(const char *s, size_t n)
         if (ch < 0x80 && ch != ' ' && !is_atext(ch))
             return true;
         if (ch == '=' && i + 1 < n && s[i + 1] == '?')
+            return true;
+        if (ch == ' ' && i + 1 < n && s[i + 1] == ' ')
             return true;
     }
     return false;
@@ -401,8 +447,9 @@ static enum gw_err put_quoted(struct buf *b, const char *s, size_t n)
 
 /*
  * Appends a display name: atoms as they are, a quoted-string when it has
- * specials, encoded-words when it is not ASCII (or has a word too long
- * for a line) and encoding is allowed; raw UTF-8 otherwise.
+ * specials, encoded-words when it is not ASCII, looks like an encoded-word
+ * or has a word too long for a line, and encoding is allowed; raw UTF-8
+ * otherwise.
  */
 static enum gw_err put_name(struct compose *c, struct buf *line,
                             const char *name, size_t first_max,
@@ -413,7 +460,7 @@ static enum gw_err put_name(struct compose *c, struct buf *line,
     struct buf tmp;
     enum gw_err rc = GW_OK;
 
-    if (allow && has_8bit(name, n))
+    if (allow && (has_8bit(name, n) || looks_encoded(name, n)))
         return enc_words(line, name, n, first_max);
     buf_init(&tmp, c->out->max);
     if (needs_quotes(name, n))
@@ -491,6 +538,259 @@ static enum gw_err put_addrs(struct compose *c, const char *name,
         rc = put_header(c, name, &line);
     buf_free(&line);
     return rc;
+}
+
+/* The type of a file name's extension; see mime_guess_type(). */
+static const struct {
+    const char *ext;
+    const char *type;
+} extension_types[] = {
+    {"pdf", "application/pdf"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"svg", "image/svg+xml"},
+    {"webp", "image/webp"},
+    {"txt", "text/plain"},
+    {"csv", "text/csv"},
+    {"html", "text/html"},
+    {"htm", "text/html"},
+    {"json", "application/json"},
+    {"xml", "application/xml"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
+    {"ics", "text/calendar"},
+    {"doc", "application/msword"},
+    {"docx", "application/vnd.openxmlformats-officedocument."
+             "wordprocessingml.document"},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsx", "application/vnd.openxmlformats-officedocument."
+             "spreadsheetml.sheet"},
+    {"ppt", "application/vnd.ms-powerpoint"},
+    {"pptx", "application/vnd.openxmlformats-officedocument."
+             "presentationml.presentation"},
+    {"eml", "message/rfc822"},
+};
+
+const char *mime_guess_type(const char *filename)
+{
+    const size_t n = sizeof(extension_types) / sizeof(extension_types[0]);
+    const char *dot = filename != NULL ? strrchr(filename, '.') : NULL;
+
+    for (size_t i = 0; dot != NULL && i < n; i++) {
+        if (strcasecmp(dot + 1, extension_types[i].ext) == 0)
+            return extension_types[i].type;
+    }
+    return "application/octet-stream";
+}
+
+enum gw_err mime_check_filename(const char *name, struct gw_error *err)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    if (n == 0)
+        return invalid(err, "is empty");
+    if (n > FILENAME_BYTES_MAX)
+        return invalid(err, "is longer than 255 bytes");
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7F)
+            return invalid(err, "has a control character");
+    }
+    if (!enc_utf8_valid(name, n))
+        return invalid(err, "is not valid UTF-8");
+    return GW_OK;
+}
+
+/* True for an RFC 2045 token character: not a space, CTL or tspecial. */
+static bool is_token_char(unsigned char ch)
+{
+    return ch > ' ' && ch < 0x7F && strchr("()<>@,;:\\\"/[]?=", ch) == NULL;
+}
+
+/* The length of the token at `s`, stopping at `max` + 1. */
+static size_t token_len(const char *s, size_t max)
+{
+    size_t n = 0;
+
+    while (n <= max && s[n] != '\0' && is_token_char((unsigned char)s[n]))
+        n++;
+    return n;
+}
+
+enum gw_err mime_check_content_type(const char *type, struct gw_error *err)
+{
+    size_t t = type != NULL ? token_len(type, TYPE_PART_MAX) : 0, s;
+
+    if (t == 0 || t > TYPE_PART_MAX || type[t] != '/')
+        goto bad;
+    s = token_len(type + t + 1, TYPE_PART_MAX);
+    if (s == 0 || s > TYPE_PART_MAX || type[t + 1 + s] != '\0')
+        goto bad;
+    if (strncasecmp(type, "multipart/", 10) == 0)
+        return invalid(err, "multipart types are made by the gateway");
+    /* RFC 2046 5.2: these two must be 7bit, which this cannot promise. */
+    if (strcasecmp(type, "message/partial") == 0 ||
+        strcasecmp(type, "message/external-body") == 0)
+        return invalid(err, "message/partial and message/external-body "
+                            "cannot be attached");
+    return GW_OK;
+bad:
+    return invalid(err, "must be a media type without parameters, such as "
+                        "application/pdf");
+}
+
+/* True for a character of a Content-ID as taken here: atext, "." or "@". */
+static bool is_cid_char(unsigned char ch)
+{
+    return is_atext(ch) || ch == '.' || ch == '@';
+}
+
+enum gw_err mime_check_content_id(const char *id, struct gw_error *err)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+
+    if (n == 0)
+        return invalid(err, "is empty");
+    if (n > CONTENT_ID_MAX)
+        return invalid(err, "is longer than 200 characters");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)id[i];
+
+        if (ch == '<' || ch == '>')
+            return invalid(err, "has a < or >; give it without the angle "
+                                "brackets");
+        if (ch == ' ' || ch == '\t')
+            return invalid(err, "has a space");
+        if (!is_cid_char(ch))
+            return invalid(err, "may hold only letters, digits, \".\", \"@\" "
+                                "and !#$%&'*+-/=?^_`{|}~");
+    }
+    return GW_OK;
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+        return (ch | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/*
+ * Decodes the cid: URL text `s` (`n` characters) into `out` (`size`
+ * bytes): RFC 2392 percent-encodes the Content-ID in it. Returns false
+ * when it does not fit, which no valid Content-ID would.
+ */
+static bool cid_decode(const char *s, size_t n, char *out, size_t size)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+
+        if (len + 1 >= size)
+            return false;
+        if (s[i] == '%' && hi >= 0 && lo >= 0) {
+            out[len++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[len++] = s[i];
+        }
+    }
+    out[len] = '\0';
+    return true;
+}
+
+/*
+ * Finds the attachment that the cid: reference `ref` (`n` characters)
+ * names. Returns GW_OK when an inline one does; otherwise the detail.
+ */
+static enum gw_err resolve_cid(const char *ref, size_t n,
+                               const struct mime_attachment *a, size_t n_att,
+                               struct gw_error *err)
+{
+    char id[CONTENT_ID_MAX + 1];
+    int shown = n > 64 ? 64 : (int)n;
+    bool fits = cid_decode(ref, n, id, sizeof(id));
+
+    for (size_t i = 0; fits && i < n_att; i++) {
+        if (a[i].content_id == NULL || strcmp(a[i].content_id, id) != 0)
+            continue;
+        if (a[i].is_inline)
+            return GW_OK;
+        return gw_error_set(err, GW_EINVAL,
+                            "references cid:%.*s but attachments[%zu] is not "
+                            "inline",
+                            shown, ref, i);
+    }
+    return gw_error_set(err, GW_EINVAL,
+                        "references cid:%.*s but no attachment has that "
+                        "content_id",
+                        shown, ref);
+}
+
+enum gw_err mime_check_cid_refs(const char *html,
+                                const struct mime_attachment *a, size_t n,
+                                struct gw_error *err)
+{
+    const char *p = html;
+
+    while (p != NULL && (p = strcasestr(p, "cid:")) != NULL) {
+        const char *ref = p + 4;
+        size_t len = 0;
+        enum gw_err rc;
+
+        /* "acid:x" or "x-cid:" in prose is not a reference. */
+        if (p > html && (isalnum((unsigned char)p[-1]) || p[-1] == '-')) {
+            p = ref;
+            continue;
+        }
+        /* "'" is atext, but in HTML it closes an attribute; a Content-ID
+         * that holds one is referenced as "%27". */
+        while (is_cid_char((unsigned char)ref[len]) && ref[len] != '\'')
+            len++;
+        if (len > 0) {
+            rc = resolve_cid(ref, len, a, n, err);
+            if (rc != GW_OK)
+                return rc;
+        }
+        p = ref + len;
+    }
+    return GW_OK;
+}
+
+/* Checks one attachment; the detail names the field at fault. */
+static enum gw_err check_attachment(struct compose *c, size_t i)
+{
+    const struct mime_attachment *a = &c->msg->attachments[i];
+    char label[64];
+    enum gw_err rc;
+
+    snprintf(label, sizeof(label), "attachments[%zu].filename", i);
+    rc = mime_check_filename(a->filename, c->err);
+    if (rc == GW_OK && a->content_type != NULL) {
+        snprintf(label, sizeof(label), "attachments[%zu].content_type", i);
+        rc = mime_check_content_type(a->content_type, c->err);
+    }
+    if (rc == GW_OK && a->content_id != NULL) {
+        snprintf(label, sizeof(label), "attachments[%zu].content_id", i);
+        rc = mime_check_content_id(a->content_id, c->err);
+    }
+    for (size_t j = 0; rc == GW_OK && a->content_id != NULL && j < i; j++) {
+        const char *other = c->msg->attachments[j].content_id;
+
+        if (other != NULL && strcmp(other, a->content_id) == 0)
+            rc = gw_error_set(c->err, GW_EINVAL,
+                              "is also the content_id of attachments[%zu]", j);
+    }
+    if (rc == GW_OK && a->data == NULL && a->len > 0) {
+        snprintf(label, sizeof(label), "attachments[%zu].content", i);
+        rc = invalid(c->err, "is missing");
+    }
+    return blame(c, rc, label);
 }
 
 static enum gw_err put_date(struct compose *c)
@@ -588,30 +888,197 @@ static enum gw_err put_message_id(struct compose *c)
     return buf_printf(c->out, "Message-ID: %s\r\n", c->res->message_id);
 }
 
+/* How a body is written (RFC 2045 6.1). */
+enum cte {
+    CTE_7BIT,
+    CTE_8BIT,
+    CTE_QP,
+    CTE_BASE64,
+};
+
+static const char *const cte_names[] = {"7bit", "8bit", "quoted-printable",
+                                        "base64"};
+
 /*
- * Appends the Content-Type and Content-Transfer-Encoding of one body, the
- * blank line after them and the body: 7bit when it may go as it is,
- * quoted-printable otherwise.
+ * The encoding of a text body: 7bit when it may go as it is, 8bit when
+ * the caller allows it and only line ends must change, quoted-printable
+ * otherwise. ASCII that is not 7bit (long lines, lone CRs) goes
+ * quoted-printable even with 8bit allowed: nothing is gained by 8bit.
+ */
+static enum cte text_cte(const struct compose *c, const char *s, size_t n)
+{
+    if (enc_is_7bit(s, n))
+        return CTE_7BIT;
+    if (c->opt->allow_8bit && has_8bit(s, n) && enc_is_8bit(s, n))
+        return CTE_8BIT;
+    return CTE_QP;
+}
+
+/*
+ * The type and encoding of an attachment: base64, except for a
+ * message/rfc822, which RFC 2046 5.2.1 allows only as 7bit or 8bit. One
+ * that can be neither goes as application/octet-stream in base64: the
+ * bytes arrive intact, which matters more than the label.
+ */
+static enum cte attachment_cte(const struct compose *c,
+                               const struct mime_attachment *a,
+                               const char **type)
+{
+    const char *d = a->len > 0 ? a->data : "";
+
+    *type = a->content_type != NULL ? a->content_type
+                                    : mime_guess_type(a->filename);
+    if (strcasecmp(*type, "message/rfc822") != 0)
+        return CTE_BASE64;
+    if (enc_is_7bit(d, a->len))
+        return CTE_7BIT;
+    if (c->opt->allow_8bit && enc_is_8bit(d, a->len))
+        return CTE_8BIT;
+    *type = "application/octet-stream";
+    return CTE_BASE64;
+}
+
+/* The encoding of a multipart: 8bit when any part under it may be. */
+static const char *multipart_cte(const struct compose *c)
+{
+    const struct mime_message *m = c->msg;
+    const char *type;
+    bool eight = false;
+
+    if (m->text != NULL)
+        eight |= text_cte(c, m->text, strlen(m->text)) == CTE_8BIT;
+    if (m->html != NULL)
+        eight |= text_cte(c, m->html, strlen(m->html)) == CTE_8BIT;
+    for (size_t i = 0; i < m->n_attachments; i++)
+        eight |= attachment_cte(c, &m->attachments[i], &type) == CTE_8BIT;
+    return eight ? "8bit" : "7bit";
+}
+
+/*
+ * A header field written unit by unit: a unit is never split, and a fold
+ * goes before a unit that would take its line past 78 characters (never
+ * right after the colon). A parameter is a unit that a ";" joins to the
+ * one before. The first failure is kept and later calls do nothing.
+ */
+struct hline {
+    struct compose *c;
+    size_t col;     /* characters on the current line */
+    bool first;     /* no unit written yet */
+    enum gw_err rc; /* the first failure */
+};
+
+static void hl_begin(struct hline *h, struct compose *c, const char *name)
+{
+    h->c = c;
+    h->col = strlen(name) + 1;
+    h->first = true;
+    h->rc = buf_printf(c->out, "%s:", name);
+}
+
+static void hl_unit(struct hline *h, bool param, const char *unit)
+{
+    struct buf *out = h->c->out;
+    size_t len = strlen(unit);
+
+    if (h->rc == GW_OK && param) {
+        h->rc = buf_putc(out, ';');
+        h->col++;
+    }
+    /* One more column for the ";" that a parameter after it would add. */
+    if (h->rc == GW_OK && !h->first && h->col + 1 + len + 1 > FOLD_AT) {
+        h->rc = buf_append(out, "\r\n", 2);
+        h->col = 0;
+    }
+    if (h->rc == GW_OK)
+        h->rc = buf_putc(out, ' ');
+    if (h->rc == GW_OK)
+        h->rc = buf_append(out, unit, len);
+    h->col += 1 + len;
+    h->first = false;
+}
+
+static void hl_printf(struct hline *h, bool param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void hl_printf(struct hline *h, bool param, const char *fmt, ...)
+{
+    struct buf unit;
+    va_list ap;
+
+    if (h->rc != GW_OK)
+        return;
+    buf_init(&unit, LINE_MAX_HDR - 2);
+    va_start(ap, fmt);
+    h->rc = buf_vprintf(&unit, fmt, ap);
+    va_end(ap);
+    if (h->rc == GW_OK)
+        hl_unit(h, param, buf_cstr(&unit));
+    buf_free(&unit);
+}
+
+static enum gw_err hl_end(struct hline *h)
+{
+    if (h->rc == GW_OK)
+        h->rc = buf_append(h->c->out, "\r\n", 2);
+    return h->rc;
+}
+
+/*
+ * Appends the Content-Type and Content-Transfer-Encoding of one text
+ * body, the blank line after them and the body.
  */
 static enum gw_err put_part(struct compose *c, const char *type,
                             const char *body)
 {
     size_t n = strlen(body);
-    bool plain = enc_is_7bit(body, n);
+    enum cte cte = text_cte(c, body, n);
     enum gw_err rc;
 
     rc = buf_printf(c->out,
                     "Content-Type: %s; charset=utf-8\r\n"
                     "Content-Transfer-Encoding: %s\r\n\r\n",
-                    type, plain ? "7bit" : "quoted-printable");
+                    type, cte_names[cte]);
+    if (cte == CTE_8BIT)
+        c->res->is_8bit = true;
     if (rc == GW_OK)
-        rc = plain ? enc_crlf(c->out, body, n) : enc_qp(c->out, body, n);
+        rc =
+            cte == CTE_QP ? enc_qp(c->out, body, n) : enc_crlf(c->out, body, n);
     return rc;
 }
 
+/* True when `n` bytes at `p` hold the NUL-terminated `needle`. */
+static bool holds(const void *p, size_t n, const char *needle)
+{
+    return p != NULL && memmem(p, n, needle, strlen(needle)) != NULL;
+}
+
 /*
- * Picks a boundary that neither body holds. The random digits make a
- * clash all but impossible, but a body could hold one on purpose.
+ * True when a body that goes as it is (7bit or 8bit) holds `boundary`.
+ * Quoted-printable and base64 never write "=_", which every boundary
+ * starts with.
+ */
+static bool boundary_clash(const struct compose *c, const char *boundary)
+{
+    const struct mime_message *m = c->msg;
+    const char *type;
+
+    if (m->text != NULL && holds(m->text, strlen(m->text), boundary))
+        return true;
+    if (m->html != NULL && holds(m->html, strlen(m->html), boundary))
+        return true;
+    for (size_t i = 0; i < m->n_attachments; i++) {
+        const struct mime_attachment *a = &m->attachments[i];
+
+        if (attachment_cte(c, a, &type) != CTE_BASE64 &&
+            holds(a->data, a->len, boundary))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Picks a boundary that no body holds. The random digits make a clash all
+ * but impossible, but a body could hold one on purpose.
  */
 static enum gw_err pick_boundary(struct compose *c, char *boundary)
 {
@@ -623,55 +1090,320 @@ static enum gw_err pick_boundary(struct compose *c, char *boundary)
         rc = random_hex(boundary + 2, c->err);
         if (rc != GW_OK)
             return rc;
-        if (strstr(c->msg->text, boundary) == NULL &&
-            strstr(c->msg->html, boundary) == NULL)
+        if (!boundary_clash(c, boundary))
             return GW_OK;
     }
     return invalid(c->err, "no MIME boundary could be found that the body "
                            "does not hold");
 }
 
-/* Appends a multipart/alternative body: the text part, then the HTML. */
-static enum gw_err put_alternative(struct compose *c)
+/* True for a file name that can be a plain quoted-string parameter. */
+static bool plain_param(const char *s)
 {
-    char boundary[BOUNDARY_LEN + 1];
-    struct buf line;
+    size_t n = strlen(s);
+
+    if (n > FALLBACK_MAX || strstr(s, "=?") != NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] > 0x7E || s[i] == '"' || s[i] == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* The code point of the `len`-byte UTF-8 character at `s`. */
+static uint32_t code_point(const char *s, size_t len)
+{
+    static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    uint32_t cp = (unsigned char)s[0] & lead_mask[len];
+
+    for (size_t i = 1; i < len; i++)
+        cp = cp << 6 | ((unsigned char)s[i] & 0x3F);
+    return cp;
+}
+
+/* Appends the ASCII a reader may show for the code point `cp`. */
+static enum gw_err put_translit(struct buf *b, uint32_t cp)
+{
+    /* U+00C0 to U+00FF: the accented Latin letters of Western names. */
+    static const char *const latin1[64] = {
+        "A", "A", "A", "A", "A",  "A",  "AE", "C", "E", "E", "E",  "E", "I",
+        "I", "I", "I", "D", "N",  "O",  "O",  "O", "O", "O", "x",  "O", "U",
+        "U", "U", "U", "Y", "TH", "ss", "a",  "a", "a", "a", "a",  "a", "ae",
+        "c", "e", "e", "e", "e",  "i",  "i",  "i", "i", "d", "n",  "o", "o",
+        "o", "o", "o", "_", "o",  "u",  "u",  "u", "u", "y", "th", "y"};
+
+    if (cp == '"' || cp == '\\')
+        return buf_putc(b, '_');
+    if (cp >= 0x20 && cp < 0x7F)
+        return buf_putc(b, (char)cp);
+    if (cp == 0xA0)
+        return buf_putc(b, ' ');
+    if (cp >= 0xC0 && cp <= 0xFF)
+        return buf_puts(b, latin1[cp - 0xC0]);
+    /* Combining marks: "a" and U+0308 read as "a", not "a_". */
+    if (cp >= 0x300 && cp <= 0x36F)
+        return GW_OK;
+    return buf_putc(b, '_');
+}
+
+/*
+ * Appends the readable ASCII stand-in of a file name that is not plain:
+ * Latin letters without their accents, "_" for anything else, cut to
+ * FALLBACK_MAX characters with its extension kept.
+ */
+static enum gw_err put_fallback(struct buf *fb, const char *name)
+{
+    size_t n = strlen(name), len;
+    const char *ext;
+    enum gw_err rc = GW_OK;
+
+    for (size_t i = 0; i < n && rc == GW_OK; i += len) {
+        len = enc_utf8_len(name + i, n - i);
+        if (len == 0)
+            len = 1;
+        rc = put_translit(fb, code_point(name + i, len));
+    }
+    if (rc != GW_OK)
+        return rc;
+    if (fb->len == 0)
+        return buf_putc(fb, '_');
+    if (fb->len <= FALLBACK_MAX)
+        return GW_OK;
+    ext = strrchr(fb->data, '.');
+    len = ext != NULL ? strlen(ext) : 0;
+    if (len > EXT_MAX || ext == fb->data)
+        len = 0;
+    memmove(fb->data + FALLBACK_MAX - len, fb->data + fb->len - len, len);
+    fb->len = FALLBACK_MAX;
+    fb->data[fb->len] = '\0';
+    return GW_OK;
+}
+
+/*
+ * Appends `key*N*=` parameters (RFC 2231 3 and 4) that together hold the
+ * name, percent-encoded, each on a line of its own where it fits; the
+ * first says the charset, and no character is split between two.
+ */
+static void put_continuations(struct hline *h, const char *key,
+                              const char *name)
+{
+    size_t n = strlen(name), pos = 0, len;
+    struct buf chunk;
+
+    buf_init(&chunk, LINE_MAX_HDR);
+    for (unsigned part = 0; pos < n && h->rc == GW_OK; part++) {
+        size_t room = PARAM_UNIT_MAX - strlen(key) - 6 - (part ? 0 : 7);
+        size_t used = 0, start = pos;
+
+        for (; pos < n; pos += len) {
+            size_t cost = 0;
+
+            len = enc_utf8_len(name + pos, n - pos);
+            len = len == 0 ? 1 : len;
+            for (size_t k = 0; k < len; k++)
+                cost += enc_pct_len((unsigned char)name[pos + k]);
+            if (used + cost > room && pos > start)
+                break;
+            used += cost;
+        }
+        buf_reset(&chunk);
+        h->rc = enc_pct(&chunk, name + start, pos - start);
+        hl_printf(h, true, "%s*%u*=%s%s", key, part, part ? "" : "utf-8''",
+                  buf_cstr(&chunk));
+    }
+    buf_free(&chunk);
+}
+
+/*
+ * Appends the `key` parameter ("name" or "filename") for a file name: a
+ * quoted-string when it is short plain ASCII; otherwise a readable ASCII
+ * stand-in for readers that know only that, then the name itself in the
+ * RFC 2231 form, which such readers prefer (RFC 6266 4.3 says the same).
+ */
+static void put_name_param(struct hline *h, const char *key, const char *name)
+{
+    struct buf tmp;
+
+    if (plain_param(name)) {
+        hl_printf(h, true, "%s=\"%s\"", key, name);
+        return;
+    }
+    buf_init(&tmp, LINE_MAX_HDR);
+    if (h->rc == GW_OK)
+        h->rc = put_fallback(&tmp, name);
+    hl_printf(h, true, "%s=\"%s\"", key, buf_cstr(&tmp));
+    buf_reset(&tmp);
+    if (h->rc == GW_OK)
+        h->rc = enc_pct(&tmp, name, strlen(name));
+    if (h->rc == GW_OK && strlen(key) + 9 + tmp.len <= PARAM_UNIT_MAX)
+        hl_printf(h, true, "%s*=utf-8''%s", key, buf_cstr(&tmp));
+    else
+        put_continuations(h, key, name);
+    buf_free(&tmp);
+}
+
+/* Appends one attachment: its header fields, a blank line and its body. */
+static enum gw_err put_attachment(struct compose *c,
+                                  const struct mime_attachment *a)
+{
+    const char *type;
+    enum cte cte = attachment_cte(c, a, &type);
+    struct hline h;
     enum gw_err rc;
 
-    buf_init(&line, FOLD_AT * 2);
-    rc = pick_boundary(c, boundary);
+    hl_begin(&h, c, "Content-Type");
+    hl_unit(&h, false, type);
+    put_name_param(&h, "name", a->filename);
+    rc = hl_end(&h);
     if (rc == GW_OK)
-        rc = buf_printf(&line, " multipart/alternative; boundary=\"%s\"",
-                        boundary);
+        rc = buf_printf(c->out, "Content-Transfer-Encoding: %s\r\n",
+                        cte_names[cte]);
+    if (rc != GW_OK)
+        return rc;
+    hl_begin(&h, c, "Content-Disposition");
+    hl_unit(&h, false, a->is_inline ? "inline" : "attachment");
+    put_name_param(&h, "filename", a->filename);
+    rc = hl_end(&h);
+    if (rc == GW_OK && a->content_id != NULL)
+        rc = buf_printf(c->out, "Content-ID: <%s>\r\n", a->content_id);
     if (rc == GW_OK)
-        rc = put_header(c, "Content-Type", &line);
+        rc = buf_append(c->out, "\r\n", 2);
+    if (cte == CTE_8BIT)
+        c->res->is_8bit = true;
+    if (rc == GW_OK && cte == CTE_BASE64)
+        rc = enc_base64_lines(c->out, a->data, a->len);
+    else if (rc == GW_OK)
+        rc = enc_crlf(c->out, a->data, a->len);
+    return rc;
+}
+
+/*
+ * The levels of the tree, outermost first: multipart/mixed holds the
+ * body and the attachments, multipart/related the HTML and what it
+ * shows inline, multipart/alternative the text and the HTML. A level
+ * without parts of its own is left out, so that a text alone stays a
+ * single part.
+ */
+enum level {
+    LEVEL_MIXED,
+    LEVEL_RELATED,
+    LEVEL_ALTERNATIVE,
+};
+
+/* True when the attachment goes with the HTML in multipart/related. */
+static bool is_related(const struct compose *c, const struct mime_attachment *a)
+{
+    return c->msg->html != NULL && a->is_inline && a->content_id != NULL;
+}
+
+/* True when `lv` has parts of its own, which make it a multipart. */
+static bool level_needed(const struct compose *c, enum level lv)
+{
+    const struct mime_message *m = c->msg;
+
+    if (lv == LEVEL_ALTERNATIVE)
+        return m->text != NULL && m->html != NULL;
+    for (size_t i = 0; i < m->n_attachments; i++) {
+        if (is_related(c, &m->attachments[i]) == (lv == LEVEL_RELATED))
+            return true;
+    }
+    return false;
+}
+
+static enum gw_err put_level(struct compose *c, enum level lv);
+
+/* Appends the boundary line before a part; the first has no CRLF before. */
+static enum gw_err put_delimiter(struct compose *c, const char *boundary,
+                                 bool *first)
+{
+    enum gw_err rc =
+        buf_printf(c->out, "%s--%s\r\n", *first ? "" : "\r\n", boundary);
+
+    *first = false;
+    return rc;
+}
+
+/* Appends the parts of the multipart of level `lv`. */
+static enum gw_err put_children(struct compose *c, enum level lv,
+                                const char *boundary)
+{
+    const struct mime_message *m = c->msg;
+    bool first = true, body = m->text != NULL || m->html != NULL;
+    enum gw_err rc = GW_OK;
+
+    if (lv == LEVEL_ALTERNATIVE) {
+        rc = put_delimiter(c, boundary, &first);
+        if (rc == GW_OK)
+            rc = put_part(c, "text/plain", m->text);
+        if (rc == GW_OK)
+            rc = put_delimiter(c, boundary, &first);
+        return rc == GW_OK ? put_part(c, "text/html", m->html) : rc;
+    }
+    /* With attachments alone, mixed holds no empty text part. */
+    if (lv == LEVEL_RELATED || body) {
+        rc = put_delimiter(c, boundary, &first);
+        if (rc == GW_OK)
+            rc = put_level(c, (enum level)(lv + 1));
+    }
+    for (size_t i = 0; i < m->n_attachments && rc == GW_OK; i++) {
+        const struct mime_attachment *a = &m->attachments[i];
+
+        if (is_related(c, a) != (lv == LEVEL_RELATED))
+            continue;
+        rc = put_delimiter(c, boundary, &first);
+        if (rc == GW_OK)
+            rc = put_attachment(c, a);
+    }
+    return rc;
+}
+
+/* Appends the multipart of level `lv`: its header fields and its parts. */
+static enum gw_err put_multipart(struct compose *c, enum level lv)
+{
+    static const char *const subtypes[] = {"mixed", "related", "alternative"};
+    char boundary[BOUNDARY_LEN + 1];
+    struct hline h;
+    enum gw_err rc = pick_boundary(c, boundary);
+
+    if (rc != GW_OK)
+        return rc;
+    hl_begin(&h, c, "Content-Type");
+    hl_printf(&h, false, "multipart/%s", subtypes[lv]);
+    /* RFC 2387 requires the type of the root part, which comes first. */
+    if (lv == LEVEL_RELATED)
+        hl_printf(&h, true, "type=\"%s\"",
+                  level_needed(c, LEVEL_ALTERNATIVE) ? "multipart/alternative"
+                                                     : "text/html");
+    hl_printf(&h, true, "boundary=\"%s\"", boundary);
+    rc = hl_end(&h);
     if (rc == GW_OK)
-        rc = buf_printf(c->out,
-                        "Content-Transfer-Encoding: 7bit\r\n\r\n--%s\r\n",
-                        boundary);
+        rc = buf_printf(c->out, "Content-Transfer-Encoding: %s\r\n\r\n",
+                        multipart_cte(c));
     if (rc == GW_OK)
-        rc = put_part(c, "text/plain", c->msg->text);
-    if (rc == GW_OK)
-        rc = buf_printf(c->out, "\r\n--%s\r\n", boundary);
-    if (rc == GW_OK)
-        rc = put_part(c, "text/html", c->msg->html);
+        rc = put_children(c, lv, boundary);
     if (rc == GW_OK)
         rc = buf_printf(c->out, "\r\n--%s--\r\n", boundary);
-    buf_free(&line);
     return rc;
+}
+
+static enum gw_err put_level(struct compose *c, enum level lv)
+{
+    const struct mime_message *m = c->msg;
+
+    if (level_needed(c, lv))
+        return put_multipart(c, lv);
+    if (lv != LEVEL_ALTERNATIVE)
+        return put_level(c, (enum level)(lv + 1));
+    if (m->html != NULL)
+        return put_part(c, "text/html", m->html);
+    return put_part(c, "text/plain", m->text != NULL ? m->text : "");
 }
 
 static enum gw_err put_body(struct compose *c)
 {
-    const struct mime_message *m = c->msg;
-    enum gw_err rc;
+    enum gw_err rc = put_level(c, LEVEL_MIXED);
 
-    if (m->text != NULL && m->html != NULL)
-        return put_alternative(c);
-    if (m->html != NULL)
-        rc = put_part(c, "text/html", m->html);
-    else
-        rc = put_part(c, "text/plain", m->text != NULL ? m->text : "");
     /* The last line of a message needs its CRLF before the final dot. */
     if (rc == GW_OK && memcmp(c->out->data + c->out->len - 2, "\r\n", 2) != 0)
         rc = buf_append(c->out, "\r\n", 2);
@@ -695,6 +1427,16 @@ static enum gw_err check_message(struct compose *c)
         if (rc != GW_OK)
             return blame(c, rc, label);
     }
+    for (size_t i = 0; i < m->n_attachments; i++) {
+        enum gw_err rc = check_attachment(c, i);
+
+        if (rc != GW_OK)
+            return rc;
+    }
+    if (m->html != NULL &&
+        mime_check_cid_refs(m->html, m->attachments, m->n_attachments,
+                            c->err) != GW_OK)
+        return blame(c, GW_EINVAL, "html");
     return GW_OK;
 }
 
@@ -707,7 +1449,9 @@ static enum gw_err put_headers(struct compose *c)
 
     if (rc == GW_OK)
         rc = put_addrs(c, "From", "from", false, m->from, 1);
-    if (rc == GW_OK && m->sender != NULL)
+    /* RFC 5322 3.6.2: no Sender when it would name the author again. */
+    if (rc == GW_OK && m->sender != NULL &&
+        !addr_same_mailbox(m->sender->mailbox, m->from->mailbox))
         rc = put_addrs(c, "Sender", "sender", false, m->sender, 1);
     if (rc == GW_OK && m->n_reply_to > 0)
         rc = put_addrs(c, "Reply-To", "reply_to", true, m->reply_to,

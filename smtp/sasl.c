@@ -95,7 +95,7 @@ enum gw_err sasl_base64(const char *text, struct buf *out)
 
 enum gw_err sasl_decode(const char *challenge, struct buf *out)
 {
-    return enc_base64_decode(out, challenge, strlen(challenge)) == GW_OK
+    return enc_base64_decode(out, challenge, strlen(challenge), NULL) == GW_OK
                ? GW_OK
                : GW_EPROTO;
 }

@@ -19,6 +19,7 @@
 
 enum state {
     S_CONNECT,
+    S_NOOP,
     S_TLS,
     S_GREETING,
     S_EHLO,
@@ -34,16 +35,45 @@ enum state {
     S_DONE,
 };
 
+/* A kept connection is checked with NOOP first when idle longer than
+   this (srv.idle_ms says how long it is kept at all)... */
+#define POOL_NOOP_AFTER_MS 2000
+
+/* ... and carries at most this many messages before it is closed. */
+#define POOL_SENDS_MAX 1000
+
+/* A connection kept open between sends, with what its session knows. */
+struct conn {
+    struct io io;
+    struct smtp_caps caps;
+    bool authenticated;
+    unsigned sends;      /* transactions it has carried */
+    uint64_t idle_since; /* io_now_ms() when it was last given back */
+    struct conn *next;
+};
+
 struct smtp_pool {
     struct smtp_server srv; /* with strings owned by the pool */
     struct tls_config *tls; /* NULL when srv.tls is none */
-    unsigned size;          /* most connections open at once */
-    unsigned busy;          /* connections open now */
+    unsigned size;          /* most connections at once, idle or busy */
+    unsigned busy;          /* connections in use, or being opened */
+    struct conn *idle;      /* kept open for the next sends, newest first */
+    unsigned n_idle;
     pthread_mutex_t lock;
     pthread_cond_t freed;
     /* srv.secrets points here when the credential has sealed secrets. */
     struct smtp_secrets secrets;
 };
+
+/*
+ * Takes a slot of the pool, waiting at most the pool's timeout
+ * (GW_EBUSY past it), and with it the newest idle connection still worth
+ * using, or NULL in `*out` when a new one is to be opened (pool.c).
+ */
+enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out);
+
+/* Gives the slot back, with the connection to keep open, or NULL. */
+void pool_release(struct smtp_pool *pool, struct conn *keep);
 
 /* One transaction on one connection. */
 struct session {
@@ -57,6 +87,10 @@ struct session {
     struct smtp_caps caps;
     struct smtp_reply reply;
     bool authenticated;    /* AUTH succeeded on this connection */
+    bool reused;           /* the connection came from the pool */
+    bool ready;            /* greeting, EHLO and AUTH are done: reusable */
+    bool unknown;          /* the message went out, its verdict never came */
+    unsigned sends;        /* transactions this connection has carried */
     const char *auth_mech; /* the mechanism AUTH tried; NULL before */
     bool verifying;        /* smtp_pool_verify(): AUTH may not be skipped */
     void *observer;        /* what observe() fills */

@@ -41,11 +41,11 @@
 #define COMMAND_MAX 1024
 
 static const char *const state_names[] = {
-    [S_CONNECT] = "CONNECT", [S_TLS] = "TLS",   [S_GREETING] = "GREETING",
-    [S_EHLO] = "EHLO",       [S_HELO] = "HELO", [S_STARTTLS] = "STARTTLS",
-    [S_AUTH] = "AUTH",       [S_MAIL] = "MAIL", [S_RCPT] = "RCPT",
-    [S_DATA] = "DATA",       [S_BODY] = "BODY", [S_RSET] = "RSET",
-    [S_QUIT] = "QUIT",       [S_DONE] = "DONE",
+    [S_CONNECT] = "CONNECT",   [S_NOOP] = "NOOP", [S_TLS] = "TLS",
+    [S_GREETING] = "GREETING", [S_EHLO] = "EHLO", [S_HELO] = "HELO",
+    [S_STARTTLS] = "STARTTLS", [S_AUTH] = "AUTH", [S_MAIL] = "MAIL",
+    [S_RCPT] = "RCPT",         [S_DATA] = "DATA", [S_BODY] = "BODY",
+    [S_RSET] = "RSET",         [S_QUIT] = "QUIT", [S_DONE] = "DONE",
 };
 
 bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
@@ -196,6 +196,33 @@ static void do_connect(struct session *s)
     else
         session_set_state(s,
                           srv->tls == SMTP_TLS_IMPLICIT ? S_TLS : S_GREETING);
+}
+
+/* Forgets a kept connection that proved dead; the send opens a new one. */
+static void start_over(struct session *s)
+{
+    log_debug("event=smtp_reconnect host=%s", s->pool->srv.host);
+    io_close(&s->io);
+    memset(&s->caps, 0, sizeof(s->caps));
+    s->authenticated = s->reused = s->ready = false;
+    s->sends = 0;
+    s->res->error = (struct gw_error){0};
+    session_set_state(s, S_CONNECT);
+}
+
+/* A connection idle for a while is asked whether it is still there. */
+static void do_noop(struct session *s)
+{
+    struct gw_error keep = s->res->error;
+
+    if (send_line(s, "NOOP", false) == GW_OK &&
+        read_reply(s, s->pool->srv.timeouts.command_ms) == GW_OK &&
+        s->reply.code == 250) {
+        session_set_state(s, S_MAIL);
+        return;
+    }
+    s->res->error = keep;
+    start_over(s);
 }
 
 /* The TLS handshake: from the first byte, or after STARTTLS's 220. */
@@ -379,6 +406,18 @@ static void mail_refused(struct session *s)
                  s->env->from, session_reply(s));
 }
 
+/* Reads the reply to the RSET that starts a send on a reused connection. */
+static enum gw_err read_rset(struct session *s)
+{
+    enum gw_err rc = read_reply(s, s->pool->srv.timeouts.command_ms);
+
+    if (rc == GW_OK && s->reply.code != 250)
+        rc = gw_error_set(&s->res->error, GW_EIO,
+                          "RSET on a kept connection was refused: %s",
+                          session_reply(s));
+    return rc;
+}
+
 /*
  * With PIPELINING (RFC 2920) MAIL FROM and every RCPT TO go out in one
  * write, and DATA with them when no refusal can stop the send after it:
@@ -394,8 +433,9 @@ static void do_pipeline(struct session *s, const struct buf *mail)
     struct buf batch;
     enum gw_err rc;
 
-    buf_init(&batch, (env->n_rcpts + 2) * (COMMAND_MAX + 2));
-    rc = buf_printf(&batch, "%s\r\n", buf_cstr(mail));
+    buf_init(&batch, (env->n_rcpts + 3) * (COMMAND_MAX + 2));
+    rc = buf_printf(&batch, "%s%s\r\n", s->reused ? "RSET\r\n" : "",
+                    buf_cstr(mail));
     for (size_t i = 0; i < env->n_rcpts && rc == GW_OK; i++)
         rc = buf_printf(&batch, "RCPT TO:<%s>\r\n", env->rcpts[i]);
     if (rc == GW_OK && with_data)
@@ -403,6 +443,8 @@ static void do_pipeline(struct session *s, const struct buf *mail)
     if (rc == GW_OK)
         rc = send_bytes(s, batch.data, batch.len, false);
     buf_free(&batch);
+    if (rc == GW_OK && s->reused)
+        rc = read_rset(s);
     if (rc != GW_OK || read_reply(s, s->pool->srv.timeouts.command_ms)) {
         broken(s);
         return;
@@ -446,8 +488,16 @@ static void do_mail(struct session *s)
 {
     struct buf mail;
 
+    s->ready = true;
     if (!fits_server(s))
         return;
+    /* A reused connection starts clean: RSET (sent with the batch when
+       pipelining). */
+    if (s->reused && !s->caps.pipelining &&
+        (send_line(s, "RSET", false) != GW_OK || read_rset(s) != GW_OK)) {
+        broken(s);
+        return;
+    }
     buf_init(&mail, COMMAND_MAX);
     if (mail_command(s, &mail) != GW_OK) {
         session_fail(s, GW_EINVAL, "MAIL FROM is longer than %d bytes",
@@ -545,7 +595,15 @@ static void finish_body(struct session *s)
                       deadline_of(s, s->pool->srv.timeouts.data_ms),
                       &s->res->error);
     buf_free(&out);
-    if (rc != GW_OK || read_reply(s, s->pool->srv.timeouts.dot_ms) != GW_OK)
+    if (rc == GW_OK) {
+        s->sends++;
+        rc = read_reply(s, s->pool->srv.timeouts.dot_ms);
+        /* The whole message went out: without a verdict nobody knows
+           whether it was delivered, and sending it again could deliver it
+           twice. */
+        s->unknown = rc == GW_EIO || rc == GW_ETIMEDOUT || rc == GW_EPROTO;
+    }
+    if (rc != GW_OK)
         broken(s);
     else if (s->reply.code != 250)
         session_fail(s, GW_EREJECTED, "the message was refused: %s",
@@ -577,13 +635,20 @@ static void do_quit(struct session *s)
     session_set_state(s, S_DONE);
 }
 
-/* Runs the conversation until `until` (or DONE) is reached. */
+/*
+ * Runs the conversation until `until` is reached, or QUIT or DONE: whether
+ * the session ends with QUIT or stays open for the next send is for
+ * stream_close() to decide.
+ */
 static void run(struct session *s, enum state until)
 {
-    while (s->state != S_DONE && s->state != until) {
+    while (s->state != S_DONE && s->state != S_QUIT && s->state != until) {
         switch (s->state) {
         case S_CONNECT:
             do_connect(s);
+            break;
+        case S_NOOP:
+            do_noop(s);
             break;
         case S_TLS:
             do_tls(s, S_GREETING);
@@ -617,8 +682,6 @@ static void run(struct session *s, enum state until)
             do_rset(s);
             break;
         case S_QUIT:
-            do_quit(s);
-            break;
         case S_DONE:
             break;
         }
@@ -630,189 +693,21 @@ void session_run(struct session *s, enum state until)
     run(s, until);
 }
 
-static char *dup_or_null(const char *s, bool *oom)
-{
-    char *copy;
-
-    if (s == NULL)
-        return NULL;
-    copy = strdup(s);
-    if (copy == NULL)
-        *oom = true;
-    return copy;
-}
-
-/* The name EHLO gives when none is configured: this machine's. */
-static char *default_helo_name(void)
-{
-    char name[256];
-
-    if (gethostname(name, sizeof(name)) != 0 || name[0] == '\0')
-        return strdup("localhost");
-    name[sizeof(name) - 1] = '\0';
-    return strdup(name);
-}
-
-/* Checks the settings that no connection attempt would reveal. */
-static enum gw_err check_server(const struct smtp_server *srv,
-                                struct gw_error *err)
-{
-    if (srv->host == NULL || srv->host[0] == '\0')
-        return gw_error_set(err, GW_EINVAL, "the host is empty");
-    if (srv->port == 0 || srv->port > 65535)
-        return gw_error_set(err, GW_EINVAL, "the port is not 1..65535");
-    if (srv->ip_version != 0 && srv->ip_version != 4 && srv->ip_version != 6)
-        return gw_error_set(err, GW_EINVAL, "ip_version must be 0, 4 or 6");
-    if (srv->mechanisms != NULL &&
-        sasl_check_list(srv->mechanisms, err) != GW_OK)
-        return gw_error_prefix(err, "mechanisms");
-    if (srv->secrets != NULL &&
-        (srv->password != NULL || srv->access_token != NULL))
-        return gw_error_set(err, GW_EINVAL,
-                            "secrets are given both sealed and in the clear");
-    if (srv->username != NULL && srv->password == NULL &&
-        srv->access_token == NULL &&
-        (srv->secrets == NULL ||
-         (!srv->secrets->has_password && !srv->secrets->has_access_token)))
-        return gw_error_set(err, GW_EINVAL,
-                            "a user name is set without a password or an "
-                            "access token");
-    return GW_OK;
-}
-
-/* Copies every string of `srv` into the pool. */
-static bool copy_server(struct smtp_pool *pool, const struct smtp_server *srv)
-{
-    struct smtp_server *mine = &pool->srv;
-    bool oom = false;
-
-    *mine = *srv;
-    mine->host = dup_or_null(srv->host, &oom);
-    mine->helo_name = srv->helo_name ? dup_or_null(srv->helo_name, &oom)
-                                     : default_helo_name();
-    mine->username = dup_or_null(srv->username, &oom);
-    mine->password = dup_or_null(srv->password, &oom);
-    mine->access_token = dup_or_null(srv->access_token, &oom);
-    mine->mechanisms = dup_or_null(
-        srv->mechanisms ? srv->mechanisms : "CRAM-MD5,XOAUTH2,LOGIN,PLAIN",
-        &oom);
-    mine->auth_from = dup_or_null(srv->auth_from, &oom);
-    if (srv->secrets != NULL) {
-        pool->secrets = *srv->secrets;
-        mine->secrets = &pool->secrets;
-    }
-    mine->tls_params.ca_file = dup_or_null(srv->tls_params.ca_file, &oom);
-    mine->tls_params.client_cert =
-        dup_or_null(srv->tls_params.client_cert, &oom);
-    mine->tls_params.client_key = dup_or_null(srv->tls_params.client_key, &oom);
-    if (mine->timeout_ms == 0)
-        mine->timeout_ms = 30000;
-    return !oom && mine->helo_name != NULL;
-}
-
-struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
-                                struct gw_error *err)
-{
-    struct smtp_pool *pool;
-
-    if (check_server(srv, err) != GW_OK)
-        return NULL;
-    pool = calloc(1, sizeof(*pool));
-    if (pool == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
-    pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->freed, NULL);
-    pool->size = size ? size : 1;
-    if (!copy_server(pool, srv)) {
-        gw_error_set(err, GW_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (srv->tls != SMTP_TLS_NONE) {
-        pool->tls = tls_config_new(&pool->srv.tls_params, err);
-        if (pool->tls == NULL)
-            goto fail;
-        if (!srv->tls_params.verify_peer)
-            log_warn("event=tls_verify_off host=%s detail=\"verify_peer is "
-                     "false: the server's certificate is not checked\"",
-                     srv->host);
-    }
-    return pool;
-fail:
-    smtp_pool_free(pool);
-    return NULL;
-}
-
-/* Frees a string that may have held a secret, wiping it first. */
-static void free_wiped(const char *s)
-{
-    if (s != NULL) {
-        explicit_bzero((char *)(uintptr_t)s, strlen(s));
-        free((char *)(uintptr_t)s);
-    }
-}
-
-void smtp_pool_free(struct smtp_pool *pool)
-{
-    const struct smtp_server *srv;
-
-    if (pool == NULL)
-        return;
-    srv = &pool->srv;
-    free_wiped(srv->host);
-    free_wiped(srv->helo_name);
-    free_wiped(srv->username);
-    free_wiped(srv->password);
-    free_wiped(srv->access_token);
-    free_wiped(srv->mechanisms);
-    free_wiped(srv->auth_from);
-    free_wiped(srv->tls_params.ca_file);
-    free_wiped(srv->tls_params.client_cert);
-    free_wiped(srv->tls_params.client_key);
-    tls_config_free(pool->tls);
-    pthread_mutex_destroy(&pool->lock);
-    pthread_cond_destroy(&pool->freed);
-    free(pool);
-}
-
-/* Takes one of the pool's connections, waiting until `until`. */
-static enum gw_err acquire(struct smtp_pool *pool, uint64_t until)
-{
-    uint64_t now = io_now_ms(), left = until > now ? until - now : 0;
-    struct timespec ts;
-    enum gw_err rc = GW_OK;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(left / 1000);
-    ts.tv_nsec += (long)(left % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&pool->lock);
-    while (pool->busy == pool->size && rc == GW_OK) {
-        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &ts) != 0)
-            rc = GW_EBUSY;
-    }
-    if (rc == GW_OK)
-        pool->busy++;
-    pthread_mutex_unlock(&pool->lock);
-    return rc;
-}
-
-static void release(struct smtp_pool *pool)
-{
-    pthread_mutex_lock(&pool->lock);
-    pool->busy--;
-    pthread_cond_signal(&pool->freed);
-    pthread_mutex_unlock(&pool->lock);
-}
-
 /* Turns what the session saw into the overall status. */
 static void conclude(struct session *s)
 {
     struct smtp_result *res = s->res;
 
-    if (s->failed) {
+    if (s->unknown) {
+        struct gw_error why = res->error;
+
+        res->status = SMTP_UNKNOWN;
+        gw_error_set(&res->error, why.code,
+                     "the message was sent, but the connection failed before "
+                     "the server's verdict, so it may have been delivered; "
+                     "it was not sent again (%.300s)",
+                     why.detail);
+    } else if (s->failed) {
         res->status = SMTP_FAILED;
         if (res->error.code == GW_OK)
             gw_error_set(&res->error, GW_EIO, "the send failed");
@@ -831,14 +726,89 @@ struct smtp_stream {
     struct smtp_pool *pool;
 };
 
-/* Hangs up, frees the stream and gives its connection back. */
+/* Starts the session on a kept connection, or on a new one. */
+static void session_start(struct session *s, struct conn *kept)
+{
+    io_init(&s->io);
+    smtp_reply_init(&s->reply);
+    s->state = S_CONNECT;
+    if (kept == NULL)
+        return;
+    s->io = kept->io;
+    s->caps = kept->caps;
+    s->authenticated = kept->authenticated;
+    s->sends = kept->sends;
+    s->reused = s->ready = true;
+    s->state =
+        io_now_ms() - kept->idle_since > POOL_NOOP_AFTER_MS ? S_NOOP : S_MAIL;
+    free(kept);
+}
+
+/*
+ * The connection after the send: kept for the next one when it is clean
+ * and ready (greeting, EHLO and AUTH done, no failure of the link), else
+ * ended with QUIT or closed.
+ */
+static struct conn *session_keep(struct session *s)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+    struct conn *c;
+
+    if (s->state != S_QUIT || !s->ready || srv->idle_ms == 0 ||
+        s->sends >= POOL_SENDS_MAX ||
+        (srv->username != NULL && !s->authenticated &&
+         !srv->ignore_failed_auth))
+        return NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->io = s->io;
+    c->caps = s->caps;
+    c->authenticated = s->authenticated;
+    c->sends = s->sends;
+    io_init(&s->io);
+    session_set_state(s, S_DONE);
+    return c;
+}
+
+/* Ends the session, frees the stream and gives its connection back. */
 static void stream_close(struct smtp_stream *st)
 {
+    struct conn *keep = session_keep(&st->s);
+
+    if (st->s.state == S_QUIT)
+        do_quit(&st->s);
     io_close(&st->s.io);
     smtp_reply_free(&st->s.reply);
-    release(st->pool);
+    pool_release(st->pool, keep);
     conclude(&st->s);
     free(st);
+}
+
+/*
+ * True when a kept connection died before the message went out: the
+ * server closed it while idle (EIO) or said 421. Nothing was delivered,
+ * so the send starts again on a new connection.
+ */
+static bool lost_kept(const struct session *s)
+{
+    return s->reused && s->state != S_BODY &&
+           (s->res->error.code == GW_EIO || s->reply.code == 421);
+}
+
+/* Forgets what a failed first try recorded. */
+static void clear_result(struct session *s)
+{
+    struct smtp_result *res = s->res;
+
+    for (size_t i = 0; i < res->n_rcpts; i++) {
+        free(res->rcpts[i].reply);
+        res->rcpts[i] = (struct smtp_rcpt_result){0};
+    }
+    res->error = (struct gw_error){0};
+    s->next_rcpt = s->accepted = 0;
+    s->failed = false;
+    s->reply.code = 0;
 }
 
 struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
@@ -846,6 +816,7 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
                                       size_t size, struct smtp_result *res)
 {
     struct smtp_stream *st;
+    struct conn *kept = NULL;
 
     memset(res, 0, sizeof(*res));
     res->status = SMTP_FAILED;
@@ -857,20 +828,22 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
         return NULL;
     }
     res->n_rcpts = env->n_rcpts;
-    if (acquire(pool, io_now_ms() + pool->srv.timeout_ms) != GW_OK) {
+    if (pool_acquire(pool, &kept) != GW_OK) {
         free(st);
         gw_error_set(&res->error, GW_EBUSY, "all %u connections to %s are busy",
                      pool->size, pool->srv.host);
         return NULL;
     }
     st->pool = pool;
-    st->s = (struct session){
-        .pool = pool, .env = env, .len = size, .res = res, .state = S_CONNECT};
-    io_init(&st->s.io);
-    smtp_reply_init(&st->s.reply);
+    st->s = (struct session){.pool = pool, .env = env, .len = size, .res = res};
+    session_start(&st->s, kept);
     run(&st->s, S_BODY);
+    if (lost_kept(&st->s)) {
+        clear_result(&st->s);
+        start_over(&st->s);
+        run(&st->s, S_BODY);
+    }
     if (st->s.state != S_BODY) {
-        run(&st->s, S_DONE);
         stream_close(st);
         return NULL;
     }
@@ -888,9 +861,11 @@ enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n)
 
 enum gw_err smtp_stream_end(struct smtp_stream *st, struct smtp_result *res)
 {
-    run(&st->s, S_DONE);
+    run(&st->s, S_QUIT);
     stream_close(st);
-    return res->status == SMTP_FAILED ? res->error.code : GW_OK;
+    return res->status == SMTP_SENT || res->status == SMTP_PARTIAL
+               ? GW_OK
+               : res->error.code;
 }
 
 void smtp_stream_abort(struct smtp_stream *st, enum gw_err code,

@@ -82,8 +82,10 @@ struct smtp_server {
     const char *auth_from;     /* AUTH= on MAIL FROM; NULL for none */
     bool allow_plaintext_auth; /* PLAIN, LOGIN, XOAUTH2 without TLS */
     bool ignore_failed_auth;   /* go on unauthenticated when AUTH fails */
-    unsigned timeout_ms;       /* the default of every step, and the
-                                  longest wait for a free connection */
+    unsigned idle_ms;    /* how long a connection is kept open between sends
+                            for the next one; 0: QUIT after every send */
+    unsigned timeout_ms; /* the default of every step, and the
+                            longest wait for a free connection */
     struct smtp_timeouts timeouts;
     /* Instead of password and access_token (then both NULL): secrets
        opened only for AUTH. NULL when the secrets are given as above. */
@@ -116,6 +118,9 @@ enum smtp_status {
     SMTP_SENT,    /* every recipient accepted and the message taken */
     SMTP_PARTIAL, /* the message taken for some recipients only */
     SMTP_FAILED,  /* the message was not taken at all */
+    SMTP_UNKNOWN, /* the message was sent whole, but the connection was
+                     lost before the server's verdict: it may have been
+                     delivered, and it is not sent again */
 };
 
 /* The outcome of a send. Release it with smtp_result_free(). */

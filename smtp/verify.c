@@ -29,8 +29,6 @@ static const char *step_name(enum state st)
         return "starttls";
     case S_AUTH:
         return "auth";
-    case S_QUIT:
-        return "quit";
     default:
         return NULL;
     }
@@ -64,12 +62,6 @@ static void observe(struct session *s, enum state next)
 
     if (name == NULL)
         return;
-    if (s->state == S_QUIT) {
-        /* do_quit() keeps no outcome: its reply line tells. */
-        add_step(v, name, strncmp(s->line, "221", 3) == 0 ? GW_OK : GW_EIO,
-                 "QUIT was not answered with 221");
-        return;
-    }
     if (s->failed) {
         add_step(v, name, s->res->error.code ? s->res->error.code : GW_EIO,
                  s->res->error.detail);
@@ -83,6 +75,25 @@ static void observe(struct session *s, enum state next)
         snprintf(v->greeting, sizeof(v->greeting), "%s", session_reply(s));
 }
 
+/* Ends a session that is still connected, as a step of its own. */
+static void quit(struct session *s, struct smtp_verify *v)
+{
+    char why[GW_ERROR_DETAIL_MAX];
+
+    s->observe = NULL;
+    if (!session_exchange(s, "QUIT", false, 0)) {
+        add_step(v, "quit", GW_EIO, "the connection failed at QUIT");
+    } else if (s->reply.code != 221) {
+        snprintf(why, sizeof(why), "QUIT was answered with %s",
+                 session_reply(s));
+        add_step(v, "quit", GW_EPROTO, why);
+    } else {
+        add_step(v, "quit", GW_OK, NULL);
+    }
+}
+
+/* A connection of its own, never a kept one: what a send on a new
+   connection would meet. */
 void smtp_pool_verify(struct smtp_pool *pool, struct smtp_verify *out)
 {
     struct smtp_result res = {0};
@@ -99,10 +110,8 @@ void smtp_pool_verify(struct smtp_pool *pool, struct smtp_verify *out)
     out->authenticated = s.authenticated;
     out->caps = s.caps;
     out->mechanism = s.auth_mech;
-    if (s.state == S_MAIL) {
-        session_set_state(&s, S_QUIT);
-        session_run(&s, S_DONE);
-    }
+    if (s.state != S_DONE)
+        quit(&s, out);
     out->ok = out->error.code == GW_OK && out->n_steps > 0;
     log_info("event=verify host=%s ok=%s steps=%zu", pool->srv.host,
              out->ok ? "true" : "false", out->n_steps);

@@ -31,7 +31,8 @@ describe('HTTP API', () => {
 
   before(async () => {
     smtp = await startSmtpServer();
-    gw = await startGateway({ smtpPort: smtp.port });
+    // A connection per send, so that counting connections counts sends.
+    gw = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0 } });
   });
 
   after(async () => {

@@ -60,7 +60,10 @@ describe('shutdown', () => {
         { close: true },
       ];
       const srv = await startScripted([script]);
-      const gw = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_TIMEOUT: 30 } });
+      const gw = await startGateway({
+        smtpPort: srv.port,
+        env: { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_IDLE_TIMEOUT: 0 },
+      });
       const events = [];
       try {
         const inflight = send(gw, { from: 'a@example.com', to: 'b@example.com', subject: 'in flight', text: 'x' }, { timeoutMs: 40000 }).then(

@@ -516,11 +516,11 @@ describe('upstream refusals other than RCPT', () => {
   });
 });
 
-// The contract names GATEWAY_SMTP_USERNAME/PASSWORD, but this version
-// refuses to start with a user name ("AUTH is not available in this
-// version"). The tests run and report, marked TODO so they do not fail
-// the suite; drop the `todo` once AUTH is in.
-const AUTH = { ...T, todo: 'SMTP AUTH is not implemented yet' };
+// AUTH over plain TCP: smtp-server here offers PLAIN and LOGIN without
+// TLS, which the gateway only uses with allow_plaintext_auth (auth.test.js
+// covers TLS, every mechanism and the refusals).
+const AUTH = T;
+const PLAINTEXT_AUTH = { GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH: 'true' };
 
 describe('SMTP AUTH', () => {
   it('authenticates with GATEWAY_SMTP_USERNAME/PASSWORD and never logs the password', AUTH, async () => {
@@ -531,7 +531,7 @@ describe('SMTP AUTH', () => {
       gw = await startGateway({
       smtpPort: smtp.port,
       password,
-      env: { GATEWAY_SMTP_USERNAME: 'gwuser' },
+      env: { GATEWAY_SMTP_USERNAME: 'gwuser', ...PLAINTEXT_AUTH },
       secrets: [
         Buffer.from(`\0gwuser\0${password}`).toString('base64'), // AUTH PLAIN
         Buffer.from(password).toString('base64'), // AUTH LOGIN
@@ -558,7 +558,7 @@ describe('SMTP AUTH', () => {
       gw = await startGateway({
       smtpPort: smtp.port,
       password,
-      env: { GATEWAY_SMTP_USERNAME: 'gwuser' },
+      env: { GATEWAY_SMTP_USERNAME: 'gwuser', ...PLAINTEXT_AUTH },
       secrets: [Buffer.from(`\0gwuser\0${password}`).toString('base64'), Buffer.from(password).toString('base64')],
     });
       const r = await send(gw, { from: 'a@example.com', to: 'b@example.com', text: 'x' });

@@ -1,5 +1,6 @@
 /* Unit tests of address parsing and checks (smtp/addr.c). */
 #include "../../smtp/addr.h"
+#include "../../smtp/buf.h"
 #include "check.h"
 
 #include <stdio.h>
@@ -36,6 +37,21 @@ static const char *refused_with(const char *text, const char *detail)
     if (a.name != NULL || a.mailbox != NULL)
         return "a refused address left memory in the addr";
     return "";
+}
+
+/*
+ * Makes `b` hold `head`, `count` copies of `piece` and `tail`, and returns
+ * its text.
+ */
+static const char *build(struct buf *b, const char *head, const char *piece,
+                         int count, const char *tail)
+{
+    buf_reset(b);
+    buf_puts(b, head);
+    for (int i = 0; i < count; i++)
+        buf_puts(b, piece);
+    buf_puts(b, tail);
+    return buf_cstr(b);
 }
 
 /* Runs a table of refusals; the first mismatch fails the test. */
@@ -99,6 +115,7 @@ TEST(accepts_utf8_and_flags_it)
     CHECK(addr_parse("Zo\xC3\xAB <zo\xC3\xAB@ex\xC3\xA4mple.de>", &a, &err) ==
           GW_OK);
     CHECK_STR(a.name, "Zo\xC3\xAB");
+    CHECK_STR(a.mailbox, "zo\xC3\xAB@xn--exmple-cua.de");
     CHECK(addr_needs_utf8(a.mailbox));
     addr_clear(&a);
     CHECK(!addr_needs_utf8("zoe@example.de"));
@@ -324,6 +341,129 @@ TEST(same_mailbox_folds_only_the_domain)
     CHECK(!addr_same_mailbox(NULL, "ann@example.com"));
 }
 
+TEST(international_domains_become_a_labels)
+{
+    struct gw_error err = {0};
+    struct addr a;
+
+    /* Only the local part can need SMTPUTF8 once the domain is ASCII. */
+    CHECK(addr_parse("B\xC3\xBC <info@B\xC3\xBC"
+                     "cher.example>",
+                     &a, &err) == GW_OK);
+    CHECK_STR(a.name, "B\xC3\xBC");
+    CHECK_STR(a.mailbox, "info@xn--bcher-kva.example");
+    CHECK(!addr_needs_utf8(a.mailbox));
+    addr_clear(&a);
+    CHECK(addr_set(&a, NULL, "taro@\xE4\xBE\x8B\xE3\x81\x88.jp", &err) ==
+          GW_OK);
+    CHECK_STR(a.mailbox, "taro@xn--r8jz45g.jp");
+    addr_clear(&a);
+    /* UTS #46 maps capitals and the ideographic full stop; the local part
+     * and an all-ASCII domain keep their case. */
+    CHECK(addr_set(&a, NULL,
+                   "Ann@M\xC3\x9CNCHEN\xE3\x80\x82"
+                   "De",
+                   &err) == GW_OK);
+    CHECK_STR(a.mailbox, "Ann@xn--mnchen-3ya.de");
+    addr_clear(&a);
+    CHECK(addr_parse("Ann@Example.COM", &a, &err) == GW_OK);
+    CHECK_STR(a.mailbox, "Ann@Example.COM");
+    addr_clear(&a);
+}
+
+TEST(a_utf8_label_may_exceed_63_bytes_when_its_a_label_does_not)
+{
+    struct gw_error err = {0};
+    struct buf box;
+    struct addr a;
+
+    /* 30 three-byte characters: 90 bytes, a 40-odd character A-label. */
+    buf_init(&box, 1024);
+    CHECK(addr_parse(build(&box, "a@", "\xE4\xBE\x8B", 30, ".jp"), &a, &err) ==
+          GW_OK);
+    CHECK(strncmp(a.mailbox, "a@xn--", 6) == 0);
+    CHECK(strlen(a.mailbox) < 70);
+    addr_clear(&a);
+    buf_free(&box);
+}
+
+TEST(refuses_invalid_international_domains)
+{
+    static const struct refusal table[] = {
+        {"a@\xF0\x9F\x98\x80.com",
+         "the domain is not a valid international domain name (string "
+         "contains a disallowed character)"},
+        {"a@ab--\xC3\xBC.de", "the domain is not a valid international "
+                              "domain name (string contains forbidden two "
+                              "hyphens pattern)"},
+        {"a@\xC3\xBC_x.de", "the domain has a character other than letters, "
+                            "digits, hyphens and dots"},
+        {"a@\xC3\xBC\xE3\x80\x82", "the domain ends with a dot"},
+        {"a@[\xC3\xBC]", "the domain literal is not an IPv4 or IPv6 address"},
+    };
+
+    CHECK_REFUSALS(table);
+}
+
+TEST(check_mailbox_converts_to_check)
+{
+    struct gw_error err = {0};
+    struct buf box;
+
+    buf_init(&box, 1024);
+    CHECK(addr_check_mailbox("a@b\xC3\xBC"
+                             "cher.example",
+                             &err) == GW_OK);
+    CHECK(addr_check_mailbox("a@\xF0\x9F\x98\x80.com", &err) == GW_EINVAL);
+    /* A label whose A-label would pass 63 characters. */
+    CHECK(addr_check_mailbox(build(&box, "a@",
+                                   "\xC3\xBC"
+                                   "a\xC3\xB6"
+                                   "b\xC3\xA4"
+                                   "c\xC3\xA9"
+                                   "d",
+                                   8, ".de"),
+                             &err) == GW_EINVAL);
+    CHECK(check_contains(err.detail, "not a valid international domain"));
+    buf_free(&box);
+}
+
+TEST(domain_ascii_checks_and_converts)
+{
+    struct gw_error err = {0};
+    char *d = NULL;
+
+    CHECK(addr_domain_ascii("mail.example.net", &d, &err) == GW_OK);
+    CHECK_STR(d, "mail.example.net");
+    free(d);
+    CHECK(addr_domain_ascii("b\xC3\xBC"
+                            "cher.example",
+                            &d, &err) == GW_OK);
+    CHECK_STR(d, "xn--bcher-kva.example");
+    free(d);
+    CHECK(addr_domain_ascii("[192.0.2.1]", &d, &err) == GW_OK);
+    CHECK_STR(d, "[192.0.2.1]");
+    free(d);
+    CHECK(addr_domain_ascii("bad domain", &d, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the domain has a space or a control character");
+    CHECK(d == NULL);
+    CHECK(addr_domain_ascii("", &d, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the domain is empty");
+    CHECK(addr_domain_ascii("a..b", &d, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the domain has two dots in a row");
+    CHECK(addr_domain_ascii("\xF0\x9F\x98\x80.com", &d, &err) == GW_EINVAL);
+    CHECK(d == NULL);
+    /* Four labels of 63 and a dot between each: 255 bytes. */
+    CHECK(addr_domain_ascii(
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+              &d, &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "the domain is longer than 253 bytes");
+    CHECK(d == NULL);
+}
+
 const struct unit_test addr_tests[] = {
     UNIT(parses_a_bare_mailbox),
     UNIT(parses_name_and_angle_brackets),
@@ -342,5 +482,10 @@ const struct unit_test addr_tests[] = {
     UNIT(set_checks_and_copies),
     UNIT(check_name_refuses_control_and_bad_utf8),
     UNIT(same_mailbox_folds_only_the_domain),
+    UNIT(international_domains_become_a_labels),
+    UNIT(a_utf8_label_may_exceed_63_bytes_when_its_a_label_does_not),
+    UNIT(refuses_invalid_international_domains),
+    UNIT(check_mailbox_converts_to_check),
+    UNIT(domain_ascii_checks_and_converts),
     {NULL, NULL},
 };

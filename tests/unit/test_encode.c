@@ -210,6 +210,140 @@ TEST(qp_breaks_long_lines_softly)
     free(a77);
 }
 
+/* Decodes `in` into `b`; returns the bytes as text, or "EINVAL@<offset>". */
+static const char *decode(struct buf *b, const char *in)
+{
+    static char why[32];
+    size_t bad = 9999;
+    enum gw_err rc;
+
+    buf_reset(b);
+    rc = enc_base64_decode(b, in, strlen(in), &bad);
+    if (rc == GW_OK)
+        return buf_cstr(b);
+    snprintf(why, sizeof(why), "%s@%zu", rc == GW_EINVAL ? "EINVAL" : "other",
+             bad);
+    return why;
+}
+
+TEST(base64_decode_inverts_the_rfc4648_vectors)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK_STR(decode(&b, ""), "");
+    CHECK_STR(decode(&b, "Zg=="), "f");
+    CHECK_STR(decode(&b, "Zm8="), "fo");
+    CHECK_STR(decode(&b, "Zm9v"), "foo");
+    CHECK_STR(decode(&b, "Zm9vYg=="), "foob");
+    CHECK_STR(decode(&b, "Zm9vYmE="), "fooba");
+    CHECK_STR(decode(&b, "Zm9vYmFy"), "foobar");
+    CHECK_STR(decode(&b, "//79"), "\xFF\xFE\xFD");
+    CHECK_STR(decode(&b, "+/+/"), "\xFB\xFF\xBF");
+    buf_free(&b);
+}
+
+TEST(base64_decode_skips_whitespace_and_missing_padding)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK_STR(decode(&b, "Zm9v\r\nYmFy\r\n"), "foobar");
+    CHECK_STR(decode(&b, " Zm 9v\tYg = = "), "foob");
+    CHECK_STR(decode(&b, "Zm9vYg"), "foob");
+    CHECK_STR(decode(&b, "Zm9vYmE"), "fooba");
+    buf_free(&b);
+}
+
+TEST(base64_decode_refuses_what_is_not_base64)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK_STR(decode(&b, "Zm9v!mFy"), "EINVAL@4");
+    CHECK_STR(decode(&b, "Zm9v-_"), "EINVAL@4");
+    CHECK_STR(decode(&b, "Zm9vY"), "EINVAL@4");
+    CHECK_STR(decode(&b, "Zg==Zg=="), "EINVAL@4");
+    CHECK_STR(decode(&b, "Zg==="), "EINVAL@4");
+    CHECK_STR(decode(&b, "Zm8=="), "EINVAL@4");
+    CHECK_STR(decode(&b, "=Zg="), "EINVAL@0");
+    CHECK_STR(decode(&b, "Zg\xC3\xA9"), "EINVAL@2");
+    buf_free(&b);
+}
+
+TEST(base64_decode_round_trips_every_byte)
+{
+    unsigned char all[256];
+    struct buf enc, dec;
+
+    for (size_t i = 0; i < sizeof(all); i++)
+        all[i] = (unsigned char)i;
+    buf_init(&enc, 4096);
+    buf_init(&dec, 4096);
+    for (size_t n = 0; n <= sizeof(all); n += 37) {
+        buf_reset(&enc);
+        buf_reset(&dec);
+        CHECK(enc_base64_lines(&enc, all, n) == GW_OK);
+        CHECK(enc_base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len,
+                                NULL) == GW_OK);
+        CHECK(dec.len == n && (n == 0 || memcmp(dec.data, all, n) == 0));
+    }
+    buf_free(&enc);
+    buf_free(&dec);
+}
+
+TEST(base64_lines_are_76_characters)
+{
+    char *bytes = repeat("\xAB", 57 * 3 + 1);
+    const char *s, *eol;
+    struct buf b;
+
+    buf_init(&b, 4096);
+    CHECK(enc_base64_lines(&b, bytes, 57) == GW_OK);
+    CHECK(b.len == 76 && strchr(buf_cstr(&b), '\r') == NULL);
+    buf_reset(&b);
+    CHECK(enc_base64_lines(&b, bytes, strlen(bytes)) == GW_OK);
+    s = buf_cstr(&b);
+    for (int line = 0; line < 3; line++) {
+        eol = strstr(s, "\r\n");
+        CHECK(eol != NULL && eol - s == 76);
+        s = eol + 2;
+    }
+    CHECK_STR(s, "qw==");
+    buf_free(&b);
+    free(bytes);
+}
+
+TEST(eight_bit_allows_utf8_and_any_line_end)
+{
+    char *line998 = repeat("\xC3\xA9", 499), *line1000 = repeat("x", 1000);
+
+    CHECK(enc_is_8bit("caf\xC3\xA9\r\nline\rb\n", 14));
+    CHECK(enc_is_8bit("", 0));
+    CHECK(!enc_is_8bit("a\0b", 3));
+    CHECK(enc_is_8bit(line998, 998));
+    CHECK(!enc_is_8bit(line1000, 1000));
+    CHECK(!enc_is_8bit(line1000, 999));
+    free(line998);
+    free(line1000);
+}
+
+TEST(pct_keeps_attribute_chars_and_escapes_the_rest)
+{
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK(enc_pct(&b, "M\xC3\xA4rz 1.pdf", 11) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "M%C3%A4rz%201.pdf");
+    buf_reset(&b);
+    CHECK(enc_pct(&b, "a*'%()<>@,;:\\\"/[]?=b!#$&+-^_`{|}~", 33) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "a%2A%27%25%28%29%3C%3E%40%2C%3B%3A%5C%22%2F%5B"
+                            "%5D%3F%3Db!#$&+-^_`{|}~");
+    CHECK(enc_pct_len('a') == 1 && enc_pct_len(' ') == 3);
+    CHECK(enc_pct_len(0xC3) == 3 && enc_pct_len('%') == 3);
+    buf_free(&b);
+}
+
 const struct unit_test encode_tests[] = {
     UNIT(utf8_len_accepts_each_width),
     UNIT(utf8_len_refuses_malformed_sequences),
@@ -223,5 +357,12 @@ const struct unit_test encode_tests[] = {
     UNIT(crlf_normalises_every_line_end),
     UNIT(qp_escapes_what_rfc2045_requires),
     UNIT(qp_breaks_long_lines_softly),
+    UNIT(base64_decode_inverts_the_rfc4648_vectors),
+    UNIT(base64_decode_skips_whitespace_and_missing_padding),
+    UNIT(base64_decode_refuses_what_is_not_base64),
+    UNIT(base64_decode_round_trips_every_byte),
+    UNIT(base64_lines_are_76_characters),
+    UNIT(eight_bit_allows_utf8_and_any_line_end),
+    UNIT(pct_keeps_attribute_chars_and_escapes_the_rest),
     {NULL, NULL},
 };

@@ -496,9 +496,16 @@ TEST(message_id_domain_option_and_fallback)
     struct addr from;
     struct buf out;
 
+    /* A domain that addr_set() did not convert cannot serve. */
+    static char box[] = "zoe@ex\xC3\xA4mple.de";
+    struct addr raw = {NULL, box};
+
     mk(&from, NULL, "zoe@ex\xC3\xA4mple.de");
     msg.from = &from;
     buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(id_shape(res.message_id, "xn--exmple-cua.de"));
+    msg.from = &raw;
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(id_shape(res.message_id, "smtp-gateway.invalid"));
     opt.message_id_domain = "mail.example.net";
@@ -699,7 +706,13 @@ TEST(utf8_mailbox_needs_smtputf8)
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(res.needs_smtputf8);
     CHECK(check_contains(buf_cstr(&out),
-                         "\r\nTo: zo\xC3\xAB@ex\xC3\xA4mple.de\r\n"));
+                         "\r\nTo: zo\xC3\xAB@xn--exmple-cua.de\r\n"));
+    addr_clear(&to);
+    /* An international domain alone needs nothing: it is in A-labels. */
+    mk(&to, "Zo\xC3\xAB", "zoe@ex\xC3\xA4mple.de");
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(!res.needs_smtputf8);
+    CHECK(check_contains(buf_cstr(&out), " <zoe@xn--exmple-cua.de>\r\n"));
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&to);
@@ -832,7 +845,10 @@ TEST(ascii_subject_folds_at_its_spaces)
     struct addr from;
     struct buf out;
     char *subject = repeat("lorem  ipsum\tdolor ", 20), *v;
+    const char *p;
 
+    /* A blank at the end would be trimmed by readers: see below. */
+    subject[strlen(subject) - 1] = '\0';
     mk(&from, NULL, "ada@example.com");
     msg.from = &from;
     msg.subject = subject;
@@ -842,6 +858,11 @@ TEST(ascii_subject_folds_at_its_spaces)
     CHECK(!check_contains(buf_cstr(&out), "=?"));
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, subject);
+    /* Readers turn a line break and the blanks after it into one space:
+     * every continuation starts with one space, then a word. */
+    for (p = buf_cstr(&out); (p = strstr(p, "\r\n ")) != NULL; p += 3)
+        CHECK(p[3] != ' ' && p[3] != '\t');
+    CHECK(check_contains(buf_cstr(&out), "lorem \r\n ipsum"));
     free(v);
     buf_free(&out);
     addr_clear(&from);
@@ -867,8 +888,10 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     COMPOSE(&msg, &opt, &out, &res);
     snprintf(want, sizeof(want), "\r\nSubject: %s\r\n end\r\n", word);
     CHECK(check_contains(buf_cstr(&out), want));
-    /* Trailing blanks past column 78 stay on the line of the last word. */
+    /* Trailing blanks past column 78 stay on the line of the last word
+     * (written as they are only without header encoding). */
     snprintf(subject, sizeof(subject), "%s      ", tail);
+    opt.allow_header_encoding = false;
     COMPOSE(&msg, &opt, &out, &res);
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, subject);
@@ -877,6 +900,57 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     addr_clear(&from);
     free(word);
     free(tail);
+}
+
+/* Composes a message whose Subject and To name are `text` and returns the
+ * unfolded Subject value; the caller frees it. */
+static char *subject_as_written(const char *text, char **to)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, rcpt;
+    struct buf out;
+    char *v;
+
+    mk(&from, NULL, "ada@example.com");
+    mk(&rcpt, text, "t@example.com");
+    msg = (struct mime_message){
+        .from = &from, .to = &rcpt, .n_to = 1, .subject = text};
+    buf_init(&out, BIG);
+    if (mime_compose(&msg, &opt, &out, &res, NULL) != GW_OK)
+        abort();
+    v = header_value(buf_cstr(&out), "Subject");
+    *to = header_value(buf_cstr(&out), "To");
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&rcpt);
+    return v;
+}
+
+TEST(what_readers_would_misread_is_encoded_or_quoted)
+{
+    char *subject, *to;
+
+    /* Something like an encoded-word would be decoded by a reader. */
+    subject = subject_as_written("see =?utf-8?q?x?= here", &to);
+    CHECK_STR(subject, "=?UTF-8?B?c2VlID0/dXRmLTg/cT94Pz0gaGVyZQ==?=");
+    CHECK_STR(to, "=?UTF-8?B?c2VlID0/dXRmLTg/cT94Pz0gaGVyZQ==?= "
+                  "<t@example.com>");
+    free(subject);
+    free(to);
+    /* "=?" alone is no encoded-word: quoted in a name, plain otherwise. */
+    subject = subject_as_written("a =? b", &to);
+    CHECK_STR(subject, "a =? b");
+    CHECK_STR(to, "\"a =? b\" <t@example.com>");
+    free(subject);
+    free(to);
+    /* Readers trim the ends of a Subject and join atoms with one space. */
+    subject = subject_as_written("  two  spaces", &to);
+    CHECK_STR(subject, "=?UTF-8?B?ICB0d28gIHNwYWNlcw==?=");
+    CHECK_STR(to, "\"two  spaces\" <t@example.com>");
+    free(subject);
+    free(to);
 }
 
 TEST(control_bytes_in_header_text_are_encoded)
@@ -1188,6 +1262,804 @@ TEST(non_ascii_and_bare_cr_go_quoted_printable)
     addr_clear(&from);
 }
 
+/* Copies `n` bytes of `s` into a new NUL-terminated string. */
+static char *copy(const char *s, size_t n)
+{
+    char *t = malloc(n + 1);
+
+    if (t == NULL)
+        abort();
+    memcpy(t, s, n);
+    t[n] = '\0';
+    return t;
+}
+
+/* The leaf entities of a message, header and body, in order. */
+struct leaves {
+    char *v[16];
+    size_t n;
+};
+
+static void leaves_free(struct leaves *lv)
+{
+    for (size_t i = 0; i < lv->n; i++)
+        free(lv->v[i]);
+    lv->n = 0;
+}
+
+/* The media type of a Content-Type value, up to the first ";". */
+static char *media_type(const char *ct)
+{
+    return copy(ct, strcspn(ct, "; "));
+}
+
+/* The boundary parameter of a multipart Content-Type value, or NULL. */
+static char *boundary_of(const char *ct)
+{
+    const char *b = strstr(ct, "boundary=\"");
+
+    return b != NULL ? copy(b + 10, strcspn(b + 10, "\"")) : NULL;
+}
+
+/*
+ * Appends the shape of the entity `ent` to `out`, such as
+ * "multipart/mixed(text/plain,image/png)", and copies its leaves into
+ * `lv`. A malformed multipart shows as "?".
+ */
+static void walk(const char *ent, struct buf *out, struct leaves *lv)
+{
+    char *ct = header_value(ent, "Content-Type");
+    char *type = media_type(ct != NULL ? ct : "text/plain");
+    char *b = ct != NULL ? boundary_of(ct) : NULL, delim[80];
+    const char *p = strstr(ent, "\r\n\r\n"), *next;
+
+    buf_puts(out, type);
+    if (strncmp(type, "multipart/", 10) != 0 || b == NULL || p == NULL) {
+        if (lv->n < 16)
+            lv->v[lv->n++] = strdup(ent);
+        goto out;
+    }
+    snprintf(delim, sizeof(delim), "\r\n--%s", b);
+    /* The body starts right at the first delimiter: no preamble. */
+    p += 2;
+    buf_putc(out, '(');
+    while (strncmp(p, delim, strlen(delim)) == 0) {
+        p += strlen(delim);
+        if (strncmp(p, "--\r\n", 4) == 0)
+            break;
+        next = strncmp(p, "\r\n", 2) == 0 ? strstr(p + 2, delim) : NULL;
+        if (next == NULL) {
+            buf_puts(out, "?");
+            break;
+        }
+        if (out->data[out->len - 1] != '(')
+            buf_putc(out, ',');
+        free(ct);
+        ct = copy(p + 2, (size_t)(next - p - 2));
+        walk(ct, out, lv);
+        p = next;
+    }
+    buf_putc(out, ')');
+out:
+    free(ct);
+    free(type);
+    free(b);
+}
+
+/* Returns the shape of the composed message, and its leaves in `lv`. */
+static const char *shape(const struct buf *msg, struct leaves *lv)
+{
+    static char text[512];
+    struct buf out;
+
+    buf_init(&out, sizeof(text) - 1);
+    leaves_free(lv);
+    walk(buf_cstr(msg), &out, lv);
+    snprintf(text, sizeof(text), "%s", buf_cstr(&out));
+    buf_free(&out);
+    return text;
+}
+
+/* Decodes "%XX" escapes in place. */
+static void pct_decode(char *s)
+{
+    char *w = s;
+
+    for (; *s != '\0'; s++) {
+        if (s[0] == '%' && s[1] != '\0' && s[2] != '\0') {
+            char hex[3] = {s[1], s[2], '\0'};
+
+            *w++ = (char)strtol(hex, NULL, 16);
+            s += 2;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+}
+
+/*
+ * Reads the parameter `key` of a header value as a reader following RFC
+ * 2231 would: the extended form (key*, or key*0*, key*1*, ... joined)
+ * when there is one, else the plain one. `plain` receives the plain value
+ * ("" when none). Returns a new string, or NULL when there is neither.
+ */
+static char *param(const char *hv, const char *key, char *plain, size_t size)
+{
+    struct buf ext;
+    size_t kl = strlen(key);
+    const char *p = strchr(hv, ';');
+    char *v = NULL;
+
+    buf_init(&ext, 4096);
+    plain[0] = '\0';
+    while (p != NULL) {
+        const char *k = p + 1 + strspn(p + 1, " "), *eq = strchr(k, '=');
+        bool quoted = eq != NULL && eq[1] == '"';
+        const char *val = eq != NULL ? eq + 1 + quoted : k;
+        size_t vl = quoted ? strcspn(val, "\"") : strcspn(val, ";");
+
+        if (eq != NULL && (size_t)(eq - k) == kl && strncmp(k, key, kl) == 0)
+            memcpy(plain, val, vl < size ? vl : size - 1),
+                plain[vl < size ? vl : size - 1] = '\0';
+        else if (eq != NULL && strncmp(k, key, kl) == 0 && k[kl] == '*')
+            buf_append(&ext, val, vl);
+        p = strchr(val + vl, ';');
+    }
+    if (ext.len > 0) {
+        const char *e = buf_cstr(&ext);
+
+        if (strncmp(e, "utf-8''", 7) == 0)
+            e += 7;
+        v = strdup(e);
+        pct_decode(v);
+    } else if (plain[0] != '\0') {
+        v = strdup(plain);
+    }
+    buf_free(&ext);
+    return v;
+}
+
+/* A part's body: what follows the blank line after its header. */
+static const char *part_body(const char *ent)
+{
+    const char *p = strstr(ent, "\r\n\r\n");
+
+    return p != NULL ? p + 4 : "";
+}
+
+TEST(sender_is_written_unless_it_is_the_author)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from, sender, same;
+    struct buf out;
+    char *v;
+
+    mk(&from, "Ada", "ada@example.com");
+    mk(&sender, "Mail Bot", "bot@example.com");
+    mk(&same, NULL, "ada@EXAMPLE.com");
+    msg = (struct mime_message){.from = &from, .sender = &sender};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    v = header_value(buf_cstr(&out), "Sender");
+    CHECK_STR(v, "Mail Bot <bot@example.com>");
+    free(v);
+    msg.sender = &same;
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(header_value(buf_cstr(&out), "Sender") == NULL);
+    CHECK_STR(header_refused("sender", "x",
+                             "Sender cannot be given in headers; use the "
+                             "sender field"),
+              "");
+    buf_free(&out);
+    addr_clear(&from);
+    addr_clear(&sender);
+    addr_clear(&same);
+}
+
+TEST(eight_bit_only_when_allowed_and_useful)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *longline = repeat("\xC3\xA9", 600);
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from, .text = "caf\xC3\xA9\nx"};
+    opt.allow_8bit = true;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(
+        check_contains(buf_cstr(&out), "Content-Transfer-Encoding: 8bit\r\n"));
+    CHECK_STR(body_of(&out), "caf\xC3\xA9\r\nx\r\n");
+    CHECK(res.is_8bit);
+    /* ASCII gains nothing from 8bit; a line over 998 bytes cannot go. */
+    msg.text = "a\rb";
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out), "quoted-printable\r\n"));
+    CHECK(!res.is_8bit);
+    msg.text = longline;
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out), "quoted-printable\r\n"));
+    CHECK(!res.is_8bit);
+    /* Not allowed: quoted-printable as before. */
+    opt.allow_8bit = false;
+    msg.text = "caf\xC3\xA9";
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(body_of(&out), "caf=C3=A9\r\n");
+    CHECK(!res.is_8bit);
+    buf_free(&out);
+    addr_clear(&from);
+    free(longline);
+}
+
+TEST(a_multipart_over_an_8bit_part_says_8bit)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out;
+    char *cte;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .text = "plain", .html = "<p>caf\xC3\xA9</p>"};
+    opt.allow_8bit = true;
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv), "multipart/alternative(text/plain,text/html)");
+    CHECK(res.is_8bit);
+    cte = header_value(buf_cstr(&out), "Content-Transfer-Encoding");
+    CHECK_STR(cte, "8bit");
+    free(cte);
+    CHECK(check_contains(lv.v[0], "Transfer-Encoding: 7bit\r\n"));
+    CHECK(check_contains(lv.v[1], "Transfer-Encoding: 8bit\r\n"));
+    leaves_free(&lv);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+/* Attachments for the tree tests: a PDF, an inline logo, a plain photo. */
+static const struct mime_attachment pdf = {"report.pdf", NULL, "%PDF", 4,
+                                           false,        NULL};
+static const struct mime_attachment logo = {
+    "logo.png", NULL, "\x89PNG", 4, true, "logo@example.com"};
+static const struct mime_attachment photo = {"photo.jpg", NULL, "\xFF\xD8",
+                                             2,           true, NULL};
+
+/* Composes `msg` with `n` of `atts` and returns the shape, or "error". */
+static const char *tree_of(struct mime_message *msg,
+                           const struct mime_attachment *atts, size_t n)
+{
+    static char text[512];
+    struct mime_options opt = default_options();
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct buf out;
+
+    msg->attachments = atts;
+    msg->n_attachments = n;
+    buf_init(&out, BIG);
+    if (mime_compose(msg, &opt, &out, &res, NULL) != GW_OK)
+        snprintf(text, sizeof(text), "error");
+    else if (strcmp(wire_problem(&out), "") != 0)
+        snprintf(text, sizeof(text), "%s", wire_problem(&out));
+    else
+        snprintf(text, sizeof(text), "%s", shape(&out, &lv));
+    leaves_free(&lv);
+    buf_free(&out);
+    return text;
+}
+
+TEST(the_tree_is_only_as_deep_as_needed)
+{
+    struct mime_attachment both[2] = {logo, pdf}, inl[2] = {photo, logo};
+    struct mime_message msg = {0};
+    struct addr from;
+
+    mk(&from, NULL, "ada@example.com");
+    msg.from = &from;
+    msg.text = "t";
+    CHECK_STR(tree_of(&msg, NULL, 0), "text/plain");
+    CHECK_STR(tree_of(&msg, &pdf, 1), "multipart/mixed(text/plain,"
+                                      "application/pdf)");
+    /* Without HTML an inline image has nothing to be related to. */
+    CHECK_STR(tree_of(&msg, &logo, 1), "multipart/mixed(text/plain,"
+                                       "image/png)");
+    msg.text = NULL;
+    msg.html = "<img src=\"cid:logo@example.com\">";
+    CHECK_STR(tree_of(&msg, &logo, 1), "multipart/related(text/html,"
+                                       "image/png)");
+    msg.text = "t";
+    CHECK_STR(tree_of(&msg, &logo, 1),
+              "multipart/related(multipart/alternative(text/plain,"
+              "text/html),image/png)");
+    CHECK_STR(tree_of(&msg, both, 2),
+              "multipart/mixed(multipart/related(multipart/alternative("
+              "text/plain,text/html),image/png),application/pdf)");
+    /* Inline without a Content-ID stays in mixed, shown after the body. */
+    CHECK_STR(tree_of(&msg, inl, 2),
+              "multipart/mixed(multipart/related(multipart/alternative("
+              "text/plain,text/html),image/png),image/jpeg)");
+    /* Attachments alone: no empty text part before them. */
+    msg.text = NULL;
+    msg.html = NULL;
+    CHECK_STR(tree_of(&msg, &pdf, 1), "multipart/mixed(application/pdf)");
+    addr_clear(&from);
+}
+
+TEST(related_names_its_root_type)
+{
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    char *ct;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from,
+                                .html = "<img src='cid:logo@example.com'>",
+                                .attachments = &logo,
+                                .n_attachments = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    ct = header_value(buf_cstr(&out), "Content-Type");
+    CHECK(ct != NULL &&
+          strncmp(ct, "multipart/related; type=\"text/html\";", 36) == 0);
+    free(ct);
+    msg.text = "t";
+    COMPOSE(&msg, &opt, &out, &res);
+    ct = header_value(buf_cstr(&out), "Content-Type");
+    CHECK(ct != NULL && strncmp(ct,
+                                "multipart/related; "
+                                "type=\"multipart/alternative\";",
+                                48) == 0);
+    free(ct);
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(attachment_parts_carry_their_bytes_and_headers)
+{
+    unsigned char all[300];
+    struct mime_attachment bin = {"all.bin",   NULL,  all,
+                                  sizeof(all), false, NULL},
+                           parts[2] = {logo, bin};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out, dec;
+    const char *body;
+    char *v;
+
+    for (size_t i = 0; i < sizeof(all); i++)
+        all[i] = (unsigned char)i;
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from,
+                                .html = "<img src=\"cid:logo@example.com\">",
+                                .attachments = parts,
+                                .n_attachments = 2};
+    buf_init(&out, BIG);
+    buf_init(&dec, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv), "multipart/mixed(multipart/related(text/"
+                                "html,image/png),application/octet-stream)");
+    CHECK(check_contains(lv.v[1], "Content-Type: image/png; "
+                                  "name=\"logo.png\"\r\n"
+                                  "Content-Transfer-Encoding: base64\r\n"
+                                  "Content-Disposition: inline; "
+                                  "filename=\"logo.png\"\r\n"
+                                  "Content-ID: <logo@example.com>\r\n\r\n"
+                                  "iVBORw=="));
+    v = header_value(lv.v[2], "Content-Disposition");
+    CHECK_STR(v, "attachment; filename=\"all.bin\"");
+    free(v);
+    CHECK(header_value(lv.v[2], "Content-ID") == NULL);
+    body = part_body(lv.v[2]);
+    CHECK(longest_line(body) == 76);
+    CHECK(enc_base64_decode(&dec, body, strlen(body), NULL) == GW_OK);
+    CHECK(dec.len == sizeof(all) && memcmp(dec.data, all, sizeof(all)) == 0);
+    leaves_free(&lv);
+    buf_free(&dec);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+/*
+ * Composes one attachment named `name` and returns "" when both its
+ * filename (Content-Disposition) and name (Content-Type) read back as
+ * `name` through RFC 2231, with `fallback` as the plain value, on header
+ * lines of at most 78 characters; otherwise what is wrong.
+ */
+static const char *filename_round_trip(const char *name, const char *fallback)
+{
+    static char why[600];
+    struct mime_attachment a = {name, "application/pdf", "x", 1, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out;
+    char plain[256], *hv[2] = {NULL, NULL}, *got = NULL;
+    const char *keys[2] = {"filename", "name"};
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .attachments = &a, .n_attachments = 1};
+    buf_init(&out, BIG);
+    why[0] = '\0';
+    if (mime_compose(&msg, &opt, &out, &res, NULL) != GW_OK ||
+        strcmp(shape(&out, &lv), "multipart/mixed(application/pdf)") != 0) {
+        snprintf(why, sizeof(why), "compose failed or bad shape");
+        goto out;
+    }
+    hv[0] = header_value(lv.v[0], "Content-Disposition");
+    hv[1] = header_value(lv.v[0], "Content-Type");
+    for (int k = 0; k < 2 && why[0] == '\0'; k++) {
+        got =
+            hv[k] != NULL ? param(hv[k], keys[k], plain, sizeof(plain)) : NULL;
+        if (got == NULL || strcmp(got, name) != 0)
+            snprintf(why, sizeof(why), "%s reads \"%s\"", keys[k],
+                     got != NULL ? got : "(none)");
+        else if (strcmp(plain, fallback) != 0)
+            snprintf(why, sizeof(why), "%s stand-in is \"%s\"", keys[k], plain);
+        free(got);
+    }
+    if (why[0] == '\0' && longest_header_line(lv.v[0]) > 78)
+        snprintf(why, sizeof(why), "a header line over 78");
+out:
+    free(hv[0]);
+    free(hv[1]);
+    leaves_free(&lv);
+    buf_free(&out);
+    addr_clear(&from);
+    return why;
+}
+
+TEST(plain_file_names_go_as_quoted_strings)
+{
+    struct mime_attachment a = {
+        "Q3 report (final).pdf", NULL, "x", 1, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .attachments = &a, .n_attachments = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out), "\r\nContent-Type: application/pdf; "
+                                         "name=\"Q3 report (final).pdf\"\r\n"));
+    CHECK(check_contains(buf_cstr(&out),
+                         "\r\nContent-Disposition: attachment; "
+                         "filename=\"Q3 report (final).pdf\"\r\n"));
+    CHECK(!check_contains(buf_cstr(&out), "*="));
+    CHECK_STR(filename_round_trip("a.pdf", "a.pdf"), "");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(non_ascii_file_names_use_rfc2231_with_a_stand_in)
+{
+    struct mime_attachment a = {
+        "Rechnung M\xC3\xA4rz.pdf", NULL, "x", 1, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .attachments = &a, .n_attachments = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK(check_contains(buf_cstr(&out),
+                         "\r\nContent-Disposition: attachment; "
+                         "filename=\"Rechnung Marz.pdf\";\r\n"
+                         " filename*=utf-8''Rechnung%20M%C3%A4rz.pdf\r\n"));
+    CHECK_STR(
+        filename_round_trip("Rechnung M\xC3\xA4rz.pdf", "Rechnung Marz.pdf"),
+        "");
+    /* Decomposed: the combining diaeresis leaves the "a" alone. */
+    CHECK_STR(
+        filename_round_trip("Rechnung Ma\xCC\x88rz.pdf", "Rechnung Marz.pdf"),
+        "");
+    CHECK_STR(filename_round_trip("\xC3\x86gir \xC3\x9F \xC3\xB8.txt",
+                                  "AEgir ss o.txt"),
+              "");
+    CHECK_STR(filename_round_trip(NIHONGO ".pdf", "________.pdf"), "");
+    CHECK_STR(filename_round_trip("say \"hi\".txt", "say _hi_.txt"), "");
+    CHECK_STR(filename_round_trip("=?utf-8?q?x?=.txt", "=?utf-8?q?x?=.txt"),
+              "");
+    CHECK_STR(filename_round_trip("100%.txt", "100%.txt"), "");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(long_file_names_continue_without_splitting_a_character)
+{
+    char *jp = repeat(NIHONGO, 10), *ascii = repeat("abcdefghij", 12);
+    char *emoji = repeat(EMOJI, 60), name[300], fb[80];
+
+    /* 78 3-byte characters: 78 "_", cut to 56 and ".pdf". */
+    snprintf(name, sizeof(name), "%.234s.pdf", jp);
+    memset(fb, '_', 56);
+    snprintf(fb + 56, sizeof(fb) - 56, ".pdf");
+    CHECK_STR(filename_round_trip(name, fb), "");
+    /* Long plain ASCII goes the same way, its stand-in cut. */
+    snprintf(name, sizeof(name), "%s.csv", ascii);
+    snprintf(fb, sizeof(fb), "%.56s.csv", ascii);
+    CHECK_STR(filename_round_trip(name, fb), "");
+    /* 240 bytes of emoji: no continuation may cut one in two. */
+    CHECK_STR(filename_round_trip(emoji, "____________________________________"
+                                         "________________________"),
+              "");
+    free(jp);
+    free(ascii);
+    free(emoji);
+}
+
+TEST(continuations_hold_whole_characters)
+{
+    char *jp = repeat(NIHONGO, 10);
+    struct mime_attachment a = {jp, NULL, "x", 1, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+    const char *p;
+    int parts = 0;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .attachments = &a, .n_attachments = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    for (p = buf_cstr(&out); (p = strstr(p, " filename*")) != NULL; p++) {
+        const char *v = strchr(p, '=') + 1;
+        char *seg = copy(v, strcspn(v, ";\r"));
+
+        if (strncmp(seg, "utf-8''", 7) == 0)
+            memmove(seg, seg + 7, strlen(seg + 7) + 1);
+        pct_decode(seg);
+        CHECK(enc_utf8_valid(seg, strlen(seg)));
+        free(seg);
+        parts++;
+    }
+    CHECK(parts >= 4);
+    CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+    buf_free(&out);
+    addr_clear(&from);
+    free(jp);
+}
+
+TEST(content_types_are_guessed_from_the_extension)
+{
+    CHECK_STR(mime_guess_type("a.pdf"), "application/pdf");
+    CHECK_STR(mime_guess_type("A.PNG"), "image/png");
+    CHECK_STR(mime_guess_type("x.y.JpEg"), "image/jpeg");
+    CHECK_STR(mime_guess_type("p.jpg"), "image/jpeg");
+    CHECK_STR(mime_guess_type("s.svg"), "image/svg+xml");
+    CHECK_STR(mime_guess_type("d.docx"),
+              "application/vnd.openxmlformats-officedocument."
+              "wordprocessingml.document");
+    CHECK_STR(mime_guess_type("m.eml"), "message/rfc822");
+    CHECK_STR(mime_guess_type("c.ics"), "text/calendar");
+    CHECK_STR(mime_guess_type("a.tar.gz"), "application/gzip");
+    CHECK_STR(mime_guess_type("README"), "application/octet-stream");
+    CHECK_STR(mime_guess_type("archive.7z"), "application/octet-stream");
+    CHECK_STR(mime_guess_type("pdf"), "application/octet-stream");
+    CHECK_STR(mime_guess_type("trailing."), "application/octet-stream");
+    CHECK_STR(mime_guess_type(NULL), "application/octet-stream");
+}
+
+/* Returns "" when `rc` is GW_EINVAL with the detail `want`. */
+static const char *refusal(enum gw_err rc, const struct gw_error *err,
+                           const char *want)
+{
+    static char why[600];
+
+    if (rc == GW_EINVAL && strcmp(err->detail, want) == 0)
+        return "";
+    snprintf(why, sizeof(why), "code %d: %s", (int)rc, err->detail);
+    return why;
+}
+
+TEST(attachment_fields_are_checked)
+{
+    struct gw_error err = {0};
+    char *long_name = repeat("n", 256), *long_id = repeat("i", 201);
+
+    CHECK(mime_check_filename("Rechnung M\xC3\xA4rz.pdf", &err) == GW_OK);
+    CHECK_STR(refusal(mime_check_filename("", &err), &err, "is empty"), "");
+    CHECK_STR(refusal(mime_check_filename(long_name, &err), &err,
+                      "is longer than 255 bytes"),
+              "");
+    CHECK_STR(refusal(mime_check_filename("a\r\nb", &err), &err,
+                      "has a control character"),
+              "");
+    CHECK_STR(
+        refusal(mime_check_filename("a\xC3", &err), &err, "is not valid UTF-8"),
+        "");
+    CHECK(mime_check_content_type("application/vnd.ms-excel", &err) == GW_OK);
+    CHECK(mime_check_content_type("message/rfc822", &err) == GW_OK);
+    CHECK_STR(refusal(mime_check_content_type("text/plain; charset=x", &err),
+                      &err,
+                      "must be a media type without parameters, such as "
+                      "application/pdf"),
+              "");
+    CHECK(mime_check_content_type("pdf", &err) == GW_EINVAL);
+    CHECK(mime_check_content_type("a/b/c", &err) == GW_EINVAL);
+    CHECK(mime_check_content_type("/pdf", &err) == GW_EINVAL);
+    CHECK(mime_check_content_type("text/", &err) == GW_EINVAL);
+    CHECK(mime_check_content_type("text/pl\xC3\xA4in", &err) == GW_EINVAL);
+    CHECK_STR(refusal(mime_check_content_type("Multipart/mixed", &err), &err,
+                      "multipart types are made by the gateway"),
+              "");
+    CHECK(mime_check_content_type("message/partial", &err) == GW_EINVAL);
+    CHECK(mime_check_content_id("logo", &err) == GW_OK);
+    CHECK(mime_check_content_id("part1.x$y@example.com", &err) == GW_OK);
+    CHECK_STR(refusal(mime_check_content_id("<logo>", &err), &err,
+                      "has a < or >; give it without the angle brackets"),
+              "");
+    CHECK_STR(
+        refusal(mime_check_content_id("my logo", &err), &err, "has a space"),
+        "");
+    CHECK_STR(refusal(mime_check_content_id("", &err), &err, "is empty"), "");
+    CHECK_STR(refusal(mime_check_content_id(long_id, &err), &err,
+                      "is longer than 200 characters"),
+              "");
+    CHECK(mime_check_content_id("a\"b", &err) == GW_EINVAL);
+    CHECK(mime_check_content_id("a(b)", &err) == GW_EINVAL);
+    free(long_name);
+    free(long_id);
+}
+
+TEST(cid_references_must_name_an_inline_attachment)
+{
+    struct mime_attachment att[2] = {logo, pdf};
+    struct gw_error err = {0};
+
+    att[1].content_id = "doc";
+    CHECK(mime_check_cid_refs("<img src=\"cid:logo@example.com\">", att, 2,
+                              &err) == GW_OK);
+    /* RFC 2392: the reference is percent-encoded; any case of "cid:". */
+    CHECK(mime_check_cid_refs("<img src=CID:logo%40example.com>", att, 2,
+                              &err) == GW_OK);
+    CHECK(mime_check_cid_refs("url(cid:logo@example.com) acid:x cid: x-cid:y",
+                              att, 2, &err) == GW_OK);
+    CHECK_STR(
+        refusal(mime_check_cid_refs("<img src=\"cid:logo\">", att, 2, &err),
+                &err,
+                "references cid:logo but no attachment has that "
+                "content_id"),
+        "");
+    CHECK_STR(refusal(mime_check_cid_refs("<a href='cid:doc'>", att, 2, &err),
+                      &err,
+                      "references cid:doc but attachments[1] is not inline"),
+              "");
+    CHECK_STR(refusal(mime_check_cid_refs("<img src=cid:x>", NULL, 0, &err),
+                      &err,
+                      "references cid:x but no attachment has that "
+                      "content_id"),
+              "");
+}
+
+TEST(compose_names_the_attachment_field_at_fault)
+{
+    struct mime_attachment att[3] = {pdf, logo, logo};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .attachments = att, .n_attachments = 3};
+    buf_init(&out, BIG);
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "attachments[2].content_id: is also the content_id of "
+                  "attachments[1]");
+    msg.n_attachments = 2;
+    msg.html = "<img src=\"cid:nothere\">";
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "html: references cid:nothere but no attachment has that "
+                  "content_id");
+    att[1].filename = "";
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "attachments[1].filename: is empty");
+    att[1].filename = "x.png";
+    att[0].content_type = "multipart/mixed";
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "attachments[0].content_type: multipart types are made by "
+                  "the gateway");
+    att[0].content_type = NULL;
+    att[0].data = NULL;
+    COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
+                  "attachments[0].content: is missing");
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(an_empty_attachment_is_an_empty_part)
+{
+    struct mime_attachment empty = {"empty.txt", NULL, NULL, 0, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .text = "t", .attachments = &empty, .n_attachments = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv), "multipart/mixed(text/plain,text/plain)");
+    CHECK_STR(part_body(lv.v[1]), "");
+    leaves_free(&lv);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
+TEST(an_attached_message_goes_7bit_or_8bit_or_as_plain_bytes)
+{
+    static const char eml[] = "Subject: fwd\r\n\r\nhello\r\n";
+    static const char eml8[] = "Subject: fwd\r\n\r\ncaf\xC3\xA9\r\n";
+    struct mime_attachment a = {"fwd.eml",       NULL,  eml,
+                                sizeof(eml) - 1, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .text = "t", .attachments = &a, .n_attachments = 1};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv), "multipart/mixed(text/plain,message/rfc822)");
+    CHECK(check_contains(lv.v[1], "Content-Transfer-Encoding: 7bit\r\n"));
+    CHECK_STR(part_body(lv.v[1]), eml);
+    /* RFC 2046 5.2.1 allows no base64 for message/rfc822. */
+    a.data = eml8;
+    a.len = sizeof(eml8) - 1;
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv),
+              "multipart/mixed(text/plain,application/octet-stream)");
+    CHECK(check_contains(lv.v[1], "Content-Transfer-Encoding: base64\r\n"));
+    CHECK(!res.is_8bit);
+    opt.allow_8bit = true;
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv), "multipart/mixed(text/plain,message/rfc822)");
+    CHECK(check_contains(lv.v[1], "Content-Transfer-Encoding: 8bit\r\n"));
+    CHECK_STR(part_body(lv.v[1]), eml8);
+    CHECK(res.is_8bit);
+    leaves_free(&lv);
+    buf_free(&out);
+    addr_clear(&from);
+}
+
 TEST(the_buffer_limit_gives_elimit)
 {
     struct mime_options opt = default_options();
@@ -1264,6 +2136,7 @@ const struct unit_test mime_tests[] = {
     UNIT(long_ascii_word_subject_is_encoded_or_refused),
     UNIT(ascii_subject_folds_at_its_spaces),
     UNIT(folds_never_follow_the_colon_or_strand_blanks),
+    UNIT(what_readers_would_misread_is_encoded_or_quoted),
     UNIT(control_bytes_in_header_text_are_encoded),
     UNIT(only_raw_utf8_text_needs_smtputf8),
     UNIT(subject_and_names_cannot_break_a_header),
@@ -1277,5 +2150,21 @@ const struct unit_test mime_tests[] = {
     UNIT(the_buffer_limit_gives_elimit),
     UNIT(tz_parse_takes_the_documented_zones),
     UNIT(tz_parse_refuses_anything_else),
+    UNIT(sender_is_written_unless_it_is_the_author),
+    UNIT(eight_bit_only_when_allowed_and_useful),
+    UNIT(a_multipart_over_an_8bit_part_says_8bit),
+    UNIT(the_tree_is_only_as_deep_as_needed),
+    UNIT(related_names_its_root_type),
+    UNIT(attachment_parts_carry_their_bytes_and_headers),
+    UNIT(plain_file_names_go_as_quoted_strings),
+    UNIT(non_ascii_file_names_use_rfc2231_with_a_stand_in),
+    UNIT(long_file_names_continue_without_splitting_a_character),
+    UNIT(continuations_hold_whole_characters),
+    UNIT(content_types_are_guessed_from_the_extension),
+    UNIT(attachment_fields_are_checked),
+    UNIT(cid_references_must_name_an_inline_attachment),
+    UNIT(compose_names_the_attachment_field_at_fault),
+    UNIT(an_empty_attachment_is_an_empty_part),
+    UNIT(an_attached_message_goes_7bit_or_8bit_or_as_plain_bytes),
     {NULL, NULL},
 };

@@ -22,14 +22,34 @@
 //   { delay: ms }                          wait
 //   { wait: promise }                      wait for the test to release it
 //   { stall: true }                        do nothing more (keep reading)
+//   { tls: options }                       switch the connection to TLS as
+//                                          its server (node tls options: key,
+//                                          cert, ca, requestCert, ...); waits
+//                                          for the handshake to end or fail.
+//                                          First step: implicit TLS; after a
+//                                          "220" to STARTTLS: STARTTLS
 //   { close: true }                        end the connection
 //   { destroy: true }                      reset the connection
 // When the script runs out the server keeps reading until the client
 // closes. A step with `expect` (string: the line without CRLF must equal
 // it; RegExp: must match the line without CRLF) records a mismatch in
 // conn.mismatches but carries on, so a test sees the whole transcript.
+//
+// Once a connection switched to TLS, `received`/`text`/`lines` go on with
+// the decrypted bytes, and the connection also tells the two apart:
+//   conn.clearText        every byte the client sent before the switch
+//   conn.tlsText          every byte it sent inside TLS (decrypted)
+//   conn.rawAfterUpgrade  Buffer: the bytes on the wire from the switch on
+//                         (the TLS records, starting with the client's hello)
+//   conn.leftover         Buffer: bytes already received but not read by the
+//                         script when the switch happened
+//   conn.secure, conn.tlsSocket, conn.tlsError, conn.peerCertificate
+// and conn.wire logs ['recv', Buffer] / ['send', string] in the order
+// they happened (what arrived before which reply went out).
 
 const net = require('node:net');
+const { Duplex } = require('node:stream');
+const tls = require('node:tls');
 const { track } = require('./cleanup');
 
 function send(data, opts = {}) {
@@ -53,6 +73,17 @@ class Conn {
     this.events = []; // ['recv', line] / ['send', text] in order
     this.closed = false;
     this.lineWaiters = [];
+    this.out = socket; // where writes go: the socket, or the TLS socket
+    this.wire = []; // ['recv', Buffer] / ['send', string] as they happened
+    this.clearChunks = [];
+    this.tlsChunks = [];
+    this.rawTlsChunks = [];
+    this.leftover = Buffer.alloc(0);
+    this.upgraded = false;
+    this.secure = false;
+    this.tlsSocket = null;
+    this.tlsError = null;
+    this.peerCertificate = null;
     this.closedPromise = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -63,6 +94,89 @@ class Conn {
   }
   get text() {
     return this.received.toString('latin1');
+  }
+  get clearText() {
+    return Buffer.concat(this.clearChunks).toString('latin1');
+  }
+  get tlsText() {
+    return Buffer.concat(this.tlsChunks).toString('latin1');
+  }
+  get rawAfterUpgrade() {
+    return Buffer.concat(this.rawTlsChunks);
+  }
+  /* Bytes arrived from the client (plain, or decrypted inside TLS). */
+  _received(c) {
+    this.chunks.push(c);
+    (this.upgraded ? this.tlsChunks : this.clearChunks).push(c);
+    this.wire.push(['recv', c]);
+    this.pending = Buffer.concat([this.pending, c]);
+    this._wake();
+  }
+  /* Raw bytes off the socket. */
+  _raw(c) {
+    if (this.upgraded) {
+      this.rawTlsChunks.push(c);
+      if (this._feedTls) this._feedTls(c);
+    } else {
+      this._received(c);
+    }
+  }
+  /*
+   * Puts a TLS server on the connection: the raw socket feeds a stream
+   * the TLS socket reads (so the raw bytes can be recorded), and the
+   * script reads and writes plaintext from then on. Resolves once the
+   * handshake has finished (conn.secure) or failed (conn.tlsError).
+   */
+  upgrade(options) {
+    const raw = this.socket;
+    this.upgraded = true;
+    this.leftover = this.pending;
+    this.pending = Buffer.alloc(0);
+    const duplex = new Duplex({
+      read() {},
+      write(chunk, enc, cb) {
+        if (raw.destroyed) return cb();
+        raw.write(chunk, () => cb());
+      },
+      final(cb) {
+        if (!raw.destroyed) raw.end();
+        cb();
+      },
+      destroy(err, cb) {
+        raw.destroy();
+        cb(err);
+      },
+    });
+    this._feedTls = (c) => duplex.push(c);
+    raw.once('end', () => duplex.push(null));
+    if (this.leftover.length) {
+      this.rawTlsChunks.push(this.leftover);
+      duplex.push(this.leftover);
+    }
+    const t = new tls.TLSSocket(duplex, { isServer: true, ...options });
+    this.tlsSocket = t;
+    this.out = t;
+    t.on('data', (c) => this._received(c));
+    return new Promise((resolve) => {
+      t.once('secure', () => {
+        this.secure = true;
+        try {
+          this.peerCertificate = t.getPeerCertificate();
+        } catch {
+          this.peerCertificate = null;
+        }
+        resolve();
+      });
+      const fail = (e) => {
+        if (!this.tlsError) this.tlsError = e || new Error('TLS connection closed during the handshake');
+        if (!raw.destroyed) raw.destroy();
+        resolve();
+      };
+      t.on('error', fail);
+      t.once('close', () => {
+        if (!this.secure) fail();
+      });
+    });
   }
   _wake() {
     for (const w of this.lineWaiters.splice(0)) w();
@@ -85,9 +199,11 @@ class Conn {
     }
   }
   write(data) {
-    if (this.closed || this.socket.destroyed) return;
-    this.events.push(['send', Buffer.isBuffer(data) ? data.toString('latin1') : data]);
-    this.socket.write(data);
+    if (this.closed || this.socket.destroyed || this.out.destroyed) return;
+    const text = Buffer.isBuffer(data) ? data.toString('latin1') : data;
+    this.events.push(['send', text]);
+    this.wire.push(['send', text]);
+    this.out.write(data);
   }
 }
 
@@ -143,8 +259,11 @@ async function runScript(conn, script, server) {
     } else if (step.stall) {
       await conn.closedPromise;
       return;
+    } else if (step.tls) {
+      await conn.upgrade(step.tls);
+      if (!conn.secure) return;
     } else if (step.close) {
-      conn.socket.end();
+      conn.out.end();
       return;
     } else if (step.destroy) {
       conn.socket.resetAndDestroy ? conn.socket.resetAndDestroy() : conn.socket.destroy();
@@ -158,8 +277,10 @@ async function runScript(conn, script, server) {
 /*
  * scripts: a function (conn) => steps, or an array of step arrays (the
  * n-th connection runs scripts[n], later ones the last).
+ * opts.host: the address to listen on (default 127.0.0.1; '::1' for IPv6).
  */
-async function startScripted(scripts) {
+async function startScripted(scripts, opts = {}) {
+  const host = opts.host || '127.0.0.1';
   const connections = [];
   const connWaiters = [];
   const lineWatchers = [];
@@ -169,11 +290,7 @@ async function startScripted(scripts) {
     const conn = new Conn(connections.length, socket);
     connections.push(conn);
     for (const w of connWaiters.splice(0)) w();
-    socket.on('data', (c) => {
-      conn.chunks.push(c);
-      conn.pending = Buffer.concat([conn.pending, c]);
-      conn._wake();
-    });
+    socket.on('data', (c) => conn._raw(c));
     const onGone = () => {
       if (conn.closed) return;
       conn.closed = true;
@@ -197,7 +314,7 @@ async function startScripted(scripts) {
     });
   });
   const api = {
-    host: '127.0.0.1',
+    host,
     port: 0,
     connections,
     server: srv,
@@ -263,7 +380,7 @@ async function startScripted(scripts) {
   const untrack = track(() => api.close());
   await new Promise((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
+    srv.listen(0, host, resolve);
   });
   api.port = srv.address().port;
   return api;

@@ -25,9 +25,21 @@ function smtpError(code, message) {
  *   rejectRcpt   { address(lower-case): { code, message } } refused RCPT TO
  *   rejectMail   { code, message } refuse every MAIL FROM
  *   rejectData   { code, message } refuse every message after DATA
- *   auth         { username, password } offer AUTH PLAIN/LOGIN (insecure
- *                auth allowed) and require it
+ *   auth         { username, password, accessToken, methods, optional,
+ *                xoauth2Error } offer AUTH (methods: default ['PLAIN',
+ *                'LOGIN']; insecure auth allowed) and require it unless
+ *                `optional`. PLAIN/LOGIN/CRAM-MD5 check the password,
+ *                XOAUTH2 the accessToken; a wrong one is a 535, or with
+ *                `xoauth2Error` (an object) an XOAUTH2 error challenge
+ *                (334 + base64 JSON of it, then 535).
+ *   tls          { key, cert, ca, requestCert, rejectUnauthorized, ... }
+ *                TLS options (the certificate STARTTLS and implicit TLS use)
+ *   secure       true: implicit TLS from the first byte
+ *   starttls     true: offer STARTTLS (it is disabled otherwise)
  *   serverOptions  merged into the SMTPServer options last
+ * Recorded besides: tlsSessions (one per TLS handshake that completed:
+ * { servername, protocol, authorized, peerSubject }), every auth attempt
+ * with the secret the client gave, and per transaction `secure`.
  */
 async function startSmtpServer(opts = {}) {
   const rejectRcpt = {};
@@ -37,7 +49,8 @@ async function startSmtpServer(opts = {}) {
     tcpConnections: 0, // every TCP connection accepted
     connections: 0, // onConnect calls
     sessions: [], // the session objects, in connection order
-    authAttempts: [], // { method, username, ok }
+    authAttempts: [], // { method, username, password, accessToken, ok, secure }
+    tlsSessions: [], // { servername, protocol, authorized, peerSubject } per handshake
     mailFromAttempts: [], // every MAIL FROM address, in order
     rcptAttempts: [], // every RCPT TO address, accepted or not, in order
     transactions: [], // one per message taken
@@ -48,26 +61,60 @@ async function startSmtpServer(opts = {}) {
     for (const w of waiters.splice(0)) w();
   };
 
+  const disabledCommands = [];
+  if (!opts.starttls) disabledCommands.push('STARTTLS');
+  if (!opts.auth) disabledCommands.push('AUTH');
+  const a = opts.auth || {};
   const options = {
     logger: false,
-    secure: false,
-    authOptional: !opts.auth,
-    disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    secure: !!opts.secure,
+    authOptional: !opts.auth || !!a.optional,
+    disabledCommands,
     allowInsecureAuth: true,
-    authMethods: ['PLAIN', 'LOGIN'],
+    authMethods: a.methods || ['PLAIN', 'LOGIN'],
     closeTimeout: 500,
     socketTimeout: 60 * 1000,
     banner: 'test smtp-server ready',
+    ...(opts.tls || {}),
     onConnect(session, cb) {
       state.connections++;
       state.sessions.push(session);
       cb();
     },
+    onSecure(socket, session, cb) {
+      let peer = null;
+      try {
+        peer = socket.getPeerCertificate();
+      } catch {
+        peer = null;
+      }
+      state.tlsSessions.push({
+        servername: socket.servername || session.servername || null,
+        protocol: socket.getProtocol ? socket.getProtocol() : null,
+        authorized: !!socket.authorized,
+        peerSubject: peer && peer.subject ? peer.subject : null,
+      });
+      cb();
+    },
     onAuth(auth, session, cb) {
-      const ok =
-        !!opts.auth && auth.username === opts.auth.username && auth.password === opts.auth.password;
-      state.authAttempts.push({ method: auth.method, username: auth.username, ok });
-      if (!ok) return cb(smtpError(535, 'Authentication credentials invalid'));
+      let ok = false;
+      if (opts.auth && auth.username === a.username) {
+        if (auth.method === 'XOAUTH2') ok = !!a.accessToken && auth.accessToken === a.accessToken;
+        else if (auth.method === 'CRAM-MD5') ok = a.password !== undefined && auth.validatePassword(a.password);
+        else ok = auth.password === a.password;
+      }
+      state.authAttempts.push({
+        method: auth.method,
+        username: auth.username,
+        password: auth.password,
+        accessToken: auth.accessToken,
+        ok,
+        secure: !!session.secure,
+      });
+      if (!ok) {
+        if (auth.method === 'XOAUTH2' && a.xoauth2Error) return cb(null, { data: a.xoauth2Error });
+        return cb(smtpError(535, 'Authentication credentials invalid'));
+      }
       cb(null, { user: auth.username });
     },
     onMailFrom(address, session, cb) {
@@ -106,6 +153,7 @@ async function startSmtpServer(opts = {}) {
             bodyType: session.envelope.bodyType,
           },
           user: session.user,
+          secure: !!session.secure,
           helo: session.hostNameAppearsAs,
           openingCommand: session.openingCommand,
           raw,
@@ -155,6 +203,9 @@ async function startSmtpServer(opts = {}) {
     get authAttempts() {
       return state.authAttempts;
     },
+    get tlsSessions() {
+      return state.tlsSessions;
+    },
     get mailFromAttempts() {
       return state.mailFromAttempts;
     },
@@ -194,6 +245,7 @@ async function startSmtpServer(opts = {}) {
       state.connections = 0;
       state.sessions.length = 0;
       state.authAttempts.length = 0;
+      state.tlsSessions.length = 0;
       state.mailFromAttempts.length = 0;
       state.rcptAttempts.length = 0;
       state.transactions.length = 0;

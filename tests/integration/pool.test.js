@@ -1,0 +1,214 @@
+'use strict';
+// The upstream connection pool: many messages over few connections, RSET
+// between messages, recovery when the server drops a kept connection or
+// says 421, and no growth of file descriptors or memory over many sends.
+
+const { describe, it, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const { SMTPServer } = require('smtp-server');
+
+const { assertCleanRun, cleanupAll, send, sleep, startGateway } = require('./lib/gateway');
+const { startSmtpServer } = require('./lib/smtpserver');
+const { startScripted, send: say, read, readData } = require('./lib/scripted');
+
+const T = { timeout: 60000 };
+
+after(cleanupAll);
+
+const MSG = { from: 'a@example.com', to: 'b@example.com', subject: 'pooled', text: 'x' };
+
+/* The first transaction of a session without PIPELINING. */
+function firstSend() {
+  return [
+    say('220 pool.test ESMTP\r\n'),
+    read(/^EHLO \S+$/, '250-pool.test\r\n250 8BITMIME\r\n'),
+    read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
+    read('RCPT TO:<b@example.com>', '250 ok\r\n'),
+    read('DATA', '354 go\r\n'),
+    readData('250 queued 1\r\n'),
+  ];
+}
+
+/* A later transaction on the same connection: RSET first. */
+function nextSend(n) {
+  return [
+    read('RSET', '250 reset\r\n'),
+    read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
+    read('RCPT TO:<b@example.com>', '250 ok\r\n'),
+    read('DATA', '354 go\r\n'),
+    readData(`250 queued ${n}\r\n`),
+  ];
+}
+
+/*
+ * smtp-server keeping nothing but a count, so that ten thousand messages
+ * cost the test little: the lib's server parses and keeps every message.
+ */
+async function startCountingServer() {
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, cb) {
+      stream.on('end', () => {
+        state.messages++;
+        cb();
+      });
+      stream.resume();
+    },
+  });
+  const state = { messages: 0 };
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = server.server.address().port;
+  state.close = () => new Promise((resolve) => server.close(resolve));
+  return state;
+}
+
+/* Counts the open file descriptors and the resident memory of a process. */
+function usage(pid) {
+  const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+  return { fds, rssKiB: rss };
+}
+
+/* Sends `total` messages, `parallel` at a time; returns the statuses. */
+async function sendMany(gw, total, parallel) {
+  const statuses = {};
+  let next = 0;
+  async function worker() {
+    while (next < total) {
+      next++;
+      const r = await send(gw, MSG);
+      const key = `${r.status} ${r.json && r.json.status}`;
+      statuses[key] = (statuses[key] || 0) + 1;
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return statuses;
+}
+
+describe('the upstream connection pool', () => {
+  it('carries many messages over at most GATEWAY_SMTP_POOL connections', T, async () => {
+    const smtp = await startSmtpServer();
+    const gw = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_SMTP_POOL: 2 } });
+    try {
+      const statuses = await sendMany(gw, 200, 8);
+      assert.deepEqual(statuses, { '200 sent': 200 });
+      assert.equal(smtp.transactions.length, 200);
+      assert.ok(smtp.tcpConnections <= 2, `${smtp.tcpConnections} connections for 200 messages`);
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+  });
+
+  it('a kept connection starts each later message with RSET, and ends with QUIT', T, async () => {
+    const srv = await startScripted([[...firstSend(), ...nextSend(2), ...nextSend(3), read('QUIT', '221 bye\r\n')]]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await send(gw, MSG);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.status, 'sent');
+      }
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 1, 'one connection for three messages');
+    const conn = srv.connections[0];
+    assert.deepEqual(conn.mismatches, []);
+    const commands = conn.text
+      .split('\r\n')
+      .filter((l) => /^(EHLO|HELO|MAIL|RCPT|DATA|RSET|NOOP|QUIT)\b/.test(l))
+      .map((l) => l.split(/[ :]/)[0]);
+    assert.deepEqual(commands, [
+      'EHLO', 'MAIL', 'RCPT', 'DATA',
+      'RSET', 'MAIL', 'RCPT', 'DATA',
+      'RSET', 'MAIL', 'RCPT', 'DATA',
+      'QUIT',
+    ]);
+  });
+
+  it('when the server dropped a kept connection, the next send opens a new one', T, async () => {
+    const srv = await startScripted([
+      [...firstSend(), { destroy: true }],
+      [...firstSend(), read('QUIT', '221 bye\r\n')],
+    ]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await sleep(200); // the server has dropped the kept connection
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 2);
+    for (const c of srv.connections) assert.equal((c.text.match(/\r\n\.\r\n/g) || []).length, 1, 'each message once');
+  });
+
+  it('a 421 on a kept connection: the send goes on over a new connection', T, async () => {
+    const srv = await startScripted([
+      [...firstSend(), read('RSET', '421 4.3.2 pool.test is shutting down\r\n'), { close: true }],
+      [...firstSend(), read('QUIT', '221 bye\r\n')],
+    ]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 2);
+    assert.deepEqual(srv.connections[1].mismatches, []);
+  });
+
+  it('GATEWAY_SMTP_IDLE_TIMEOUT=0 opens a connection for every send', T, async () => {
+    const smtp = await startSmtpServer();
+    const gw = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0 } });
+    try {
+      const statuses = await sendMany(gw, 10, 1);
+      assert.deepEqual(statuses, { '200 sent': 10 });
+      assert.equal(smtp.tcpConnections, 10);
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+  });
+
+  it('10,000 sends leave no file descriptor or memory behind', { timeout: 180000 }, async () => {
+    const smtp = await startCountingServer();
+    const gw = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_SMTP_POOL: 4, GATEWAY_LOG_LEVEL: 'info' } });
+    try {
+      assert.deepEqual(await sendMany(gw, 1000, 8), { '200 sent': 1000 });
+      const before = usage(gw.proc.pid);
+      assert.deepEqual(await sendMany(gw, 9000, 8), { '200 sent': 9000 });
+      const afterAll = usage(gw.proc.pid);
+      assert.ok(afterAll.fds <= before.fds + 2, `file descriptors: ${before.fds} then ${afterAll.fds}`);
+      assert.ok(
+        afterAll.rssKiB - before.rssKiB < 4096,
+        `resident memory: ${before.rssKiB} KiB then ${afterAll.rssKiB} KiB`,
+      );
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(smtp.messages, 10000);
+  });
+});

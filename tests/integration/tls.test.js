@@ -1,0 +1,382 @@
+'use strict';
+// TLS to the upstream against smtp-server: implicit TLS and STARTTLS, the
+// certificate checks (CA, host name, expiry), verify_peer=false, client
+// certificates, the TLS 1.2 floor, and the TLS settings' validation.
+// Certificates come from lib/certs.js (openssl, once per process).
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+
+const {
+  assertCleanRun,
+  assertNoSecrets,
+  cleanupAll,
+  runGateway,
+  send: sendRaw,
+  startGateway: startGatewayRaw,
+  validEnv,
+} = require('./lib/gateway');
+const { startSmtpServer } = require('./lib/smtpserver');
+const { startScripted } = require('./lib/scripted');
+const { getCerts } = require('./lib/certs');
+const { assertOutcome } = require('./lib/upstream');
+
+const T = { timeout: 30000 };
+
+after(cleanupAll);
+
+/* One upstream connection per send (GATEWAY_SMTP_IDLE_TIMEOUT=0: no
+ * reuse), so that every script is one whole session, greeting to QUIT. */
+function startGateway(opts = {}) {
+  return startGatewayRaw({ ...opts, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(opts.env || {}) } });
+}
+
+/* POST /v1/messages; no reply may hold a secret (password, token, API token). */
+async function send(gw, body, opts) {
+  const r = await sendRaw(gw, body, opts);
+  assertNoSecrets(gw, r.text);
+  return r;
+}
+
+let certs;
+before(async () => {
+  certs = await getCerts();
+});
+
+const MSG = { from: 'a@example.com', to: 'b@example.com', subject: 'over tls', text: 'sent over TLS' };
+const WARN_VERIFY = /^.*level=warn\b.*verify_peer.*$/gm;
+
+/*
+ * Starts smtp-server with `serverOpts` (implicit TLS with the good server
+ * certificate unless told otherwise) and a gateway for host `localhost`,
+ * runs fn(gw, smtp), stops both and checks the gateway's logs.
+ */
+async function withTls(serverOpts, gwOpts, fn) {
+  const smtp = await startSmtpServer({
+    secure: true,
+    tls: { key: certs.server.key, cert: certs.server.cert },
+    ...serverOpts,
+  });
+  let gw;
+  try {
+    gw = await startGateway({
+      smtpPort: smtp.port,
+      ...gwOpts,
+      env: {
+        GATEWAY_SMTP_HOST: 'localhost',
+        GATEWAY_SMTP_TLS: serverOpts.starttls ? 'starttls' : 'implicit',
+        GATEWAY_SMTP_CA_FILE: certs.caFile,
+        ...(gwOpts.env || {}),
+      },
+    });
+    await fn(gw, smtp);
+  } finally {
+    if (gw) await gw.stop();
+    await smtp.close();
+  }
+  assertCleanRun(gw);
+  return gw;
+}
+
+/* The send was delivered over TLS (TLS 1.2 or later, SNI = the host). */
+async function assertDeliveredOverTls(gw, smtp, r, servername = 'localhost') {
+  assertOutcome(r, 200, 'sent');
+  assertNoSecrets(gw, r.text);
+  const [m] = await smtp.waitForMessages(1);
+  assert.equal(m.secure, true, 'smtp-server saw the session as secure (session.secure)');
+  assert.equal(m.parsed.subject, MSG.subject);
+  assert.ok(smtp.tlsSessions.length >= 1, 'a TLS handshake completed');
+  const s = smtp.tlsSessions[smtp.tlsSessions.length - 1];
+  assert.ok(['TLSv1.2', 'TLSv1.3'].includes(s.protocol), `TLS 1.2 or later, got ${s.protocol}`);
+  if (servername !== null) assert.equal(s.servername, servername, 'SNI names the configured host');
+  return m;
+}
+
+/* Nothing reached the mail transaction. */
+function assertNothingSent(smtp) {
+  assert.deepEqual(smtp.mailFromAttempts, [], 'no MAIL FROM');
+  assert.deepEqual(smtp.authAttempts, [], 'no AUTH');
+  assert.equal(smtp.transactions.length, 0, 'no message');
+}
+
+describe('implicit TLS and STARTTLS against smtp-server', () => {
+  it('implicit TLS with a CA-signed certificate and GATEWAY_SMTP_CA_FILE → sent over TLS', T, async () => {
+    const gw = await withTls({}, {}, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      await assertDeliveredOverTls(gw, smtp, r);
+    });
+    assert.equal((gw.stderr().match(WARN_VERIFY) || []).length, 0, 'no verify_peer warning when verifying');
+  });
+
+  it('the same with the flags --smtp-tls implicit --smtp-ca-file', T, async () => {
+    await withTls(
+      {},
+      {
+        args: ['serve', '--smtp-tls', 'implicit', '--smtp-ca-file', certs.caFile],
+        env: { GATEWAY_SMTP_TLS: 'none', GATEWAY_SMTP_CA_FILE: undefined },
+      },
+      async (gw, smtp) => {
+        const r = await send(gw, MSG);
+        await assertDeliveredOverTls(gw, smtp, r);
+      },
+    );
+  });
+
+  it('STARTTLS: upgraded before MAIL, EHLO sent again, delivered over TLS', T, async () => {
+    await withTls({ secure: false, starttls: true }, {}, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      const m = await assertDeliveredOverTls(gw, smtp, r);
+      // smtp-server forgets the EHLO on STARTTLS (RFC 3207 4.2) and refuses
+      // MAIL until a new one: the transaction's opening command proves
+      // the client greeted again inside TLS.
+      assert.equal(m.openingCommand, 'EHLO', 'EHLO again after STARTTLS');
+      assert.equal(smtp.tcpConnections, 1);
+    });
+  });
+
+  it('the host name may be an IP address, checked against the IP SAN', T, async () => {
+    await withTls({}, { env: { GATEWAY_SMTP_HOST: '127.0.0.1' } }, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      // No SNI for an IP address (RFC 6066 3), so the server name is not asserted.
+      await assertDeliveredOverTls(gw, smtp, r, null);
+    });
+  });
+});
+
+describe('certificate checks', () => {
+  for (const [label, caFile] of [
+    ['no CA file (the system bundle)', () => undefined],
+    ['a CA file of another CA', () => certs.otherCaFile],
+  ]) {
+    it(`an untrusted CA with ${label} → 502 naming unknown CA and ca_file, nothing sent`, T, async () => {
+      await withTls({}, { env: { GATEWAY_SMTP_CA_FILE: caFile() } }, async (gw, smtp) => {
+        const r = await send(gw, MSG);
+        assertOutcome(r, 502, 'failed', ['unknown CA', 'ca_file']);
+        assertNoSecrets(gw, r.text);
+        assertNothingSent(smtp);
+      });
+    });
+  }
+
+  it('STARTTLS with an untrusted CA → 502, nothing sent', T, async () => {
+    await withTls({ secure: false, starttls: true }, { env: { GATEWAY_SMTP_CA_FILE: undefined } }, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed', ['unknown CA', 'ca_file']);
+      assertNothingSent(smtp);
+    });
+  });
+
+  it('a certificate for another name → 502 naming check_server_identity and the host', T, async () => {
+    const tls = { key: certs.wrongName.key, cert: certs.wrongName.cert };
+    await withTls({ tls }, {}, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed', ['check_server_identity', 'localhost']);
+      assertNothingSent(smtp);
+    });
+  });
+
+  it('the same with GATEWAY_SMTP_CHECK_SERVER_IDENTITY=false → sent', T, async () => {
+    const tls = { key: certs.wrongName.key, cert: certs.wrongName.cert };
+    await withTls({ tls }, { env: { GATEWAY_SMTP_CHECK_SERVER_IDENTITY: 'false' } }, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      await assertDeliveredOverTls(gw, smtp, r);
+    });
+  });
+
+  it('an expired certificate → 502 saying expired, nothing sent', T, async () => {
+    const tls = { key: certs.expired.key, cert: certs.expired.cert };
+    await withTls({ tls }, {}, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed', ['expired']);
+      assertNothingSent(smtp);
+    });
+  });
+
+  it('GATEWAY_SMTP_VERIFY_PEER=false: an untrusted certificate is taken; one warn line at start-up', T, async () => {
+    const tls = { key: certs.selfSigned.key, cert: certs.selfSigned.cert };
+    const gw = await withTls(
+      { tls },
+      { env: { GATEWAY_SMTP_VERIFY_PEER: 'false', GATEWAY_SMTP_CA_FILE: undefined } },
+      async (gw, smtp) => {
+        const before = (gw.stderr().match(WARN_VERIFY) || []).length;
+        assert.equal(before, 1, `one level=warn line mentioning verify_peer at start-up:\n${gw.stderr()}`);
+        const r = await send(gw, MSG);
+        await assertDeliveredOverTls(gw, smtp, r);
+        const r2 = await send(gw, { ...MSG, subject: 'again' });
+        assertOutcome(r2, 200, 'sent');
+        await smtp.waitForMessages(2);
+      },
+    );
+    assert.equal((gw.stderr().match(WARN_VERIFY) || []).length, 1, `the warning is logged once:\n${gw.stderr()}`);
+  });
+
+  it('the flags --smtp-verify-peer false / --smtp-check-server-identity false', T, async () => {
+    const tls = { key: certs.wrongName.key, cert: certs.wrongName.cert };
+    await withTls(
+      { tls },
+      {
+        args: ['serve', '--smtp-verify-peer', 'false', '--smtp-check-server-identity', 'false'],
+        env: { GATEWAY_SMTP_CA_FILE: undefined },
+      },
+      async (gw, smtp) => {
+        assert.equal((gw.stderr().match(WARN_VERIFY) || []).length, 1, `the verify_peer warning:\n${gw.stderr()}`);
+        const r = await send(gw, MSG);
+        await assertDeliveredOverTls(gw, smtp, r);
+      },
+    );
+  });
+
+  it('a TLS 1.1-only server → 502 (TLS 1.2 is the minimum), nothing sent', T, async () => {
+    const tls = {
+      key: certs.server.key,
+      cert: certs.server.cert,
+      minVersion: 'TLSv1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    };
+    await withTls({ tls }, {}, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed');
+      assertNothingSent(smtp);
+    });
+  });
+});
+
+describe('client certificates', () => {
+  const requireCert = () => ({
+    key: certs.server.key,
+    cert: certs.server.cert,
+    ca: certs.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+
+  it('GATEWAY_SMTP_CLIENT_CERT/KEY: the certificate is presented and accepted', T, async () => {
+    await withTls(
+      { tls: requireCert() },
+      { env: { GATEWAY_SMTP_CLIENT_CERT: certs.client.certFile, GATEWAY_SMTP_CLIENT_KEY: certs.client.keyFile } },
+      async (gw, smtp) => {
+        const r = await send(gw, MSG);
+        await assertDeliveredOverTls(gw, smtp, r);
+        const s = smtp.tlsSessions[0];
+        assert.equal(s.authorized, true, 'the client certificate verified against the CA');
+        assert.ok(s.peerSubject, 'a client certificate was presented');
+        assert.equal(s.peerSubject.CN, certs.clientCn);
+      },
+    );
+  });
+
+  it('the flags --smtp-client-cert/--smtp-client-key over STARTTLS', T, async () => {
+    await withTls(
+      { secure: false, starttls: true, tls: requireCert() },
+      { args: ['serve', '--smtp-client-cert', certs.client.certFile, '--smtp-client-key', certs.client.keyFile] },
+      async (gw, smtp) => {
+        const r = await send(gw, MSG);
+        await assertDeliveredOverTls(gw, smtp, r);
+        assert.equal(smtp.tlsSessions[0].peerSubject && smtp.tlsSessions[0].peerSubject.CN, certs.clientCn);
+      },
+    );
+  });
+
+  it('no client certificate configured, one required → 502, nothing sent', T, async () => {
+    await withTls({ tls: requireCert() }, {}, async (gw, smtp) => {
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed');
+      assertNothingSent(smtp);
+    });
+  });
+
+  it('a client certificate from an unknown CA → 502, nothing sent', T, async () => {
+    await withTls(
+      { tls: requireCert() },
+      { env: { GATEWAY_SMTP_CLIENT_CERT: certs.otherClient.certFile, GATEWAY_SMTP_CLIENT_KEY: certs.otherClient.keyFile } },
+      async (gw, smtp) => {
+        const r = await send(gw, MSG);
+        assertOutcome(r, 502, 'failed');
+        assertNothingSent(smtp);
+      },
+    );
+  });
+});
+
+describe('TLS against servers that do not speak it', () => {
+  it('implicit TLS to a plain-text server → 502, not a hang', T, async () => {
+    const smtp = await startSmtpServer();
+    let gw;
+    try {
+      gw = await startGateway({
+        smtpPort: smtp.port,
+        env: { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_TLS: 'implicit', GATEWAY_SMTP_CA_FILE: certs.caFile },
+      });
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed');
+      assertNothingSent(smtp);
+    } finally {
+      if (gw) await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+  });
+
+  it('a server that never answers the TLS handshake → 504 (GATEWAY_SMTP_TIMEOUT=2)', T, async () => {
+    const srv = await startScripted([[{ stall: true }]]);
+    let gw;
+    try {
+      gw = await startGateway({
+        smtpPort: srv.port,
+        env: { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_TLS: 'implicit', GATEWAY_SMTP_CA_FILE: certs.caFile, GATEWAY_SMTP_TIMEOUT: 2 },
+      });
+      const r = await send(gw, MSG, { timeoutMs: 25000 });
+      assertOutcome(r, 504, 'failed');
+      const conn = await srv.waitForClose(0, 10000);
+      assert.equal(conn.received[0], 0x16, 'the client began with a TLS handshake record');
+    } finally {
+      if (gw) await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+  });
+});
+
+describe('TLS settings are validated at start-up', () => {
+  /* Exit 2 with one stderr line naming `name`, never listening. */
+  function assertConfigError(r, name) {
+    assert.equal(r.timedOut, false, `the gateway should exit, not serve; stderr:\n${r.stderr}`);
+    assert.equal(r.code, 2, `exit code (stderr:\n${r.stderr})`);
+    const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+    assert.equal(lines.length, 1, `exactly one stderr line, got:\n${r.stderr}`);
+    assert.ok(lines[0].includes(name), `the stderr line should name ${name}: ${lines[0]}`);
+    assert.ok(!/event=listening/.test(r.stderr + r.stdout), 'it must never listen');
+  }
+
+  const bad = [
+    ['GATEWAY_SMTP_TLS', 'ssl'],
+    ['GATEWAY_SMTP_VERIFY_PEER', 'maybe'],
+    ['GATEWAY_SMTP_CHECK_SERVER_IDENTITY', 'sometimes'],
+    ['GATEWAY_SMTP_IP_VERSION', '5'],
+  ];
+  for (const [name, value] of bad) {
+    it(`${name}=${value} → exit 2 naming it`, T, async () => {
+      const r = await runGateway(['serve'], await validEnv({ [name]: value }));
+      assertConfigError(r, name);
+    });
+  }
+
+  it('a GATEWAY_SMTP_CA_FILE that does not exist → exit 2 naming the setting and the file', T, async () => {
+    const missing = '/nonexistent/smtp-gateway-test-ca.pem';
+    const r = await runGateway(
+      ['serve'],
+      await validEnv({ GATEWAY_SMTP_TLS: 'implicit', GATEWAY_SMTP_CA_FILE: missing }),
+    );
+    assertConfigError(r, 'GATEWAY_SMTP_CA_FILE');
+    assert.ok(r.stderr.includes(missing), `the file is named: ${r.stderr}`);
+  });
+
+  it('a GATEWAY_SMTP_CA_FILE that is not PEM → exit 2 naming the file', T, async () => {
+    // Any file that is not a certificate: the extensions file the server
+    // certificate was made with.
+    const notPem = certs.server.certFile.replace(/\.crt$/, '.ext');
+    const r = await runGateway(['serve'], await validEnv({ GATEWAY_SMTP_TLS: 'implicit', GATEWAY_SMTP_CA_FILE: notPem }));
+    assertConfigError(r, notPem);
+  });
+});
