@@ -66,10 +66,10 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
 }
 
 static void handle_healthz(const struct api_route *route,
-                           const struct api_ctx *ctx, const char *body,
-                           size_t len, struct api_response *resp)
+                           const struct api_ctx *ctx, struct buf *body,
+                           struct api_response *resp)
 {
-    (void)route, (void)ctx, (void)body, (void)len;
+    (void)route, (void)ctx, (void)body;
     api_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -108,7 +108,7 @@ const struct api_route *api_route_find(const char *method, const char *path,
 }
 
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
-                const char *body, size_t len, struct api_response *resp)
+                struct buf *body, struct api_response *resp)
 {
-    route->handle(route, ctx, body, len, resp);
+    route->handle(route, ctx, body, resp);
 }

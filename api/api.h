@@ -51,8 +51,10 @@ struct api_route {
     bool needs_token;         /* a bearer token is required */
     const char *content_type; /* the body's media type; NULL: no body */
     bool streams; /* the body goes to api_stream_*() as it arrives */
+    /* Takes the complete body, and may free it (buf_free) as soon as
+       it is read, so that a large request is not held twice. */
     void (*handle)(const struct api_route *route, const struct api_ctx *ctx,
-                   const char *body, size_t len, struct api_response *resp);
+                   struct buf *body, struct api_response *resp);
 };
 
 /*
@@ -63,9 +65,12 @@ struct api_route {
 const struct api_route *api_route_find(const char *method, const char *path,
                                        struct api_response *resp);
 
-/* Runs the route on the complete body and fills `resp`. */
+/*
+ * Runs the route on the complete body and fills `resp`. The route may
+ * free `body` early; it stays a valid (perhaps empty) buffer.
+ */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
-                const char *body, size_t len, struct api_response *resp);
+                struct buf *body, struct api_response *resp);
 
 /* One parameter of the query string, decoded. */
 struct api_param {

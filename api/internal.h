@@ -35,6 +35,6 @@ void api_response_limit(struct api_response *resp, size_t max);
 
 /* POST /v1/messages: validate, compose, send, report (messages.c). */
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
-                       const char *body, size_t len, struct api_response *resp);
+                       struct buf *body, struct api_response *resp);
 
 #endif

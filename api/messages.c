@@ -87,16 +87,18 @@ out:
 }
 
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
-                       const char *body, size_t len, struct api_response *resp)
+                       struct buf *body, struct api_response *resp)
 {
     struct api_request req = {0};
     struct api_request_error re;
     struct mime_result mres = {{0}, false, false};
     struct smtp_pool *pool;
     struct buf msg = {0};
+    enum gw_err rc;
 
     (void)route;
-    if (api_request_parse(body, len, &req, &re) != GW_OK) {
+    rc = api_request_parse_buf(body, &req, &re);
+    if (rc != GW_OK) {
         api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
                   re.text);
         goto out;

@@ -83,6 +83,14 @@ enum gw_err api_request_parse(const char *body, size_t len,
                               struct api_request_error *re);
 
 /*
+ * The same for a body in a buffer, which this takes over: its memory goes
+ * back to the system page by page as it is parsed, and it is freed (left
+ * empty) on return.
+ */
+enum gw_err api_request_parse_buf(struct buf *body, struct api_request *req,
+                                  struct api_request_error *re);
+
+/*
  * Composes the checked request: initialises `out` (the caller frees it
  * with buf_free() whatever the result) with a limit that follows from
  * the body's size, and appends the message as mime_compose() writes it.
