@@ -229,12 +229,14 @@ enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out)
         pool->busy++;
         me.granted = true;
     } else {
+        /* `me` is queued only while this function waits: whoever grants
+           it the slot, or its own time-out, takes it out first. */
         pthread_cond_init(&me.cond, NULL);
         if (pool->last_waiter != NULL)
             pool->last_waiter->next = &me;
         else
-            pool->waiters = &me;
-        pool->last_waiter = &me;
+            pool->waiters = &me; // cppcheck-suppress autoVariables
+        pool->last_waiter = &me; // cppcheck-suppress autoVariables
         while (!me.granted && rc == GW_OK) {
             if (pthread_cond_timedwait(&me.cond, &pool->lock, &until) != 0 &&
                 !me.granted) {
