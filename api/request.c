@@ -238,6 +238,7 @@ static bool parse_options(json_t *root, struct api_request *req,
                                        "message_id_domain",
                                        "dry_run",
                                        "auth_from",
+                                       "allow_8bit",
                                        NULL};
     json_t *obj = json_object_get(root, "options");
     const char *tz = NULL;
@@ -257,6 +258,8 @@ static bool parse_options(json_t *root, struct api_request *req,
                   &req->allow_header_encoding, fe) ||
         !get_string(obj, "timezone", "options.timezone", &tz, fe) ||
         !get_bool(obj, "dry_run", "options.dry_run", &req->dry_run, fe) ||
+        !get_bool(obj, "allow_8bit", "options.allow_8bit", &req->allow_8bit,
+                  fe) ||
         !get_string(obj, "auth_from", "options.auth_from", &req->auth_from,
                     fe) ||
         !parse_message_id_domain(obj, req, fe))
@@ -556,13 +559,14 @@ enum gw_err api_request_compose(const struct api_request *req, struct buf *out,
         .attachments = req->attachments,
         .n_attachments = req->n_attachments,
     };
-    /* 8bit waits for the client to negotiate 8BITMIME. */
+    /* 8bit only when asked; a server without 8BITMIME gets the message
+       composed again without it (messages.c). */
     struct mime_options opt = {
         .tz = req->tz,
         .show_bcc = req->show_bcc,
         .allow_header_encoding = req->allow_header_encoding,
         .message_id_domain = req->message_id_domain,
-        .allow_8bit = false,
+        .allow_8bit = req->allow_8bit,
     };
     struct gw_error err = {0};
     enum gw_err rc;

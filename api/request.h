@@ -59,6 +59,7 @@ struct api_request {
     size_t n_attachments;
     bool continue_after_bad_send, show_bcc, allow_header_encoding;
     bool dry_run;            /* compose and show, send nothing */
+    bool allow_8bit;         /* text parts may go 8bit (RFC 6152) */
     const char *auth_from;   /* AUTH= on MAIL FROM; NULL: the credential's */
     struct mime_tz tz;       /* UT when not given */
     char *message_id_domain; /* in A-labels; NULL for the From domain */
