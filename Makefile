@@ -45,7 +45,7 @@ UNIT_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 BIN  := $(BUILD)/smtp-gateway
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all run test unit integration openapi-lint lint fuzz deps \
+.PHONY: all run test unit integration openapi-lint lint fuzz bench deps \
         deps-build deps-test clean
 
 all: $(BIN)
@@ -140,6 +140,12 @@ fuzz:
 lint:
 	@scripts/deps.sh lint
 	scripts/lint.sh
+
+# Throughput, latency and memory against Postfix's smtp-sink (loopback).
+bench:
+	@scripts/deps.sh build test bench
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh
 
 clean:
 	rm -rf build

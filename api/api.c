@@ -236,8 +236,8 @@ void api_error_from(struct api_response *resp, const struct gw_error *err,
 json_t *api_parse_body(const struct api_call *call, struct api_response *resp)
 {
     json_error_t jerr;
-    json_t *root =
-        json_loadb(call->body, call->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(call->body->data, call->body->len,
+                              JSON_REJECT_DUPLICATES, &jerr);
 
     if (root == NULL) {
         api_error(resp, 400, NULL, "malformed JSON at line %d column %d: %s",

@@ -97,8 +97,10 @@ struct api_ctx {
 struct api_call {
     const char *path;               /* without the query */
     const struct api_token *caller; /* NULL on routes without a token */
-    const char *body;
-    size_t len;
+    /* The complete body. The route may free it (buf_free) as soon as it
+       is read, so that a large request is not held twice; it stays a
+       valid, perhaps empty, buffer. */
+    struct buf *body;
 };
 
 /* What the server needs to know of a route before it reads the body. */
@@ -109,6 +111,8 @@ struct api_route {
     bool admin;               /* ... of the admin scope */
     const char *content_type; /* the body's media type; NULL: no body */
     bool streams; /* the body goes to api_stream_*() as it arrives */
+    /* Takes the complete body, and may free it (buf_free) as soon as
+       it is read, so that a large request is not held twice. */
     void (*handle)(const struct api_route *route, const struct api_ctx *ctx,
                    const struct api_call *call, struct api_response *resp);
 };

@@ -21,12 +21,16 @@
 #include "internal.h"
 #include "request.h"
 
-/* Sends the composed message and fills the reply. */
-static void send_and_reply(const struct api_request *req,
-                           struct smtp_pool *pool, const struct buf *msg,
-                           const struct mime_result *mres,
+/*
+ * Sends the composed message and fills the reply. A message composed with
+ * 8bit parts that the server cannot take (no 8BITMIME; nothing was sent)
+ * is composed again in 7-bit encodings and sent over the same connection.
+ */
+static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
+                           struct buf *msg, struct mime_result *mres,
                            struct api_response *resp)
 {
+    struct api_request_error re;
     struct smtp_result res = {0};
     struct smtp_envelope env = {
         .from = req->from.mailbox,
@@ -46,6 +50,18 @@ static void send_and_reply(const struct api_request *req,
     }
     env.rcpts = rcpts;
     smtp_pool_send(pool, &env, msg->data, msg->len, &res);
+    if (res.needs_7bit && mres->is_8bit) {
+        smtp_result_free(&res);
+        req->allow_8bit = false;
+        buf_free(msg);
+        if (api_request_compose(req, msg, mres, &re) != GW_OK) {
+            api_error(resp, re.status, NULL, "%s", re.text);
+            free(rcpts);
+            return;
+        }
+        env.body_8bit = mres->is_8bit;
+        smtp_pool_send(pool, &env, msg->data, msg->len, &res);
+    }
     api_send_reply(resp, req->credential, &res, rcpts, mres->message_id,
                    started);
     smtp_result_free(&res);
@@ -95,9 +111,11 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
     struct smtp_pool *pool = NULL;
     void *hold = NULL;
     struct buf msg = {0};
+    enum gw_err rc;
 
     (void)route;
-    if (api_request_parse(call->body, call->len, &req, &re) != GW_OK) {
+    rc = api_request_parse_buf(call->body, &req, &re);
+    if (rc != GW_OK) {
         api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
                   re.text);
         goto out;

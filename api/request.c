@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static enum gw_err refuse(struct api_request_error *re, unsigned status,
                           const char *field, const char *fmt, ...)
@@ -235,6 +238,7 @@ static bool parse_options(json_t *root, struct api_request *req,
                                        "message_id_domain",
                                        "dry_run",
                                        "auth_from",
+                                       "allow_8bit",
                                        NULL};
     json_t *obj = json_object_get(root, "options");
     const char *tz = NULL;
@@ -254,6 +258,8 @@ static bool parse_options(json_t *root, struct api_request *req,
                   &req->allow_header_encoding, fe) ||
         !get_string(obj, "timezone", "options.timezone", &tz, fe) ||
         !get_bool(obj, "dry_run", "options.dry_run", &req->dry_run, fe) ||
+        !get_bool(obj, "allow_8bit", "options.allow_8bit", &req->allow_8bit,
+                  fe) ||
         !get_string(obj, "auth_from", "options.auth_from", &req->auth_from,
                     fe) ||
         !parse_message_id_domain(obj, req, fe))
@@ -296,7 +302,13 @@ static bool parse_content(json_t *obj, const char *path, void **out,
     n = json_string_length(v);
     /* Decoding shrinks: the text's size bounds the bytes. */
     buf_init(&b, n);
-    rc = enc_base64_decode(&b, json_string_value(v), n, &bad);
+    rc = buf_reserve(&b, n / 4 * 3 + 3);
+    if (rc == GW_OK)
+        rc = enc_base64_decode(&b, json_string_value(v), n, &bad);
+    /* The text is not needed once decoded: a large attachment would
+       otherwise be held twice until the send ends. */
+    if (rc == GW_OK)
+        json_string_set(v, "");
     *len = b.len;
     if (rc == GW_OK && b.len > 0 && (*out = buf_steal(&b)) == NULL)
         rc = GW_ENOMEM;
@@ -547,20 +559,25 @@ enum gw_err api_request_compose(const struct api_request *req, struct buf *out,
         .attachments = req->attachments,
         .n_attachments = req->n_attachments,
     };
-    /* 8bit waits for the client to negotiate 8BITMIME. */
+    /* 8bit only when asked; a server without 8BITMIME gets the message
+       composed again without it (messages.c). */
     struct mime_options opt = {
         .tz = req->tz,
         .show_bcc = req->show_bcc,
         .allow_header_encoding = req->allow_header_encoding,
         .message_id_domain = req->message_id_domain,
-        .allow_8bit = false,
+        .allow_8bit = req->allow_8bit,
     };
     struct gw_error err = {0};
     enum gw_err rc;
 
-    /* Room for the worst expansion of quoted-printable (3x) and headers. */
+    /* Room for the worst expansion of quoted-printable (3x) and headers;
+       reserved for the usual case, base64 attachments, whose lines add
+       a thirty-eighth. */
     buf_init(out, 3 * req->body_len + 64 * 1024);
-    rc = mime_compose(&msg, &opt, out, mres, &err);
+    rc = buf_reserve(out, req->body_len + req->body_len / 32 + 64 * 1024);
+    if (rc == GW_OK)
+        rc = mime_compose(&msg, &opt, out, mres, &err);
     if (rc != GW_OK)
         refuse(re, rc == GW_ENOMEM ? 500 : 400, NULL, "%s", err.detail);
     return rc;
@@ -583,19 +600,16 @@ static enum gw_err refuse(struct api_request_error *re, unsigned status,
     return status == 500 ? GW_ENOMEM : GW_EINVAL;
 }
 
-enum gw_err api_request_parse(const char *body, size_t len,
-                              struct api_request *req,
-                              struct api_request_error *re)
+/* Checks what the JSON parser made of the body. */
+static enum gw_err check_parsed(struct api_request *req,
+                                const json_error_t *jerr,
+                                struct api_request_error *re)
 {
     struct field_error fe = {{0}, {0}};
-    json_error_t jerr;
 
-    memset(req, 0, sizeof(*req));
-    req->body_len = len;
-    req->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (req->root == NULL)
         return refuse(re, 400, NULL, "malformed JSON at line %d column %d: %s",
-                      jerr.line, jerr.column, jerr.text);
+                      jerr->line, jerr->column, jerr->text);
     if (!json_is_object(req->root))
         return refuse(re, 400, NULL,
                       "the request must be a JSON object, not %s",
@@ -603,4 +617,63 @@ enum gw_err api_request_parse(const char *body, size_t len,
     if (!check_request(req->root, req, &fe))
         return refuse(re, 400, fe.field, "%s: %s", fe.field, fe.text);
     return GW_OK;
+}
+
+enum gw_err api_request_parse(const char *body, size_t len,
+                              struct api_request *req,
+                              struct api_request_error *re)
+{
+    json_error_t jerr;
+
+    memset(req, 0, sizeof(*req));
+    req->body_len = len;
+    req->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    return check_parsed(req, &jerr, re);
+}
+
+/* The body as the JSON parser reads it, in pieces. */
+struct body_reader {
+    struct buf *body;
+    size_t pos;      /* bytes handed to the parser */
+    size_t released; /* bytes whose memory went back to the system */
+};
+
+/*
+ * Hands the parser the next piece of the body, and gives the whole pages
+ * it has read back to the system: a large body (a big attachment) is then
+ * never held twice, as raw text and as parsed strings. The pages are not
+ * read again; the buffer is freed after the parse.
+ */
+static size_t read_body(void *out, size_t size, void *arg)
+{
+    struct body_reader *r = arg;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n;
+    uintptr_t from, to;
+
+    n = r->body->len - r->pos < size ? r->body->len - r->pos : size;
+    memcpy(out, r->body->data + r->pos, n);
+    r->pos += n;
+    from = ((uintptr_t)r->body->data + r->released + page - 1) / page * page;
+    to = ((uintptr_t)r->body->data + r->pos) / page * page;
+    if (to > from + 16 * page) {
+        madvise((void *)from, to - from, MADV_DONTNEED);
+        r->released = to - (uintptr_t)r->body->data;
+    }
+    return n;
+}
+
+enum gw_err api_request_parse_buf(struct buf *body, struct api_request *req,
+                                  struct api_request_error *re)
+{
+    struct body_reader r = {body, 0, 0};
+    json_error_t jerr;
+
+    memset(req, 0, sizeof(*req));
+    req->body_len = body->len;
+    req->root =
+        body->len > 0
+            ? json_load_callback(read_body, &r, JSON_REJECT_DUPLICATES, &jerr)
+            : json_loadb("", 0, 0, &jerr);
+    buf_free(body);
+    return check_parsed(req, &jerr, re);
 }

@@ -59,6 +59,7 @@ struct api_request {
     size_t n_attachments;
     bool continue_after_bad_send, show_bcc, allow_header_encoding;
     bool dry_run;            /* compose and show, send nothing */
+    bool allow_8bit;         /* text parts may go 8bit (RFC 6152) */
     const char *auth_from;   /* AUTH= on MAIL FROM; NULL: the credential's */
     struct mime_tz tz;       /* UT when not given */
     char *message_id_domain; /* in A-labels; NULL for the From domain */
@@ -81,6 +82,14 @@ struct api_request_error {
 enum gw_err api_request_parse(const char *body, size_t len,
                               struct api_request *req,
                               struct api_request_error *re);
+
+/*
+ * The same for a body in a buffer, which this takes over: its memory goes
+ * back to the system page by page as it is parsed, and it is freed (left
+ * empty) on return.
+ */
+enum gw_err api_request_parse_buf(struct buf *body, struct api_request *req,
+                                  struct api_request_error *re);
 
 /*
  * Composes the checked request: initialises `out` (the caller frees it

@@ -292,8 +292,8 @@ static bool parse_max_body(struct srv_config *cfg, const struct setting *s,
 static bool parse_token(struct srv_config *cfg, const struct setting *s,
                         const char *value, char *why, size_t whylen)
 {
-    if (strlen(value) < 16) {
-        snprintf(why, whylen, "must be at least 16 characters long");
+    if (value[0] == '\0') {
+        snprintf(why, whylen, "must not be empty");
         return false;
     }
     for (const char *p = value; *p != '\0'; p++) {

@@ -188,7 +188,14 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
                   cfg->max_body);
         return false;
     }
-    return !rq->route->streams || start_stream(http, conn, rq);
+    if (rq->route->streams)
+        return start_stream(http, conn, rq);
+    /* A declared size is reserved at once, rather than grown into. */
+    if (buf_reserve(&rq->body, (size_t)content_length(conn)) != GW_OK) {
+        api_error(&rq->resp, 500, NULL, "out of memory");
+        return false;
+    }
+    return true;
 }
 
 /* A piece of a streamed body, or its end. */
@@ -243,9 +250,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                   http->cfg->max_body);
     else
         api_handle(rq->route, http->ctx,
-                   &(struct api_call){url, &rq->caller, buf_cstr(&rq->body),
-                                      rq->body.len},
-                   &rq->resp);
+                   &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
     return queue(conn, &rq->resp);
 }
 

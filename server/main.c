@@ -63,6 +63,10 @@ static int serve(struct srv_config *cfg)
         srv_gateway_free(gw);
         return 1;
     }
+    if (strlen(cfg->api_token) < 16)
+        log_warn("event=weak_token detail=\"GATEWAY_API_TOKEN is shorter "
+                 "than 16 characters; use a long random one, such as "
+                 "sgw_ and 32 hex digits\"");
     log_info("event=listening address=%.*s:%u version=%s",
              (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen,
              srv_http_port(http), GW_VERSION);

@@ -51,6 +51,24 @@ static enum gw_err reserve(struct buf *b, size_t extra)
     return GW_OK;
 }
 
+enum gw_err buf_reserve(struct buf *b, size_t n)
+{
+    char *p;
+
+    if (n > b->max)
+        n = b->max;
+    if (n + 1 <= b->cap)
+        return GW_OK;
+    p = realloc(b->data, n + 1);
+    if (p == NULL)
+        return GW_ENOMEM;
+    if (b->data == NULL)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = n + 1;
+    return GW_OK;
+}
+
 enum gw_err buf_append(struct buf *b, const void *p, size_t n)
 {
     enum gw_err rc = reserve(b, n);

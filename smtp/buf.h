@@ -37,6 +37,14 @@ void buf_free(struct buf *b);
 /* Empties `b` but keeps its memory for reuse. */
 void buf_reset(struct buf *b);
 
+/*
+ * Makes room for `n` bytes in all, at most the limit, so that a buffer
+ * whose final size is known grows once instead of doubling its way there
+ * (each doubling briefly holds the old and the new copy). GW_ENOMEM or
+ * GW_OK; a smaller `n` than held changes nothing.
+ */
+enum gw_err buf_reserve(struct buf *b, size_t n);
+
 /* Appends `n` bytes. GW_ELIMIT past the limit, GW_ENOMEM, or GW_OK. */
 enum gw_err buf_append(struct buf *b, const void *p, size_t n);
 

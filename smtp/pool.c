@@ -120,7 +120,6 @@ struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
     if (pool == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->freed, NULL);
     pool->size = size ? size : 1;
     if (!copy_server(pool, srv)) {
         gw_error_set(err, GW_ENOMEM, "out of memory");
@@ -176,7 +175,6 @@ void smtp_pool_free(struct smtp_pool *pool)
     }
     tls_config_free(pool->tls);
     pthread_mutex_destroy(&pool->lock);
-    pthread_cond_destroy(&pool->freed);
     free(pool);
 }
 
@@ -196,34 +194,79 @@ static struct conn *take_idle(struct smtp_pool *pool, uint64_t now)
     return NULL;
 }
 
-enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out)
+/* The absolute time `ms` from now, for pthread_cond_timedwait(). */
+static struct timespec time_after(uint64_t ms)
 {
-    uint64_t left = pool->srv.timeout_ms;
     struct timespec ts;
-    enum gw_err rc = GW_OK;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(left / 1000);
-    ts.tv_nsec += (long)(left % 1000) * 1000000;
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
     if (ts.tv_nsec >= 1000000000) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000;
     }
+    return ts;
+}
+
+/* Takes `w` out of the queue of waiters. */
+static void unqueue(struct smtp_pool *pool, struct waiter *w)
+{
+    struct waiter **at = &pool->waiters;
+
+    while (*at != w)
+        at = &(*at)->next;
+    *at = w->next;
+    if (pool->last_waiter == w) {
+        pool->last_waiter = NULL;
+        for (struct waiter *x = pool->waiters; x != NULL; x = x->next)
+            pool->last_waiter = x;
+    }
+}
+
+/*
+ * Slots go to waiters in the order they came (a release hands its slot
+ * to the first in the queue), so that no send waits behind later ones:
+ * under load that is what keeps the slowest answers close to the others.
+ */
+enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out)
+{
+    struct timespec until = time_after(pool->srv.timeout_ms);
+    struct waiter me = {.granted = false, .next = NULL};
+    enum gw_err rc = GW_OK;
+
     pthread_mutex_lock(&pool->lock);
-    while (pool->busy == pool->size && rc == GW_OK) {
-        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &ts) != 0)
-            rc = GW_EBUSY;
-    }
-    if (rc == GW_OK) {
+    if (pool->busy < pool->size && pool->waiters == NULL) {
         pool->busy++;
-        *out = take_idle(pool, io_now_ms());
+        me.granted = true;
+    } else {
+        /* `me` is queued only while this function waits: whoever grants
+           it the slot, or its own time-out, takes it out first. */
+        pthread_cond_init(&me.cond, NULL);
+        if (pool->last_waiter != NULL)
+            pool->last_waiter->next = &me;
+        else
+            pool->waiters = &me; // cppcheck-suppress autoVariables
+        pool->last_waiter = &me; // cppcheck-suppress autoVariables
+        while (!me.granted && rc == GW_OK) {
+            if (pthread_cond_timedwait(&me.cond, &pool->lock, &until) != 0 &&
+                !me.granted) {
+                unqueue(pool, &me);
+                rc = GW_EBUSY;
+            }
+        }
+        pthread_cond_destroy(&me.cond);
     }
+    if (rc == GW_OK)
+        *out = take_idle(pool, io_now_ms());
     pthread_mutex_unlock(&pool->lock);
     return rc;
 }
 
 void pool_release(struct smtp_pool *pool, struct conn *keep)
 {
+    struct waiter *next;
+
     pthread_mutex_lock(&pool->lock);
     if (keep != NULL) {
         keep->idle_since = io_now_ms();
@@ -231,7 +274,14 @@ void pool_release(struct smtp_pool *pool, struct conn *keep)
         pool->idle = keep;
         pool->n_idle++;
     }
-    pool->busy--;
-    pthread_cond_signal(&pool->freed);
+    next = pool->waiters;
+    if (next != NULL) {
+        /* The slot goes straight to the first waiter: busy stays. */
+        unqueue(pool, next);
+        next->granted = true;
+        pthread_cond_signal(&next->cond);
+    } else {
+        pool->busy--;
+    }
     pthread_mutex_unlock(&pool->lock);
 }

@@ -52,6 +52,13 @@ struct conn {
     struct conn *next;
 };
 
+/* A send waiting for a slot of the pool, in the queue of waiters. */
+struct waiter {
+    pthread_cond_t cond; /* signalled when the slot is handed over */
+    bool granted;        /* the slot is this waiter's now */
+    struct waiter *next;
+};
+
 struct smtp_pool {
     struct smtp_server srv; /* with strings owned by the pool */
     struct tls_config *tls; /* NULL when srv.tls is none */
@@ -59,8 +66,9 @@ struct smtp_pool {
     unsigned busy;          /* connections in use, or being opened */
     struct conn *idle;      /* kept open for the next sends, newest first */
     unsigned n_idle;
+    struct waiter *waiters;     /* sends waiting for a slot, oldest first */
+    struct waiter *last_waiter; /* where the next one joins */
     pthread_mutex_t lock;
-    pthread_cond_t freed;
     /* srv.secrets points here when the credential has sealed secrets. */
     struct smtp_secrets secrets;
 };

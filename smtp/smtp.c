@@ -329,6 +329,7 @@ static bool fits_server(struct session *s)
         return false;
     }
     if (env->body_8bit && !s->caps.eightbitmime) {
+        s->res->needs_7bit = true;
         session_fail(s, GW_EUNSUPP,
                      "the message has 8-bit content and the server does not "
                      "offer 8BITMIME; nothing was sent");

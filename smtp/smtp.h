@@ -131,6 +131,9 @@ struct smtp_result {
                                        line verbatim where there is one */
     struct smtp_rcpt_result *rcpts; /* one per envelope recipient */
     size_t n_rcpts;
+    bool needs_7bit; /* refused before MAIL: the message has 8-bit
+                        content and the server lacks 8BITMIME; the same
+                        message in 7-bit encodings could go */
 };
 
 /*

@@ -90,7 +90,8 @@ TEST(errors_name_the_setting)
         {"GATEWAY_LISTEN", "127.0.0.1", "GATEWAY_LISTEN: "},
         {"GATEWAY_SMTP_TIMEOUT", "0", "GATEWAY_SMTP_TIMEOUT: "},
         {"GATEWAY_SMTP_POOL", "0", "GATEWAY_SMTP_POOL: "},
-        {"GATEWAY_API_TOKEN", "short", "GATEWAY_API_TOKEN: must be at least"},
+        {"GATEWAY_API_TOKEN", "", "GATEWAY_API_TOKEN: must not be empty"},
+        {"GATEWAY_API_TOKEN", "with space", "GATEWAY_API_TOKEN: must be"},
         {"GATEWAY_SMTP_USERNAME", "a\nb", "GATEWAY_SMTP_USERNAME: "},
     };
     struct srv_config cfg;
