@@ -15,11 +15,10 @@ const {
   cleanupAll,
   randomSecret,
   runGateway,
-  send: sendRaw,
-  startGateway: startGatewayRaw,
   validEnv,
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
+const { sendChecked: send, startSessionGateway: startGateway } = require('./lib/upstream');
 const { startScripted, send: say, read, readData } = require('./lib/scripted');
 const { getCerts } = require('./lib/certs');
 const {
@@ -37,18 +36,6 @@ const USER = 'gw-user@example.com';
 
 after(cleanupAll);
 
-/* One upstream connection per send (GATEWAY_SMTP_IDLE_TIMEOUT=0: no
- * reuse), so that every script is one whole session, greeting to QUIT. */
-function startGateway(opts = {}) {
-  return startGatewayRaw({ ...opts, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(opts.env || {}) } });
-}
-
-/* POST /v1/messages; no reply may hold a secret (password, token, API token). */
-async function send(gw, body, opts) {
-  const r = await sendRaw(gw, body, opts);
-  assertNoSecrets(gw, r.text);
-  return r;
-}
 
 let certs;
 before(async () => {

@@ -13,10 +13,9 @@ const {
   assertNoSecrets,
   cleanupAll,
   runGateway,
-  send: sendRaw,
-  startGateway: startGatewayRaw,
   validEnv,
 } = require('./lib/gateway');
+const { sendChecked: send, startSessionGateway: startGateway } = require('./lib/upstream');
 const { startScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
 const { getCerts } = require('./lib/certs');
 const { assertOutcome } = require('./lib/upstream');
@@ -27,18 +26,6 @@ const MSG = { from: 'a@example.com', to: 'b@example.com', subject: 'timeouts', t
 
 after(cleanupAll);
 
-/* One upstream connection per send (GATEWAY_SMTP_IDLE_TIMEOUT=0: no
- * reuse), so that every script is one whole session, greeting to QUIT. */
-function startGateway(opts = {}) {
-  return startGatewayRaw({ ...opts, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(opts.env || {}) } });
-}
-
-/* POST /v1/messages; no reply may hold a secret (password, token, API token). */
-async function send(gw, body, opts) {
-  const r = await sendRaw(gw, body, opts);
-  assertNoSecrets(gw, r.text);
-  return r;
-}
 
 async function withScripted(scripts, env, fn, listen = {}) {
   const srv = await startScripted(scripts, listen);

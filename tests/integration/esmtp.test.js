@@ -11,10 +11,9 @@ const {
   assertCleanRun,
   assertNoSecrets,
   cleanupAll,
-  send: sendRaw,
-  startGateway: startGatewayRaw,
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
+const { sendChecked: send, startSessionGateway: startGateway } = require('./lib/upstream');
 const { startScripted, send: say, read, readData, unstuff } = require('./lib/scripted');
 const { assertOutcome, ehloName } = require('./lib/upstream');
 
@@ -22,18 +21,6 @@ const T = { timeout: 30000 };
 
 after(cleanupAll);
 
-/* One upstream connection per send (GATEWAY_SMTP_IDLE_TIMEOUT=0: no
- * reuse), so that every script is one whole session, greeting to QUIT. */
-function startGateway(opts = {}) {
-  return startGatewayRaw({ ...opts, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(opts.env || {}) } });
-}
-
-/* POST /v1/messages; no reply may hold a secret (password, token, API token). */
-async function send(gw, body, opts) {
-  const r = await sendRaw(gw, body, opts);
-  assertNoSecrets(gw, r.text);
-  return r;
-}
 
 function noMismatch(conn) {
   assert.deepEqual(conn.mismatches, [], `the client said something unexpected:\n${conn.text}`);

@@ -12,11 +12,10 @@ const {
   assertNoSecrets,
   cleanupAll,
   runGateway,
-  send: sendRaw,
-  startGateway: startGatewayRaw,
   validEnv,
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
+const { sendChecked: send, startSessionGateway: startGateway } = require('./lib/upstream');
 const { startScripted } = require('./lib/scripted');
 const { getCerts } = require('./lib/certs');
 const { assertOutcome } = require('./lib/upstream');
@@ -25,18 +24,6 @@ const T = { timeout: 30000 };
 
 after(cleanupAll);
 
-/* One upstream connection per send (GATEWAY_SMTP_IDLE_TIMEOUT=0: no
- * reuse), so that every script is one whole session, greeting to QUIT. */
-function startGateway(opts = {}) {
-  return startGatewayRaw({ ...opts, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(opts.env || {}) } });
-}
-
-/* POST /v1/messages; no reply may hold a secret (password, token, API token). */
-async function send(gw, body, opts) {
-  const r = await sendRaw(gw, body, opts);
-  assertNoSecrets(gw, r.text);
-  return r;
-}
 
 let certs;
 before(async () => {

@@ -5,6 +5,22 @@
 
 const assert = require('node:assert/strict');
 
+const { assertNoSecrets, send: sendRaw, startGateway: startGatewayRaw } = require('./gateway');
+
+/* A gateway with one upstream connection per send (no reuse:
+ * GATEWAY_SMTP_IDLE_TIMEOUT=0), so that every script is one whole
+ * session, greeting to QUIT. */
+function startSessionGateway(opts = {}) {
+  return startGatewayRaw({ ...opts, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(opts.env || {}) } });
+}
+
+/* POST /v1/messages; no reply may hold a secret (password, token, API token). */
+async function sendChecked(gw, body, opts) {
+  const r = await sendRaw(gw, body, opts);
+  assertNoSecrets(gw, r.text);
+  return r;
+}
+
 const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
 
 /* The initial response of AUTH PLAIN / XOAUTH2, base64. */
@@ -131,6 +147,8 @@ function assertThenAtMostQuit(text, expected, what) {
 }
 
 module.exports = {
+  sendChecked,
+  startSessionGateway,
   assertOutcome,
   assertThenAtMostQuit,
   authSecrets,
