@@ -94,8 +94,9 @@ integration: $(BIN)
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
-# libFuzzer harnesses, one per parser; each links the smtp/ library, and
-# fuzz_compose, which drives the API's request path, api/request.c too.
+# libFuzzer harnesses, one per parser; each links the smtp/ library;
+# fuzz_compose, which drives the API's request path, api/request.c too,
+# and fuzz_records, for the credential and token files, all of api/.
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
                 -fsanitize=fuzzer,address,undefined
@@ -117,6 +118,12 @@ build/fuzz/fuzz_compose: tests/fuzz/fuzz_compose.c $(SMTP_SRC) $(FUZZ_API_SRC)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
 	    $(SMTP_SRC) $(FUZZ_API_SRC) $(FUZZ_LIBS) -ljansson
+
+build/fuzz/fuzz_records: tests/fuzz/fuzz_records.c $(SMTP_SRC) $(API_SRC)
+	@mkdir -p build/fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+	    $(SMTP_SRC) $(API_SRC) $(FUZZ_LIBS) -ljansson
 
 fuzz:
 	@scripts/deps.sh fuzz

@@ -3,11 +3,54 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/*
+ * jansson frees without wiping, and a request body may hold a password in
+ * the clear (PUT /v1/credentials): every block it allocates carries its
+ * size in front, so that freeing can wipe it.
+ */
+#define HEADER _Alignof(max_align_t)
+
+static void *wiping_malloc(size_t n)
+{
+    char *p = malloc(HEADER + n);
+
+    if (p == NULL)
+        return NULL;
+    memcpy(p, &n, sizeof(n));
+    return p + HEADER;
+}
+
+static void wiping_free(void *block)
+{
+    char *p = block;
+    size_t n;
+
+    if (p == NULL)
+        return;
+    memcpy(&n, p - HEADER, sizeof(n));
+    explicit_bzero(p, n);
+    free(p - HEADER);
+}
+
+void api_init(void)
+{
+    json_set_alloc_funcs(wiping_malloc, wiping_free);
+}
+
+void api_json_free(void *p)
+{
+    json_free_t free_fn;
+
+    json_get_alloc_funcs(NULL, &free_fn);
+    free_fn(p);
+}
 
 void api_response_init(struct api_response *resp)
 {
@@ -39,7 +82,7 @@ enum gw_err api_reply_json(struct api_response *resp, unsigned status,
     json_decref(doc);
     buf_reset(&resp->body);
     rc = text ? buf_puts(&resp->body, text) : GW_ENOMEM;
-    free(text);
+    api_json_free(text);
     resp->status = rc == GW_OK ? status : 500;
     if (rc != GW_OK) {
         buf_reset(&resp->body);
@@ -66,19 +109,47 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
 }
 
 static void handle_healthz(const struct api_route *route,
-                           const struct api_ctx *ctx, struct buf *body,
+                           const struct api_ctx *ctx,
+                           const struct api_call *call,
                            struct api_response *resp)
 {
-    (void)route, (void)ctx, (void)body;
+    (void)route, (void)ctx, (void)call;
     api_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+#define JSON "application/json"
+
 static const struct api_route routes[] = {
-    {"GET", "/healthz", false, NULL, false, handle_healthz},
-    {"POST", "/v1/messages", true, "application/json", false,
-     api_messages_post},
-    {"POST", "/v1/messages/raw", true, "message/rfc822", true, NULL},
+    {"GET", "/healthz", false, false, NULL, false, handle_healthz},
+    {"POST", "/v1/messages", true, false, JSON, false, api_messages_post},
+    {"POST", "/v1/messages/raw", true, false, "message/rfc822", true, NULL},
+    {"GET", "/v1/public-key", false, false, NULL, false, api_public_key_get},
+    {"GET", "/v1/credentials", true, true, NULL, false, api_creds_list},
+    {"GET", "/v1/credentials/*", true, true, NULL, false, api_creds_get},
+    {"PUT", "/v1/credentials/*", true, true, JSON, false, api_creds_put},
+    {"DELETE", "/v1/credentials/*", true, true, NULL, false, api_creds_delete},
+    {"POST", "/v1/credentials/*/verify", true, true, NULL, false,
+     api_creds_verify},
+    {"GET", "/v1/tokens", true, true, NULL, false, api_tokens_get},
+    {"POST", "/v1/tokens", true, true, JSON, false, api_tokens_post},
+    {"DELETE", "/v1/tokens/*", true, true, NULL, false, api_tokens_delete},
 };
+
+/* A route's path against the request's: '*' matches one whole segment. */
+static bool path_matches(const char *pattern, const char *path)
+{
+    while (*pattern != '\0' && *path != '\0') {
+        if (*pattern == '*') {
+            size_t n = strcspn(path, "/");
+
+            path += n;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
 
 const struct api_route *api_route_find(const char *method, const char *path,
                                        struct api_response *resp)
@@ -88,7 +159,7 @@ const struct api_route *api_route_find(const char *method, const char *path,
 
     buf_init(&methods, sizeof(resp->allow) - 1);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strcmp(routes[i].path, path) != 0)
+        if (!path_matches(routes[i].path, path))
             continue;
         if (strcmp(routes[i].method, method) == 0)
             found = &routes[i];
@@ -107,8 +178,136 @@ const struct api_route *api_route_find(const char *method, const char *path,
     return found;
 }
 
-void api_handle(const struct api_route *route, const struct api_ctx *ctx,
-                struct buf *body, struct api_response *resp)
+bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
+                   const char *token, struct api_token *caller,
+                   struct api_response *resp)
 {
-    route->handle(route, ctx, body, resp);
+    memset(caller, 0, sizeof(*caller));
+    if (!route->needs_token)
+        return true;
+    if (token == NULL || token[0] == '\0' ||
+        !ctx->ops->authenticate(ctx->arg, token, caller)) {
+        api_error(resp, 401, NULL,
+                  "a valid token is required: Authorization: Bearer <token>");
+        return false;
+    }
+    if (route->admin && caller->scope != API_SCOPE_ADMIN) {
+        api_error(resp, 403, NULL,
+                  "the token \"%s\" has the send scope; %s %s needs a token "
+                  "of the admin scope",
+                  caller->name, route->method, route->path);
+        return false;
+    }
+    return true;
+}
+
+void api_handle(const struct api_route *route, const struct api_ctx *ctx,
+                const struct api_call *call, struct api_response *resp)
+{
+    route->handle(route, ctx, call, resp);
+}
+
+void api_error_from(struct api_response *resp, const struct gw_error *err,
+                    const char *field)
+{
+    unsigned status;
+
+    switch (err->code) {
+    case GW_EINVAL:
+    case GW_ELIMIT:
+        status = 400;
+        break;
+    case GW_ENOTFOUND:
+        status = 404;
+        break;
+    case GW_ECONFLICT:
+        status = 409;
+        break;
+    default:
+        status = 500;
+        break;
+    }
+    if (field != NULL && status == 400)
+        api_error(resp, status, field, "%s: %s", field, err->detail);
+    else
+        api_error(resp, status, NULL, "%s", err->detail);
+}
+
+json_t *api_parse_body(const struct api_call *call, struct api_response *resp)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(call->body->data, call->body->len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+
+    if (root == NULL) {
+        api_error(resp, 400, NULL, "malformed JSON at line %d column %d: %s",
+                  jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        api_error(resp, 400, NULL, "the request must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+bool api_path_name(const struct api_route *route, const char *path, char *name,
+                   struct api_response *resp)
+{
+    size_t at = (size_t)(strchr(route->path, '*') - route->path);
+    size_t n = strcspn(path + at, "/");
+
+    if (n <= API_NAME_MAX) {
+        memcpy(name, path + at, n);
+        name[n] = '\0';
+        if (api_name_valid(name))
+            return true;
+    }
+    api_error(resp, 404, NULL,
+              "no such name: names are 1 to %d letters, digits, '.', '_' "
+              "or '-'",
+              API_NAME_MAX);
+    return false;
+}
+
+bool api_may_send(const struct api_token *caller, const char *credential,
+                  const char *from, struct api_response *resp)
+{
+    const char *at = strrchr(from, '@');
+
+    if (caller == NULL)
+        return true;
+    if (!api_list_allows(caller->credentials, credential, false)) {
+        api_error(resp, 403, "credential",
+                  "credential: the token \"%s\" may not use the credential "
+                  "\"%s\" (it may use %s)",
+                  caller->name, credential, caller->credentials);
+        return false;
+    }
+    if (caller->from_domains[0] != '\0' &&
+        (at == NULL || !api_list_allows(caller->from_domains, at + 1, true))) {
+        api_error(resp, 403, "from",
+                  "from: the token \"%s\" may send only from the domains %s",
+                  caller->name, caller->from_domains);
+        return false;
+    }
+    return true;
+}
+
+bool api_pool_get(const struct api_ctx *ctx, const char *credential,
+                  struct smtp_pool **pool, void **hold,
+                  struct api_response *resp)
+{
+    struct gw_error err = {0};
+
+    *pool = ctx->ops->get_pool(ctx->arg, credential, hold, &err);
+    if (*pool != NULL)
+        return true;
+    if (err.code == GW_ENOTFOUND)
+        api_error(resp, 404, "credential",
+                  "credential: no credential is named \"%s\"", credential);
+    else
+        api_error(resp, 500, "credential", "credential: %s", err.detail);
+    return false;
 }

@@ -12,6 +12,7 @@
 
 #include "../smtp/buf.h"
 #include "../smtp/smtp.h"
+#include "records.h"
 
 /* The most a reply body may hold; replies are small JSON documents. */
 #define API_RESPONSE_MAX (1024 * 1024)
@@ -35,27 +36,89 @@ void api_response_free(struct api_response *resp);
 void api_error(struct api_response *resp, unsigned status, const char *field,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A credential as the admin routes see it. */
+struct api_cred_info {
+    struct api_credential cred;      /* its boxes are never shown */
+    bool from_env;                   /* the `default` of GATEWAY_SMTP_* */
+    bool usable;                     /* its secrets open; it has a pool */
+    char error[GW_ERROR_DETAIL_MAX]; /* why not usable; "" otherwise */
+};
+
 /*
- * What the API reaches through the server: the upstream pool of a named
- * credential (NULL when there is none).
+ * What the API reaches through the server, which keeps the key pair, the
+ * credentials with their pools, and the tokens. Every function returns
+ * GW_OK or a code with `err` set: GW_EINVAL (400), GW_ENOTFOUND (404),
+ * GW_ECONFLICT (409), others (500). Lists are arrays the caller frees
+ * with free().
  */
+struct api_ops {
+    /* Who `token` belongs to, into `caller`; false for no one. */
+    bool (*authenticate)(void *arg, const char *token,
+                         struct api_token *caller);
+    /*
+     * The pool of credential `name`, held for a send until put_pool() is
+     * called with `*hold`. NULL with `err` set: GW_ENOTFOUND when there is
+     * no such credential, another code when it cannot be used now.
+     */
+    struct smtp_pool *(*get_pool)(void *arg, const char *name, void **hold,
+                                  struct gw_error *err);
+    void (*put_pool)(void *arg, void *hold);
+    /* The gateway's public key and key id, owned by the server. */
+    void (*public_key)(void *arg, const char **key_id, const char **key);
+    /* Seals `secret` for the gateway's key, appending the box to `box`. */
+    enum gw_err (*seal)(void *arg, const char *secret, struct buf *box,
+                        struct gw_error *err);
+    enum gw_err (*cred_list)(void *arg, struct api_cred_info **out, size_t *n,
+                             struct gw_error *err);
+    enum gw_err (*cred_get)(void *arg, const char *name,
+                            struct api_cred_info *out, struct gw_error *err);
+    /* Creates or replaces `c` (boxes sealed already); *created says which. */
+    enum gw_err (*cred_put)(void *arg, const struct api_credential *c,
+                            bool *created, struct gw_error *err);
+    enum gw_err (*cred_delete)(void *arg, const char *name,
+                               struct gw_error *err);
+    enum gw_err (*cred_verify)(void *arg, const char *name,
+                               struct smtp_verify *out, struct gw_error *err);
+    /* Makes `t` a new token (hash, created), its text into `token`. */
+    enum gw_err (*token_create)(void *arg, struct api_token *t, char *token,
+                                size_t size, struct gw_error *err);
+    enum gw_err (*token_list)(void *arg, struct api_token **out, size_t *n,
+                              struct gw_error *err);
+    enum gw_err (*token_delete)(void *arg, const char *name,
+                                struct gw_error *err);
+};
+
 struct api_ctx {
-    struct smtp_pool *(*find_pool)(void *arg, const char *credential);
+    const struct api_ops *ops;
     void *arg;
+};
+
+/* One request with its body, as a route's handler takes it. */
+struct api_call {
+    const char *path;               /* without the query */
+    const struct api_token *caller; /* NULL on routes without a token */
+    /* The complete body. The route may free it (buf_free) as soon as it
+       is read, so that a large request is not held twice; it stays a
+       valid, perhaps empty, buffer. */
+    struct buf *body;
 };
 
 /* What the server needs to know of a route before it reads the body. */
 struct api_route {
     const char *method;
-    const char *path;
+    const char *path;         /* a '*' segment matches any one segment */
     bool needs_token;         /* a bearer token is required */
+    bool admin;               /* ... of the admin scope */
     const char *content_type; /* the body's media type; NULL: no body */
     bool streams; /* the body goes to api_stream_*() as it arrives */
     /* Takes the complete body, and may free it (buf_free) as soon as
        it is read, so that a large request is not held twice. */
     void (*handle)(const struct api_route *route, const struct api_ctx *ctx,
-                   struct buf *body, struct api_response *resp);
+                   const struct api_call *call, struct api_response *resp);
 };
+
+/* Sets up the JSON library; once, before any other call of the API. */
+void api_init(void);
 
 /*
  * Finds the route for `method` and `path` (without the query string).
@@ -66,11 +129,18 @@ const struct api_route *api_route_find(const char *method, const char *path,
                                        struct api_response *resp);
 
 /*
- * Runs the route on the complete body and fills `resp`. The route may
- * free `body` early; it stays a valid (perhaps empty) buffer.
+ * Checks the bearer `token` (NULL when the request has none) for the
+ * route: on success `caller` is who sent the request; otherwise false
+ * with `resp` made a 401 (no token, or not one the gateway knows) or a
+ * 403 (a token without the admin scope on an admin route).
  */
+bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
+                   const char *token, struct api_token *caller,
+                   struct api_response *resp);
+
+/* Runs the route on the complete request and fills `resp`. */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
-                struct buf *body, struct api_response *resp);
+                const struct api_call *call, struct api_response *resp);
 
 /* One parameter of the query string, decoded. */
 struct api_param {
@@ -82,8 +152,9 @@ struct api_param {
 struct api_stream_start {
     const struct api_param *params; /* the query, in order */
     size_t n_params;
-    size_t size;     /* Content-Length; 0 when not given */
-    size_t max_body; /* the most the body may hold */
+    size_t size;                    /* Content-Length; 0 when not given */
+    size_t max_body;                /* the most the body may hold */
+    const struct api_token *caller; /* who sent the request */
 };
 
 /*

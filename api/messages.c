@@ -103,28 +103,27 @@ out:
 }
 
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
-                       struct buf *body, struct api_response *resp)
+                       const struct api_call *call, struct api_response *resp)
 {
     struct api_request req = {0};
     struct api_request_error re;
     struct mime_result mres = {{0}, false, false};
-    struct smtp_pool *pool;
+    struct smtp_pool *pool = NULL;
+    void *hold = NULL;
     struct buf msg = {0};
     enum gw_err rc;
 
     (void)route;
-    rc = api_request_parse_buf(body, &req, &re);
+    rc = api_request_parse_buf(call->body, &req, &re);
     if (rc != GW_OK) {
         api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
                   re.text);
         goto out;
     }
-    pool = ctx->find_pool(ctx->arg, req.credential);
-    if (pool == NULL) {
-        api_error(resp, 404, "credential",
-                  "credential: no credential is named \"%s\"", req.credential);
+    /* A dry run too may name only what the token may use. */
+    if (!api_may_send(call->caller, req.credential, req.from.mailbox, resp) ||
+        !api_pool_get(ctx, req.credential, &pool, &hold, resp))
         goto out;
-    }
     if (api_request_compose(&req, &msg, &mres, &re) != GW_OK) {
         api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
                   re.text);
@@ -135,6 +134,8 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
     else
         send_and_reply(&req, pool, &msg, &mres, resp);
 out:
+    if (pool != NULL)
+        ctx->ops->put_pool(ctx->arg, hold);
     buf_free(&msg);
     api_request_free(&req);
 }

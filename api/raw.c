@@ -31,6 +31,8 @@
 
 struct api_stream {
     const char *credential;
+    const struct api_ctx *ctx;
+    void *hold; /* the credential's pool is held while non-NULL */
     struct smtp_envelope env;
     const char **rcpts;       /* borrowed from the query */
     struct smtp_stream *smtp; /* NULL once the send has ended */
@@ -117,6 +119,8 @@ static bool take_query(struct api_stream *st,
 
 static void stream_free(struct api_stream *st)
 {
+    if (st->hold != NULL)
+        st->ctx->ops->put_pool(st->ctx->arg, st->hold);
     raw_filter_free(&st->filter);
     buf_free(&st->out);
     smtp_result_free(&st->res);
@@ -146,14 +150,12 @@ struct api_stream *api_stream_begin(const struct api_route *route,
     st->env.maybe_8bit = true;
     buf_init(&st->out, 0);
     raw_filter_init(&st->filter, false);
-    if (!take_query(st, start, &show_bcc, resp))
+    st->ctx = ctx;
+    if (!take_query(st, start, &show_bcc, resp) ||
+        !api_may_send(start->caller, st->credential, st->env.from, resp))
         goto refuse;
-    pool = ctx->find_pool(ctx->arg, st->credential);
-    if (pool == NULL) {
-        api_error(resp, 404, "credential",
-                  "credential: no credential is named \"%s\"", st->credential);
+    if (!api_pool_get(ctx, st->credential, &pool, &st->hold, resp))
         goto refuse;
-    }
     st->filter.show_bcc = show_bcc;
     buf_init(&st->out, RAW_OUT_MAX);
     st->smtp = smtp_stream_begin(pool, &st->env, start->size, &st->res);

@@ -305,6 +305,29 @@ static bool parse_token(struct srv_config *cfg, const struct setting *s,
     return copy_into(field(cfg, s), s->size, value, why, whylen);
 }
 
+/* Base64 text (a sealed box, a key), or "" for none. */
+static bool parse_base64(struct srv_config *cfg, const struct setting *s,
+                         const char *value, char *why, size_t whylen)
+{
+    size_t n = strlen(value);
+
+    while (n > 0 && (value[n - 1] == '\n' || value[n - 1] == ' '))
+        n--;
+    if (strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789+/=") != n) {
+        snprintf(why, whylen,
+                 "must be base64 (smtp-gateway seal and keygen print it)");
+        return false;
+    }
+    if (n >= s->size) {
+        snprintf(why, whylen, "is longer than %zu bytes", s->size - 1);
+        return false;
+    }
+    memcpy(field(cfg, s), value, n);
+    ((char *)field(cfg, s))[n] = '\0';
+    return true;
+}
+
 static bool parse_tls(struct srv_config *cfg, const struct setting *s,
                       const char *value, char *why, size_t whylen)
 {
@@ -343,6 +366,12 @@ static const struct setting settings[] = {
      "largest request body (bytes, or K/M suffix)"},
     {NULL, "GATEWAY_API_TOKEN", NULL, parse_token, AT(api_token),
      "bearer token for /v1/ (required)"},
+    {NULL, "GATEWAY_SECRET_KEY", "", parse_base64, AT(secret_key),
+     "the gateway's secret key (base64) [the one in --data-dir]"},
+    {"--secret-key-file", "GATEWAY_SECRET_KEY_FILE", "", parse_file,
+     AT(secret_key_file), "file holding the secret key"},
+    {"--credentials-file", "GATEWAY_CREDENTIALS_FILE", "", parse_text,
+     AT(credentials_file), "credential store [<data-dir>/credentials.json]"},
     {"--smtp-host", "GATEWAY_SMTP_HOST", "localhost", parse_host, AT(smtp_host),
      "SMTP server of the default credential"},
     {"--smtp-port", "GATEWAY_SMTP_PORT", "25", parse_port, AT(smtp_port),
@@ -370,6 +399,10 @@ static const struct setting settings[] = {
      "password for AUTH"},
     {NULL, "GATEWAY_SMTP_ACCESS_TOKEN", "", parse_text, AT(smtp_access_token),
      "OAuth 2 access token for XOAUTH2"},
+    {NULL, "GATEWAY_SMTP_PASSWORD_SEALED", "", parse_base64,
+     AT(smtp_password_sealed), "the password, sealed (smtp-gateway seal)"},
+    {NULL, "GATEWAY_SMTP_ACCESS_TOKEN_SEALED", "", parse_base64,
+     AT(smtp_access_token_sealed), "the access token, sealed"},
     {"--smtp-mechanisms", "GATEWAY_SMTP_MECHANISMS",
      "CRAM-MD5,XOAUTH2,LOGIN,PLAIN", parse_mechanisms, AT(smtp_mechanisms),
      "AUTH mechanisms, in order of preference"},
@@ -420,8 +453,20 @@ void srv_config_usage(FILE *out)
                 s->def && s->def[0] ? s->def : "",
                 s->def && s->def[0] ? "]" : "");
     }
-    fprintf(out, "\nSecrets (GATEWAY_API_TOKEN, GATEWAY_SMTP_PASSWORD) are "
-                 "read from the\nenvironment only.\n");
+    fprintf(out,
+            "\nSecrets (GATEWAY_API_TOKEN, GATEWAY_SECRET_KEY, "
+            "GATEWAY_SMTP_PASSWORD, ...) are\nread from the environment "
+            "only.\n\n"
+            "Other commands:\n"
+            "  smtp-gateway keygen [--force]\n"
+            "  smtp-gateway seal [--public-key KEY | --url URL] < secret\n"
+            "  smtp-gateway token create NAME --scope send|admin "
+            "[--credentials a,b]\n"
+            "                            [--from-domains example.com]\n"
+            "  smtp-gateway token list | token delete NAME\n"
+            "  smtp-gateway rekey [--new-key-file PATH]\n"
+            "They take --data-dir, --secret-key-file and --credentials-file "
+            "as serve does.\n");
 }
 
 /* Finds the value a flag gives in argv: "--flag value" or "--flag=value". */
@@ -469,6 +514,26 @@ static bool check_args(int argc, char **argv, char *errbuf, size_t errlen)
     return true;
 }
 
+/* Settings that exclude each other: one line naming the pair. */
+static bool check_pairs(const struct srv_config *cfg, char *errbuf,
+                        size_t errlen)
+{
+    const char *bad = NULL, *other = NULL;
+
+    if (cfg->smtp_password[0] != '\0' && cfg->smtp_password_sealed[0] != '\0')
+        bad = "GATEWAY_SMTP_PASSWORD_SEALED", other = "GATEWAY_SMTP_PASSWORD";
+    else if (cfg->smtp_access_token[0] != '\0' &&
+             cfg->smtp_access_token_sealed[0] != '\0')
+        bad = "GATEWAY_SMTP_ACCESS_TOKEN_SEALED",
+        other = "GATEWAY_SMTP_ACCESS_TOKEN";
+    else if (cfg->secret_key[0] != '\0' && cfg->secret_key_file[0] != '\0')
+        bad = "GATEWAY_SECRET_KEY_FILE", other = "GATEWAY_SECRET_KEY";
+    if (bad == NULL)
+        return true;
+    snprintf(errbuf, errlen, "%s: set it or %s, not both", bad, other);
+    return false;
+}
+
 bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
                      char *errbuf, size_t errlen)
 {
@@ -496,49 +561,63 @@ bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
             return false;
         }
     }
-    return true;
+    return check_pairs(cfg, errbuf, errlen);
 }
 
-/* A string setting as the client takes it: NULL for "". */
-static const char *or_null(const char *s)
+void srv_config_credential(const struct srv_config *cfg,
+                           struct api_credential *out)
 {
-    return s[0] != '\0' ? s : NULL;
-}
-
-void srv_config_smtp(const struct srv_config *cfg, struct smtp_server *out)
-{
-    bool auth = cfg->smtp_username[0] != '\0';
-
-    memset(out, 0, sizeof(*out));
-    out->host = cfg->smtp_host;
+    api_credential_defaults(out, "default");
+    snprintf(out->host, sizeof(out->host), "%s", cfg->smtp_host);
     out->port = cfg->smtp_port;
-    out->ip_version = (int)cfg->smtp_ip_version;
+    out->ip_version = cfg->smtp_ip_version;
     out->tls = cfg->smtp_tls;
-    out->tls_params.ca_file = or_null(cfg->smtp_ca_file);
-    out->tls_params.verify_peer = cfg->smtp_verify_peer;
-    out->tls_params.check_server_identity = cfg->smtp_check_server_identity;
-    out->tls_params.client_cert = or_null(cfg->smtp_client_cert);
-    out->tls_params.client_key = or_null(cfg->smtp_client_key);
-    out->helo_name = or_null(cfg->smtp_helo_name);
-    out->username = auth ? cfg->smtp_username : NULL;
-    out->password = auth ? or_null(cfg->smtp_password) : NULL;
-    out->access_token = auth ? or_null(cfg->smtp_access_token) : NULL;
-    out->mechanisms = cfg->smtp_mechanisms;
-    out->auth_from = or_null(cfg->smtp_auth_from);
+    snprintf(out->ca_file, sizeof(out->ca_file), "%s", cfg->smtp_ca_file);
+    out->verify_peer = cfg->smtp_verify_peer;
+    out->check_server_identity = cfg->smtp_check_server_identity;
+    snprintf(out->client_cert, sizeof(out->client_cert), "%s",
+             cfg->smtp_client_cert);
+    snprintf(out->client_key, sizeof(out->client_key), "%s",
+             cfg->smtp_client_key);
+    snprintf(out->helo_name, sizeof(out->helo_name), "%s", cfg->smtp_helo_name);
+    snprintf(out->username, sizeof(out->username), "%s", cfg->smtp_username);
+    snprintf(out->mechanisms, sizeof(out->mechanisms), "%s",
+             cfg->smtp_mechanisms);
+    snprintf(out->auth_from, sizeof(out->auth_from), "%s", cfg->smtp_auth_from);
     out->allow_plaintext_auth = cfg->smtp_allow_plaintext_auth;
     out->ignore_failed_auth = cfg->smtp_ignore_failed_auth;
-    out->timeout_ms = cfg->smtp_timeout_s * 1000;
-    out->idle_ms = cfg->smtp_idle_timeout_s * 1000;
-    out->timeouts.connect_ms = cfg->smtp_connect_timeout_s * 1000;
-    out->timeouts.greeting_ms = cfg->smtp_greeting_timeout_s * 1000;
-    out->timeouts.command_ms = cfg->smtp_command_timeout_s * 1000;
-    out->timeouts.data_ms = cfg->smtp_data_timeout_s * 1000;
-    out->timeouts.dot_ms = cfg->smtp_dot_timeout_s * 1000;
+    out->timeout_s = cfg->smtp_timeout_s;
+    out->idle_timeout_s = cfg->smtp_idle_timeout_s;
+    out->connect_timeout_s = cfg->smtp_connect_timeout_s;
+    out->greeting_timeout_s = cfg->smtp_greeting_timeout_s;
+    out->command_timeout_s = cfg->smtp_command_timeout_s;
+    out->data_timeout_s = cfg->smtp_data_timeout_s;
+    out->dot_timeout_s = cfg->smtp_dot_timeout_s;
+    out->pool = cfg->smtp_pool;
+    if (cfg->smtp_username[0] == '\0')
+        return;
+    memcpy(out->password_box, cfg->smtp_password_sealed,
+           sizeof(out->password_box));
+    memcpy(out->access_token_box, cfg->smtp_access_token_sealed,
+           sizeof(out->access_token_box));
+}
+
+void srv_config_scrub_environ(void)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        char *value = settings[i].flag ? NULL : getenv(settings[i].env);
+
+        if (value != NULL) {
+            explicit_bzero(value, strlen(value));
+            unsetenv(settings[i].env);
+        }
+    }
 }
 
 void srv_config_wipe(struct srv_config *cfg)
 {
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
+    explicit_bzero(cfg->secret_key, sizeof(cfg->secret_key));
     explicit_bzero(cfg->smtp_password, sizeof(cfg->smtp_password));
     explicit_bzero(cfg->smtp_access_token, sizeof(cfg->smtp_access_token));
 }

@@ -1,8 +1,9 @@
 /*
  * The gateway's configuration: every setting from its flag or, failing
  * that, its environment variable, or its default, checked before the
- * server listens. Secrets (the API token, the SMTP password) come only
- * from the environment: a command line is visible to every local user.
+ * server listens. Secrets (the API token, the SMTP password, the secret
+ * key) come only from the environment or a file: a command line is
+ * visible to every local user.
  */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "../api/records.h"
 #include "../smtp/log.h"
 #include "../smtp/smtp.h"
 
@@ -22,6 +24,11 @@ struct srv_config {
     enum log_level log_level;
     size_t max_body;     /* largest request body, in bytes */
     char api_token[256]; /* the bootstrap bearer token */
+
+    /* The key pair (else the one in data_dir) and the credential store. */
+    char secret_key[128];        /* base64; "" for none */
+    char secret_key_file[4096];  /* holds it; "" for none */
+    char credentials_file[4096]; /* "" for data_dir/credentials.json */
 
     /* The `default` credential: its upstream and how to reach it. */
     char smtp_host[256];
@@ -38,9 +45,11 @@ struct srv_config {
     /* ... as whom: AUTH. */
     char smtp_username[256]; /* "" for no AUTH */
     char smtp_password[256];
-    char smtp_access_token[4096]; /* for XOAUTH2 */
-    char smtp_mechanisms[128];    /* ordered, comma-separated */
-    char smtp_auth_from[256];     /* AUTH= on MAIL FROM; "" for none */
+    char smtp_access_token[4096];           /* for XOAUTH2 */
+    char smtp_password_sealed[API_BOX_MAX]; /* sealed boxes, base64 */
+    char smtp_access_token_sealed[API_BOX_MAX];
+    char smtp_mechanisms[128]; /* ordered, comma-separated */
+    char smtp_auth_from[256];  /* AUTH= on MAIL FROM; "" for none */
     bool smtp_allow_plaintext_auth;
     bool smtp_ignore_failed_auth;
 
@@ -68,10 +77,19 @@ bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
 void srv_config_usage(FILE *out);
 
 /*
- * The SMTP settings of the `default` credential as the client takes
- * them; the strings stay owned by `cfg`.
+ * The `default` credential of the GATEWAY_SMTP_* settings, with its
+ * sealed secrets (GATEWAY_SMTP_*_SEALED) but without those given in the
+ * clear, which the caller seals. Its secrets count only with a username.
  */
-void srv_config_smtp(const struct srv_config *cfg, struct smtp_server *out);
+void srv_config_credential(const struct srv_config *cfg,
+                           struct api_credential *out);
+
+/*
+ * Overwrites, then removes, the environment variables of the secret
+ * settings, so that the process's memory keeps no copy of them once
+ * srv_config_load() has taken them.
+ */
+void srv_config_scrub_environ(void);
 
 /* Overwrites the secrets held in `cfg`. */
 void srv_config_wipe(struct srv_config *cfg);

@@ -27,6 +27,7 @@ struct srv_http {
 /* One request in progress, kept by libmicrohttpd between calls. */
 struct request {
     const struct api_route *route;
+    struct api_token caller; /* who sent it, once authorized */
     struct api_response resp;
     struct buf body;           /* the whole body, for routes that take it */
     struct api_stream *stream; /* for routes that stream it */
@@ -84,31 +85,18 @@ static enum MHD_Result queue(struct MHD_Connection *conn,
     return ok;
 }
 
-/*
- * Compares a presented token with the configured one in time that does
- * not depend on where they differ.
- */
-static bool token_equal(const char *given, const char *want)
-{
-    size_t glen = strlen(given), wlen = strlen(want);
-    unsigned char diff = glen != wlen;
-
-    for (size_t i = 0; i < wlen; i++)
-        diff |= (unsigned char)(want[i] ^ (i < glen ? given[i] : 0));
-    return diff == 0;
-}
-
-static bool authorized(struct MHD_Connection *conn, const char *token)
+/* The bearer token of the request, or NULL when it has none. */
+static const char *bearer(struct MHD_Connection *conn)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
 
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-        return false;
+        return NULL;
     h += 7;
     while (*h == ' ')
         h++;
-    return token_equal(h, token);
+    return h;
 }
 
 /* The body is of media `type`; parameters such as charset allowed. */
@@ -162,6 +150,7 @@ static bool start_stream(struct srv_http *http, struct MHD_Connection *conn,
     start.params = p->v;
     start.n_params = p->n;
     start.size = (size_t)content_length(conn);
+    start.caller = &rq->caller;
     if (p->overflow)
         api_error(&rq->resp, 400, NULL, "the query has more than %d parameters",
                   MAX_PARAMS);
@@ -184,11 +173,9 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
     rq->route = api_route_find(method, url, &rq->resp);
     if (rq->route == NULL)
         return false;
-    if (rq->route->needs_token && !authorized(conn, cfg->api_token)) {
-        api_error(&rq->resp, 401, NULL,
-                  "a valid token is required: Authorization: Bearer <token>");
+    if (!api_authorize(rq->route, http->ctx, bearer(conn), &rq->caller,
+                       &rq->resp))
         return false;
-    }
     if (rq->route->content_type != NULL &&
         !has_type(conn, rq->route->content_type)) {
         api_error(&rq->resp, 415, NULL, "the body must be %s: Content-Type: %s",
@@ -262,7 +249,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                   "the body is larger than the limit of %zu bytes",
                   http->cfg->max_body);
     else
-        api_handle(rq->route, http->ctx, &rq->body, &rq->resp);
+        api_handle(rq->route, http->ctx,
+                   &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
     return queue(conn, &rq->resp);
 }
 
@@ -278,6 +266,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     /* A stream still open here lost its client before the end. */
     if (rq->stream != NULL)
         api_stream_cancel(rq->stream);
+    /* A body may hold a secret in the clear (PUT /v1/credentials). */
+    if (rq->body.data != NULL)
+        explicit_bzero(rq->body.data, rq->body.len);
     buf_free(&rq->body);
     api_response_free(&rq->resp);
     free(rq);

@@ -1,7 +1,8 @@
 /*
- * smtp-gateway: the process. Parses the sub-command and configuration,
- * builds the default credential's upstream pool, serves HTTP until SIGTERM
- * or SIGINT, then lets the sends in progress finish and exits 0.
+ * smtp-gateway: the process. Runs a sub-command (cli.h), or parses the
+ * configuration, opens the key pair, credentials and tokens (gateway.h),
+ * serves HTTP until SIGTERM or SIGINT, then lets the sends in progress
+ * finish and exits 0.
  *
  * Exit codes: 0 after a clean stop, 1 when the server fails at run time,
  * 2 for invalid configuration or usage (one line on stderr naming it).
@@ -12,59 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/resource.h>
 
 #include "../api/api.h"
 #include "../smtp/log.h"
 #include "../smtp/smtp.h"
+#include "cli.h"
 #include "config.h"
+#include "files.h"
+#include "gateway.h"
 #include "http.h"
 
 /* How long in-flight sends may take to finish after SIGTERM. */
 #define DRAIN_EXTRA_MS 5000
 
-/* The credentials the API can name; only "default" for now. */
-struct credentials {
-    struct smtp_pool *default_pool;
-};
-
-static struct smtp_pool *find_pool(void *arg, const char *name)
-{
-    struct credentials *creds = arg;
-
-    return strcmp(name, "default") == 0 ? creds->default_pool : NULL;
-}
-
 static int usage_error(const char *line)
 {
     fprintf(stderr, "smtp-gateway: %s\n", line);
     return 2;
-}
-
-/* Creates the data directory (and its parents) for the gateway alone. */
-static bool make_data_dir(const char *path, char *why, size_t whylen)
-{
-    char p[sizeof(((struct srv_config *)0)->data_dir)];
-    size_t n = strlen(path);
-    struct stat st;
-
-    memcpy(p, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        p[i] = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            snprintf(why, whylen, "cannot create %.300s: %s", p,
-                     strerror(errno));
-            return false;
-        }
-        p[i] = path[i];
-    }
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(why, whylen, "%.300s is not a directory", path);
-        return false;
-    }
-    return true;
 }
 
 /* Blocks the stop signals in every thread; main waits for them. */
@@ -79,30 +45,22 @@ static void block_stop_signals(sigset_t *set)
 
 static int serve(struct srv_config *cfg)
 {
-    struct credentials creds = {NULL};
-    struct api_ctx ctx = {find_pool, &creds};
-    struct smtp_server smtp;
     struct gw_error err = {0};
+    struct srv_gateway *gw;
     struct srv_http *http;
+    struct api_ctx ctx;
     sigset_t stop;
     int sig = 0;
 
-    srv_config_smtp(cfg, &smtp);
-    creds.default_pool = smtp_pool_new(&smtp, cfg->smtp_pool, &err);
-    if (creds.default_pool == NULL)
-        return fprintf(stderr,
-                       "smtp-gateway: the default credential (GATEWAY_SMTP_*):"
-                       " %s\n",
-                       err.detail),
-               2;
-    /* The pool keeps its own copies of the secrets. */
-    explicit_bzero(cfg->smtp_password, sizeof(cfg->smtp_password));
-    explicit_bzero(cfg->smtp_access_token, sizeof(cfg->smtp_access_token));
+    gw = srv_gateway_open(cfg, &err);
+    if (gw == NULL)
+        return fprintf(stderr, "smtp-gateway: %s\n", err.detail), 2;
+    srv_gateway_ctx(gw, &ctx);
     block_stop_signals(&stop);
     http = srv_http_start(cfg, &ctx, &err);
     if (http == NULL) {
         log_error("event=start_failed detail=\"%s\"", err.detail);
-        smtp_pool_free(creds.default_pool);
+        srv_gateway_free(gw);
         return 1;
     }
     if (strlen(cfg->api_token) < 16)
@@ -116,9 +74,18 @@ static int serve(struct srv_config *cfg)
     log_info("event=stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     if (!srv_http_shutdown(http, cfg->smtp_timeout_s * 1000 + DRAIN_EXTRA_MS))
         log_warn("event=stopped_with_requests_running");
-    smtp_pool_free(creds.default_pool);
+    srv_gateway_free(gw);
     log_info("event=stopped");
     return 0;
+}
+
+/* Memory holds secrets: no core dump, no ptrace by other users. */
+static void harden(void)
+{
+    struct rlimit none = {0, 0};
+
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    setrlimit(RLIMIT_CORE, &none);
 }
 
 int main(int argc, char **argv)
@@ -127,8 +94,8 @@ int main(int argc, char **argv)
     char line[512];
     int rc;
 
-    /* No core dump or ptrace by other users: memory holds secrets. */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    harden();
+    api_init();
     argc--, argv++;
     if (argc > 0 &&
         (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
@@ -140,6 +107,8 @@ int main(int argc, char **argv)
         printf("smtp-gateway %s\n", GW_VERSION);
         return 0;
     }
+    if (argc > 0 && srv_cli_has(argv[0]))
+        return srv_cli_run(argc, argv);
     if (argc > 0 && strcmp(argv[0], "serve") == 0)
         argc--, argv++;
     else if (argc > 0 && argv[0][0] != '-')
@@ -148,8 +117,9 @@ int main(int argc, char **argv)
                usage_error(line);
     if (!srv_config_load(&cfg, argc, argv, line, sizeof(line)))
         return usage_error(line);
+    srv_config_scrub_environ();
     log_set_level(cfg.log_level);
-    if (!make_data_dir(cfg.data_dir, line, sizeof(line)))
+    if (!srv_file_mkdirs(cfg.data_dir, line, sizeof(line)))
         return fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", line), 2;
     rc = serve(&cfg);
     srv_config_wipe(&cfg);

@@ -29,6 +29,17 @@ static bool offered(const struct session *s, enum sasl_mech mech)
     return false;
 }
 
+/* True when the credential has the secret that mechanism `m` needs. */
+static bool has_secret(const struct smtp_server *srv, enum sasl_mech m)
+{
+    bool token = m == SASL_XOAUTH2;
+
+    if (srv->secrets != NULL)
+        return token ? srv->secrets->has_access_token
+                     : srv->secrets->has_password;
+    return (token ? srv->access_token : srv->password) != NULL;
+}
+
 /*
  * The first mechanism of the credential's list that the server offers,
  * that the credential has a secret for, and that may be used on this
@@ -43,11 +54,9 @@ static enum sasl_mech choose(const struct session *s, char *why, size_t size)
     while (*p != '\0') {
         size_t n = strcspn(p, ",");
         enum sasl_mech m = sasl_parse(p, n);
-        bool has_secret = m == SASL_XOAUTH2 ? srv->access_token != NULL
-                                            : srv->password != NULL;
 
         p += n + (p[n] == ',');
-        if (!offered(s, m) || !has_secret)
+        if (!offered(s, m) || !has_secret(srv, m))
             continue;
         if (sasl_is_plaintext(m) && s->io.tls == NULL &&
             !srv->allow_plaintext_auth) {
@@ -91,8 +100,45 @@ static bool send_secret(struct session *s, const char *prefix,
     return ok;
 }
 
-/* Runs one mechanism; true once the final reply has been read. */
-static bool run_mech(struct session *s, enum sasl_mech m, struct buf *xoauth)
+/*
+ * Makes the secret mechanism `m` needs readable in `*secret` for the
+ * exchange; a sealed one is opened here and closed by close_secret().
+ * False, with the send failed, when it cannot be opened: going on
+ * without AUTH would hide a broken credential, so this is never ignored.
+ */
+static bool open_secret(struct session *s, enum sasl_mech m,
+                        const char **secret, void **handle)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+    enum smtp_secret_kind kind =
+        m == SASL_XOAUTH2 ? SMTP_SECRET_ACCESS_TOKEN : SMTP_SECRET_PASSWORD;
+    struct gw_error err = {0};
+
+    *handle = NULL;
+    if (srv->secrets == NULL) {
+        *secret = m == SASL_XOAUTH2 ? srv->access_token : srv->password;
+        return true;
+    }
+    *handle = srv->secrets->open(srv->secrets->arg, kind, secret, &err);
+    if (*handle == NULL) {
+        session_fail(s, GW_EAUTH, "%s", err.detail);
+        return false;
+    }
+    return true;
+}
+
+static void close_secret(struct session *s, void *handle)
+{
+    const struct smtp_server *srv = &s->pool->srv;
+
+    if (handle != NULL)
+        srv->secrets->close(srv->secrets->arg, handle);
+}
+
+/* Runs one mechanism with its secret; true once the final reply has been
+   read. */
+static bool run_mech(struct session *s, enum sasl_mech m, const char *secret,
+                     struct buf *xoauth)
 {
     const struct smtp_server *srv = &s->pool->srv;
     unsigned t = srv->timeouts.command_ms;
@@ -101,7 +147,7 @@ static bool run_mech(struct session *s, enum sasl_mech m, struct buf *xoauth)
     buf_init(&b, AUTH_LINE_MAX);
     switch (m) {
     case SASL_PLAIN:
-        sasl_plain(srv->username, srv->password, &b);
+        sasl_plain(srv->username, secret, &b);
         return send_secret(s, "AUTH PLAIN ", &b);
     case SASL_LOGIN:
         if (!session_exchange(s, "AUTH LOGIN", false, t))
@@ -111,15 +157,15 @@ static bool run_mech(struct session *s, enum sasl_mech m, struct buf *xoauth)
         sasl_base64(srv->username, &b);
         if (!send_secret(s, "", &b) || s->reply.code != 334)
             return s->state != S_DONE;
-        sasl_base64(srv->password, &b);
+        sasl_base64(secret, &b);
         return send_secret(s, "", &b);
     case SASL_CRAM_MD5:
         if (!session_exchange(s, "AUTH CRAM-MD5", false, t))
             return false;
         if (s->reply.code != 334)
             return true;
-        if (sasl_cram_md5(srv->username, srv->password,
-                          buf_cstr(&s->reply.text), &b) != GW_OK) {
+        if (sasl_cram_md5(srv->username, secret, buf_cstr(&s->reply.text),
+                          &b) != GW_OK) {
             session_fail(s, GW_EPROTO,
                          "the CRAM-MD5 challenge is not base64: %s",
                          session_reply(s));
@@ -127,7 +173,7 @@ static bool run_mech(struct session *s, enum sasl_mech m, struct buf *xoauth)
         }
         return send_secret(s, "", &b);
     case SASL_XOAUTH2:
-        sasl_xoauth2(srv->username, srv->access_token, &b);
+        sasl_xoauth2(srv->username, secret, &b);
         if (!send_secret(s, "AUTH XOAUTH2 ", &b))
             return false;
         if (s->reply.code != 334)
@@ -145,7 +191,7 @@ static bool run_mech(struct session *s, enum sasl_mech m, struct buf *xoauth)
 /* AUTH did not succeed: fail the send, or go on without it. */
 static void auth_failed(struct session *s, const char *detail)
 {
-    if (s->pool->srv.ignore_failed_auth) {
+    if (s->pool->srv.ignore_failed_auth && !s->verifying) {
         log_warn("event=auth_ignored host=%s detail=\"%s\"", s->pool->srv.host,
                  detail);
         session_set_state(s, S_MAIL);
@@ -158,14 +204,22 @@ void session_auth(struct session *s)
 {
     char why[GW_ERROR_DETAIL_MAX];
     enum sasl_mech m = choose(s, why, sizeof(why));
+    const char *secret;
+    void *handle;
     struct buf xoauth;
+    bool done;
 
     if (m == SASL_NONE) {
         auth_failed(s, why);
         return;
     }
+    s->auth_mech = sasl_name(m);
+    if (!open_secret(s, m, &secret, &handle))
+        return;
     buf_init(&xoauth, AUTH_LINE_MAX);
-    if (!run_mech(s, m, &xoauth)) {
+    done = run_mech(s, m, secret, &xoauth);
+    close_secret(s, handle);
+    if (!done) {
         buf_free(&xoauth);
         return;
     }

@@ -36,6 +36,8 @@ const char *gw_strerror(enum gw_err code)
         return "TLS failure";
     case GW_EAUTH:
         return "authentication failed";
+    case GW_ECONFLICT:
+        return "conflicts with the current state";
     }
     return "unknown error";
 }

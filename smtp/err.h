@@ -27,6 +27,7 @@ enum gw_err {
     GW_EUNSUPP,   /* the upstream lacks an extension the message needs */
     GW_ETLS,      /* the TLS layer failed */
     GW_EAUTH,     /* authentication failed */
+    GW_ECONFLICT, /* the state forbids it now (a read-only store, say) */
 };
 
 /* The size of gw_error.detail, with its terminating NUL. */

@@ -251,3 +251,21 @@ enum gw_err io_read_line(struct io *io, char *line, size_t max, size_t *len,
                         "than %zu bytes",
                         max);
 }
+
+enum gw_err io_read_some(struct io *io, void *p, size_t n, size_t *got,
+                         uint64_t deadline, struct gw_error *err)
+{
+    size_t k;
+
+    if (io->rstart == io->rend) {
+        enum gw_err rc = fill(io, deadline, err);
+
+        if (rc != GW_OK)
+            return rc;
+    }
+    k = io->rend - io->rstart < n ? io->rend - io->rstart : n;
+    memcpy(p, io->rbuf + io->rstart, k);
+    io->rstart += k;
+    *got = k;
+    return GW_OK;
+}

@@ -60,6 +60,14 @@ enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
 enum gw_err io_read_line(struct io *io, char *line, size_t max, size_t *len,
                          uint64_t deadline, struct gw_error *err);
 
+/*
+ * Reads what is there, at most `n` bytes, waiting until `deadline` for
+ * something to arrive; `*got` is the count. A closed connection is
+ * GW_EIO, as for io_read_line().
+ */
+enum gw_err io_read_some(struct io *io, void *p, size_t n, size_t *got,
+                         uint64_t deadline, struct gw_error *err);
+
 /* Closes the connection; harmless when closed. */
 void io_close(struct io *io);
 

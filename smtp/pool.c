@@ -65,8 +65,14 @@ static enum gw_err check_server(const struct smtp_server *srv,
     if (srv->mechanisms != NULL &&
         sasl_check_list(srv->mechanisms, err) != GW_OK)
         return gw_error_prefix(err, "mechanisms");
+    if (srv->secrets != NULL &&
+        (srv->password != NULL || srv->access_token != NULL))
+        return gw_error_set(err, GW_EINVAL,
+                            "secrets are given both sealed and in the clear");
     if (srv->username != NULL && srv->password == NULL &&
-        srv->access_token == NULL)
+        srv->access_token == NULL &&
+        (srv->secrets == NULL ||
+         (!srv->secrets->has_password && !srv->secrets->has_access_token)))
         return gw_error_set(err, GW_EINVAL,
                             "a user name is set without a password or an "
                             "access token");
@@ -90,6 +96,10 @@ static bool copy_server(struct smtp_pool *pool, const struct smtp_server *srv)
         srv->mechanisms ? srv->mechanisms : "CRAM-MD5,XOAUTH2,LOGIN,PLAIN",
         &oom);
     mine->auth_from = dup_or_null(srv->auth_from, &oom);
+    if (srv->secrets != NULL) {
+        pool->secrets = *srv->secrets;
+        mine->secrets = &pool->secrets;
+    }
     mine->tls_params.ca_file = dup_or_null(srv->tls_params.ca_file, &oom);
     mine->tls_params.client_cert =
         dup_or_null(srv->tls_params.client_cert, &oom);
@@ -156,13 +166,14 @@ void smtp_pool_free(struct smtp_pool *pool)
     free_wiped(srv->tls_params.ca_file);
     free_wiped(srv->tls_params.client_cert);
     free_wiped(srv->tls_params.client_key);
-    tls_config_free(pool->tls);
+    /* Idle TLS connections use the configuration: close them first. */
     while (pool->idle != NULL) {
         struct conn *c = pool->idle;
 
         pool->idle = c->next;
         conn_close(c);
     }
+    tls_config_free(pool->tls);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
 }

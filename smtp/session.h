@@ -69,6 +69,8 @@ struct smtp_pool {
     struct waiter *waiters;     /* sends waiting for a slot, oldest first */
     struct waiter *last_waiter; /* where the next one joins */
     pthread_mutex_t lock;
+    /* srv.secrets points here when the credential has sealed secrets. */
+    struct smtp_secrets secrets;
 };
 
 /*
@@ -97,6 +99,11 @@ struct session {
     bool ready;            /* greeting, EHLO and AUTH are done: reusable */
     bool unknown;          /* the message went out, its verdict never came */
     unsigned sends;        /* transactions this connection has carried */
+    const char *auth_mech; /* the mechanism AUTH tried; NULL before */
+    bool verifying;        /* smtp_pool_verify(): AUTH may not be skipped */
+    void *observer;        /* what observe() fills */
+    /* Called before every change of state, for smtp_pool_verify(). */
+    void (*observe)(struct session *s, enum state next);
     size_t next_rcpt;      /* the recipient RCPT TO goes to next */
     size_t accepted;       /* recipients accepted so far */
     bool failed;           /* res->error holds why the send failed */
@@ -125,6 +132,9 @@ const char *session_reply(const struct session *s);
 
 /* The step's timeout: its own when set, else the general one. */
 unsigned session_timeout(const struct session *s, unsigned step_ms);
+
+/* Runs the conversation until `until` (or DONE) is reached. */
+void session_run(struct session *s, enum state until);
 
 /* The AUTH step (auth.c): picks a mechanism, authenticates, and moves to
    MAIL, or fails the send. */

@@ -69,6 +69,8 @@ void session_set_state(struct session *s, enum state next)
 {
     log_debug("event=smtp_state host=%s from=%s to=%s", s->pool->srv.host,
               state_names[s->state], state_names[next]);
+    if (s->observe != NULL)
+        s->observe(s, next);
     s->state = next;
 }
 
@@ -685,6 +687,11 @@ static void run(struct session *s, enum state until)
             break;
         }
     }
+}
+
+void session_run(struct session *s, enum state until)
+{
+    run(s, until);
 }
 
 /* Turns what the session saw into the overall status. */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "reply.h"
 #include "tls.h"
 
 enum smtp_tls_mode {
@@ -38,6 +39,33 @@ struct smtp_timeouts {
     unsigned dot_ms;      /* the reply to the final dot */
 };
 
+/* The secrets of a credential, for AUTH. */
+enum smtp_secret_kind {
+    SMTP_SECRET_PASSWORD,     /* for PLAIN, LOGIN, CRAM-MD5 */
+    SMTP_SECRET_ACCESS_TOKEN, /* for XOAUTH2 */
+};
+
+/*
+ * Secrets kept sealed outside the pool. The pool never holds them: it
+ * asks for one right before the AUTH exchange that needs it and hands it
+ * back right after, so a secret is readable only for that moment. This
+ * keeps the SMTP client free of any knowledge of how secrets are stored.
+ */
+struct smtp_secrets {
+    bool has_password;     /* open() can give SMTP_SECRET_PASSWORD */
+    bool has_access_token; /* ... and SMTP_SECRET_ACCESS_TOKEN */
+    /*
+     * Makes the secret `kind` readable as a NUL-terminated string in
+     * `*text` and returns a handle for close(), or NULL with `err` set
+     * (a sentence that never quotes the secret).
+     */
+    void *(*open)(void *arg, enum smtp_secret_kind kind, const char **text,
+                  struct gw_error *err);
+    /* Wipes and releases what open() returned. */
+    void (*close)(void *arg, void *handle);
+    void *arg; /* must outlive every pool that uses it */
+};
+
 /* Where and how to connect, and as whom. The pool keeps its own copies. */
 struct smtp_server {
     const char *host;             /* name or address of the upstream */
@@ -59,6 +87,9 @@ struct smtp_server {
     unsigned timeout_ms; /* the default of every step, and the
                             longest wait for a free connection */
     struct smtp_timeouts timeouts;
+    /* Instead of password and access_token (then both NULL): secrets
+       opened only for AUTH. NULL when the secrets are given as above. */
+    const struct smtp_secrets *secrets;
 };
 
 /* One send: who it is from and to, and how to treat refusals. */
@@ -162,6 +193,35 @@ enum gw_err smtp_stream_end(struct smtp_stream *st, struct smtp_result *res);
 /* Ends the send without delivering anything; `why` goes into the error. */
 void smtp_stream_abort(struct smtp_stream *st, enum gw_err code,
                        const char *why);
+
+/* One step of a verification, as smtp_pool_verify() saw it. */
+struct smtp_verify_step {
+    const char *name; /* "connect", "tls", "greeting", "ehlo", "helo",
+                         "starttls", "auth" or "quit" (static) */
+    bool ok;
+    char error[GW_ERROR_DETAIL_MAX]; /* why it failed; "" when ok */
+};
+
+/* What a verification found: each step tried, and the server's offer. */
+struct smtp_verify {
+    struct smtp_verify_step steps[12]; /* in the order they ran */
+    size_t n_steps;
+    bool ok;               /* every step worked */
+    struct gw_error error; /* the first failure; GW_OK when ok */
+    bool tls;              /* the session ran over TLS */
+    bool authenticated;    /* AUTH succeeded */
+    const char *mechanism; /* the AUTH mechanism tried; NULL for none */
+    struct smtp_caps caps; /* from the last EHLO (after STARTTLS) */
+    char greeting[SMTP_REPLY_LINE_MAX + 1]; /* the 220 reply */
+};
+
+/*
+ * Checks that the pool's upstream can be used: connects, starts TLS as
+ * configured, greets, authenticates when a user name is set, and QUITs,
+ * without sending any mail, on a connection of its own (not one of the
+ * pool's). Fills `out`; never fails as a call.
+ */
+void smtp_pool_verify(struct smtp_pool *pool, struct smtp_verify *out);
 
 /* Frees what `res` holds; harmless on a zeroed result. */
 void smtp_result_free(struct smtp_result *res);

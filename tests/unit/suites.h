@@ -18,7 +18,9 @@
     SUITE(addr)                                                                \
     SUITE(mime)                                                                \
     SUITE(sasl)                                                                \
-    SUITE(rawmsg)
+    SUITE(rawmsg)                                                              \
+    SUITE(vault)                                                               \
+    SUITE(records)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES

@@ -8,14 +8,23 @@
 /* A writable copy of a literal, as argv strings are. */
 #define ARG(s) ((char[]){s})
 
-static const char *const all_vars[] = {
-    "GATEWAY_LISTEN",         "GATEWAY_DATA_DIR",
-    "GATEWAY_LOG_LEVEL",      "GATEWAY_MAX_BODY",
-    "GATEWAY_API_TOKEN",      "GATEWAY_SMTP_HOST",
-    "GATEWAY_SMTP_PORT",      "GATEWAY_SMTP_TLS",
-    "GATEWAY_SMTP_HELO_NAME", "GATEWAY_SMTP_USERNAME",
-    "GATEWAY_SMTP_PASSWORD",  "GATEWAY_SMTP_TIMEOUT",
-    "GATEWAY_SMTP_POOL",      NULL};
+static const char *const all_vars[] = {"GATEWAY_LISTEN",
+                                       "GATEWAY_DATA_DIR",
+                                       "GATEWAY_LOG_LEVEL",
+                                       "GATEWAY_MAX_BODY",
+                                       "GATEWAY_API_TOKEN",
+                                       "GATEWAY_SMTP_HOST",
+                                       "GATEWAY_SMTP_PORT",
+                                       "GATEWAY_SMTP_TLS",
+                                       "GATEWAY_SMTP_HELO_NAME",
+                                       "GATEWAY_SMTP_USERNAME",
+                                       "GATEWAY_SMTP_PASSWORD",
+                                       "GATEWAY_SMTP_TIMEOUT",
+                                       "GATEWAY_SMTP_POOL",
+                                       "GATEWAY_SMTP_PASSWORD_SEALED",
+                                       "GATEWAY_SECRET_KEY",
+                                       "GATEWAY_SECRET_KEY_FILE",
+                                       NULL};
 
 /* A clean environment with only the required token set. */
 static void fresh_env(void)
@@ -141,6 +150,48 @@ TEST(sizes_and_addresses)
     CHECK(cfg.max_body == 3 * 1024 * 1024);
 }
 
+TEST(sealed_and_plain_secrets_exclude_each_other)
+{
+    struct srv_config cfg;
+    char line[256];
+
+    fresh_env();
+    setenv("GATEWAY_SMTP_PASSWORD", "plain", 1);
+    setenv("GATEWAY_SMTP_PASSWORD_SEALED", "c2VhbGVk", 1);
+    CHECK(!load(&cfg, 0, NULL, line));
+    CHECK_STR(line, "GATEWAY_SMTP_PASSWORD_SEALED: set it or "
+                    "GATEWAY_SMTP_PASSWORD, not both");
+    unsetenv("GATEWAY_SMTP_PASSWORD");
+    setenv("GATEWAY_SMTP_PASSWORD_SEALED", "not base64!", 1);
+    CHECK(!load(&cfg, 0, NULL, line));
+    CHECK(check_contains(line, "GATEWAY_SMTP_PASSWORD_SEALED: must be base64"));
+    setenv("GATEWAY_SECRET_KEY", "a2V5", 1);
+    setenv("GATEWAY_SECRET_KEY_FILE", "/etc/hostname", 1);
+    setenv("GATEWAY_SMTP_PASSWORD_SEALED", "c2VhbGVk", 1);
+    CHECK(!load(&cfg, 0, NULL, line));
+    CHECK(check_contains(line, "GATEWAY_SECRET_KEY_FILE: set it or"));
+}
+
+TEST(the_default_credential_keeps_only_sealed_secrets)
+{
+    struct api_credential c;
+    struct srv_config cfg;
+    char line[256];
+
+    fresh_env();
+    setenv("GATEWAY_SMTP_PASSWORD_SEALED", "c2VhbGVk\n", 1);
+    CHECK(load(&cfg, 0, NULL, line));
+    srv_config_credential(&cfg, &c);
+    CHECK_STR(c.name, "default");
+    CHECK_STR(c.password_box, "");
+    setenv("GATEWAY_SMTP_USERNAME", "gw", 1);
+    CHECK(load(&cfg, 0, NULL, line));
+    srv_config_credential(&cfg, &c);
+    CHECK_STR(c.password_box, "c2VhbGVk");
+    CHECK_STR(c.username, "gw");
+    CHECK(c.port == 25 && c.pool == 4 && c.timeout_s == 30);
+}
+
 const struct unit_test config_tests[] = {
     UNIT(defaults),
     UNIT(flag_wins_over_variable),
@@ -148,5 +199,7 @@ const struct unit_test config_tests[] = {
     UNIT(missing_token_is_refused),
     UNIT(flag_errors_name_the_flag),
     UNIT(sizes_and_addresses),
+    UNIT(sealed_and_plain_secrets_exclude_each_other),
+    UNIT(the_default_credential_keeps_only_sealed_secrets),
     {NULL, NULL},
 };

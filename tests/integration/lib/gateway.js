@@ -102,6 +102,9 @@ function removeDir(dir) {
  *   args       command-line arguments (default ['serve'])
  *   smtpPort   GATEWAY_SMTP_PORT (default: a closed port)
  *   password   GATEWAY_SMTP_PASSWORD (recorded as a secret when given)
+ *   dataDir    an existing data directory to use (and keep) instead of a
+ *              fresh one
+ *   secrets    more strings that must never appear in the output
  *   waitPort   a port known in advance: also consider the gateway up when
  *              a TCP connection to it succeeds (for log levels that hide
  *              the listening line)
@@ -114,7 +117,8 @@ async function startGateway(opts = {}) {
   // A password is always set (AUTH is only attempted with a user name),
   // so that every test checks it never shows up in the logs.
   const password = opts.password === undefined ? randomSecret('pw_') : opts.password;
-  const dataDir = makeDataDir();
+  const ownDir = !opts.dataDir;
+  const dataDir = opts.dataDir || makeDataDir();
   const smtpPort = opts.smtpPort || (await closedPort());
   const env = buildEnv(
     {
@@ -188,7 +192,7 @@ async function startGateway(opts = {}) {
         await exited;
         clearTimeout(t);
       }
-      removeDir(dataDir);
+      if (ownDir) removeDir(dataDir);
       return exitInfo;
     },
   };

@@ -1,0 +1,143 @@
+/*
+ * The records the gateway keeps: named credentials (every SMTP setting of
+ * the client, the secrets only as sealed boxes) and API tokens (only a
+ * hash of each), as plain C structs, and the JSON of their files.
+ *
+ * The JSON lives here because jansson stays inside api/; reading and
+ * writing the files (atomically, under a lock) is the server's.
+ */
+#ifndef GW_RECORDS_H
+#define GW_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../smtp/buf.h"
+#include "../smtp/err.h"
+#include "../smtp/smtp.h"
+
+/* The longest name of a credential or a token. */
+#define API_NAME_MAX 64
+
+/* Room for a sealed box in base64 (server/vault.h: VAULT_BOX_MAX). */
+#define API_BOX_MAX 5600
+
+/* Room for a comma-separated list of names or domains. */
+#define API_LIST_MAX 1024
+
+/* The most credentials, and the most tokens, the gateway keeps. */
+#define API_RECORDS_MAX 1000
+
+/* The largest credential or token file. */
+#define API_FILE_MAX (16 * 1024 * 1024)
+
+/* One named credential: an upstream, and how to reach it as whom. */
+struct api_credential {
+    char name[API_NAME_MAX + 1];
+    char host[256];
+    unsigned port;
+    unsigned ip_version; /* 0, 4 or 6 */
+    enum smtp_tls_mode tls;
+    char ca_file[4096]; /* "" for the system bundle */
+    bool verify_peer;
+    bool check_server_identity;
+    char client_cert[4096]; /* "" for none */
+    char client_key[4096];  /* "" for the key in client_cert */
+    char helo_name[256];    /* "" for the machine's host name */
+    char username[256];     /* "" for no AUTH */
+    char mechanisms[128];   /* ordered, comma-separated */
+    char auth_from[256];    /* "" for none */
+    bool allow_plaintext_auth;
+    bool ignore_failed_auth;
+    unsigned timeout_s; /* each step, and the wait for a connection */
+    unsigned connect_timeout_s, greeting_timeout_s, command_timeout_s,
+        data_timeout_s, dot_timeout_s; /* 0: timeout_s */
+    unsigned pool;                     /* most connections at once */
+    unsigned idle_timeout_s;        /* a connection kept for the next send; 0:
+                                       a new one for every send */
+    char password_box[API_BOX_MAX]; /* sealed, base64; "" for none */
+    char access_token_box[API_BOX_MAX];
+};
+
+/* Fills `c` with the defaults of every setting, named `name`. */
+void api_credential_defaults(struct api_credential *c, const char *name);
+
+/*
+ * The settings of `c` as the SMTP client takes them, without secrets
+ * (the caller adds a struct smtp_secrets); the strings stay owned by `c`.
+ */
+void api_credential_smtp(const struct api_credential *c,
+                         struct smtp_server *out);
+
+/*
+ * True when `name` may name a credential or a token: 1 to API_NAME_MAX
+ * letters, digits, '.', '_' or '-', not starting with '.' or '-'.
+ */
+bool api_name_valid(const char *name);
+
+/*
+ * The credential file: {"version":1,"key_id":"...","credentials":
+ * {"<name>":{settings, "password_sealed":..., ...}, ...}}. Decoding
+ * returns the key id the boxes were sealed for (VAULT_KEY_ID_LEN + 1
+ * bytes of `key_id`, "" when absent) and an array the caller frees with
+ * free(); every entry is checked as a PUT is. GW_EINVAL with a detail
+ * naming the entry and the field.
+ */
+enum gw_err api_store_decode(const char *text, size_t len, char *key_id,
+                             size_t key_id_size, struct api_credential **out,
+                             size_t *n, struct gw_error *err);
+enum gw_err api_store_encode(const char *key_id,
+                             const struct api_credential *const *creds,
+                             size_t n, struct buf *out, struct gw_error *err);
+
+enum api_scope {
+    API_SCOPE_SEND,  /* may send through its credentials */
+    API_SCOPE_ADMIN, /* may do anything, the admin routes included */
+};
+
+/* "send" or "admin". */
+const char *api_scope_name(enum api_scope scope);
+
+/* One API token, by its hash; also who a request comes from. */
+struct api_token {
+    char name[API_NAME_MAX + 1];
+    enum api_scope scope;
+    char credentials[API_LIST_MAX];  /* comma-separated; "" for all */
+    char from_domains[API_LIST_MAX]; /* comma-separated; "" for any */
+    char hash[65];                   /* hex; "" in a request's caller */
+    char created[32];                /* RFC 3339, UTC */
+};
+
+/*
+ * True when `list` (comma-separated, as in struct api_token) is empty or
+ * holds `item`; `nocase` compares without letter case (domains).
+ */
+bool api_list_allows(const char *list, const char *item, bool nocase);
+
+/*
+ * Checks a comma-separated list given on the command line: names of
+ * credentials (`domains` false) or domains. GW_EINVAL naming the bad item.
+ */
+enum gw_err api_list_check(const char *list, bool domains,
+                           struct gw_error *err);
+
+/*
+ * The token file: {"version":1,"tokens":[{"name","scope","credentials",
+ * "from_domains","hash","created"}, ...]}. Decoding allocates an array
+ * the caller frees with free().
+ */
+enum gw_err api_tokens_decode(const char *text, size_t len,
+                              struct api_token **out, size_t *n,
+                              struct gw_error *err);
+enum gw_err api_tokens_encode(const struct api_token *tokens, size_t n,
+                              struct buf *out, struct gw_error *err);
+
+/*
+ * Reads {"key_id","public_key"} (GET /v1/public-key) into the two
+ * buffers. GW_EINVAL when the text is not such a document.
+ */
+enum gw_err api_public_key_decode(const char *text, size_t len, char *key_id,
+                                  size_t key_id_size, char *public_key,
+                                  size_t public_key_size, struct gw_error *err);
+
+#endif

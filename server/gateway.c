@@ -1,0 +1,330 @@
+/* The key pair, credentials and tokens behind the API; see gateway.h. */
+#include "gateway.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../smtp/log.h"
+#include "files.h"
+#include "store.h"
+#include "tokens.h"
+
+struct srv_gateway {
+    struct vault *vault;
+    struct srv_store *store;
+    struct srv_tokens *tokens;
+};
+
+bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
+                  char *why, size_t whylen)
+{
+    const char *d = cfg->data_dir;
+    bool ok =
+        srv_file_join(out->key, sizeof(out->key), d, SRV_KEY_FILE) &&
+        srv_file_join(out->public_key, sizeof(out->public_key), d,
+                      SRV_PUBLIC_FILE) &&
+        srv_file_join(out->next_key, sizeof(out->next_key), d,
+                      SRV_NEXT_KEY_FILE) &&
+        srv_file_join(out->tokens, sizeof(out->tokens), d, SRV_TOKENS_FILE);
+
+    if (ok && cfg->credentials_file[0] != '\0')
+        snprintf(out->credentials, sizeof(out->credentials), "%s",
+                 cfg->credentials_file);
+    else if (ok)
+        ok = srv_file_join(out->credentials, sizeof(out->credentials), d,
+                           SRV_CREDENTIALS_FILE);
+    if (!ok)
+        snprintf(why, whylen, "GATEWAY_DATA_DIR: the path is too long");
+    return ok;
+}
+
+/*
+ * A rekey writes the new key beside the old one, re-seals the store, then
+ * renames the new key over the old. Stopped between the last two steps,
+ * the store is sealed for the new key: finish the rename. Stopped
+ * earlier, the store still matches the old key: drop the new one.
+ */
+static void finish_rekey(const struct srv_paths *paths)
+{
+    char store_id[VAULT_KEY_ID_LEN + 1];
+    struct gw_error err = {0};
+    struct vault *next;
+
+    if (access(paths->next_key, F_OK) != 0)
+        return;
+    next = vault_load(paths->next_key, &err);
+    srv_store_key_id(paths->credentials, store_id);
+    if (next != NULL && strcmp(store_id, vault_key_id(next)) == 0 &&
+        rename(paths->next_key, paths->key) == 0) {
+        vault_save(next, NULL, paths->public_key, &err);
+        log_warn("event=rekey_finished key_id=%s", vault_key_id(next));
+    } else {
+        unlink(paths->next_key);
+        log_warn("event=rekey_abandoned path=%s", paths->next_key);
+    }
+    vault_free(next);
+}
+
+/* The data directory's key pair, made on first start when allowed. */
+static struct vault *data_dir_key(const struct srv_paths *paths, bool create,
+                                  const char **source, struct gw_error *err)
+{
+    struct vault *v;
+
+    finish_rekey(paths);
+    if (access(paths->key, F_OK) == 0 || !create)
+        return vault_load(paths->key, err);
+    v = vault_generate(err);
+    if (v != NULL && vault_save(v, paths->key, paths->public_key, err) != GW_OK)
+        return vault_free(v), NULL;
+    *source = "data_dir_new";
+    return v;
+}
+
+struct vault *srv_key_load(const struct srv_config *cfg,
+                           const struct srv_paths *paths, bool create,
+                           const char **source, struct gw_error *err)
+{
+    if (!vault_init())
+        return gw_error_set(err, GW_EINVAL, "libsodium cannot start"), NULL;
+    if (cfg->secret_key[0] != '\0') {
+        *source = "GATEWAY_SECRET_KEY";
+        return vault_from_base64(cfg->secret_key, "GATEWAY_SECRET_KEY", err);
+    }
+    if (cfg->secret_key_file[0] != '\0') {
+        *source = "GATEWAY_SECRET_KEY_FILE";
+        return vault_load(cfg->secret_key_file, err);
+    }
+    *source = "data_dir";
+    return data_dir_key(paths, create, source, err);
+}
+
+/* Seals one secret given in the clear into `box`, then wipes it. */
+static enum gw_err seal_plain(const struct vault *v, char *plain, size_t size,
+                              char *box, const char *what, struct gw_error *err)
+{
+    struct buf b;
+    enum gw_err rc = GW_OK;
+
+    if (plain[0] != '\0') {
+        buf_init(&b, API_BOX_MAX - 1);
+        rc = vault_seal(vault_public_key(v), plain, strlen(plain), &b, err);
+        if (rc == GW_OK)
+            memcpy(box, b.data, b.len + 1);
+        else
+            gw_error_prefix(err, what);
+        buf_free(&b);
+    }
+    explicit_bzero(plain, size);
+    return rc;
+}
+
+/* The `default` of the environment, its secrets sealed. */
+static enum gw_err env_default(struct srv_config *cfg, const struct vault *v,
+                               struct api_credential *out, struct gw_error *err)
+{
+    bool auth = cfg->smtp_username[0] != '\0';
+
+    srv_config_credential(cfg, out);
+    if (!auth) {
+        explicit_bzero(cfg->smtp_password, sizeof(cfg->smtp_password));
+        explicit_bzero(cfg->smtp_access_token, sizeof(cfg->smtp_access_token));
+        return GW_OK;
+    }
+    if (seal_plain(v, cfg->smtp_password, sizeof(cfg->smtp_password),
+                   out->password_box, "GATEWAY_SMTP_PASSWORD", err) != GW_OK)
+        return err->code;
+    return seal_plain(v, cfg->smtp_access_token, sizeof(cfg->smtp_access_token),
+                      out->access_token_box, "GATEWAY_SMTP_ACCESS_TOKEN", err);
+}
+
+/* Opens the store with the environment's `default`. */
+static enum gw_err open_store(struct srv_gateway *gw, struct srv_config *cfg,
+                              const struct srv_paths *paths,
+                              struct gw_error *err)
+{
+    struct api_credential *def = calloc(1, sizeof(*def));
+
+    if (def == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    if (env_default(cfg, gw->vault, def, err) == GW_OK)
+        gw->store = srv_store_open(paths->credentials, gw->vault, def, err);
+    explicit_bzero(def, sizeof(*def));
+    free(def);
+    return gw->store != NULL ? GW_OK : err->code;
+}
+
+struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
+                                     struct gw_error *err)
+{
+    struct srv_gateway *gw = calloc(1, sizeof(*gw));
+    struct srv_paths paths;
+    const char *source = "";
+    char why[128];
+
+    if (gw == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (!srv_paths_of(cfg, &paths, why, sizeof(why))) {
+        gw_error_set(err, GW_EINVAL, "%s", why);
+        goto fail;
+    }
+    gw->vault = srv_key_load(cfg, &paths, true, &source, err);
+    explicit_bzero(cfg->secret_key, sizeof(cfg->secret_key));
+    if (gw->vault == NULL || open_store(gw, cfg, &paths, err) != GW_OK)
+        goto fail;
+    /* Only now: a configuration error is the one line on stderr. */
+    if (strcmp(source, "data_dir_new") == 0)
+        log_info("event=key_generated key_id=%s path=%s",
+                 vault_key_id(gw->vault), paths.key);
+    log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault),
+             strcmp(source, "data_dir_new") == 0 ? "data_dir" : source);
+    gw->tokens = srv_tokens_open(paths.tokens, cfg->api_token, err);
+    explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
+    if (gw->tokens == NULL)
+        goto fail;
+    return gw;
+fail:
+    srv_gateway_free(gw);
+    return NULL;
+}
+
+void srv_gateway_free(struct srv_gateway *gw)
+{
+    if (gw == NULL)
+        return;
+    srv_tokens_free(gw->tokens);
+    srv_store_free(gw->store);
+    vault_free(gw->vault);
+    free(gw);
+}
+
+/* struct api_ops, each a thin call into the vault, store or tokens. */
+
+static bool op_authenticate(void *arg, const char *token,
+                            struct api_token *caller)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_tokens_check(gw->tokens, token, caller);
+}
+
+static struct smtp_pool *op_get_pool(void *arg, const char *name, void **hold,
+                                     struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_store_get(gw->store, name, hold, err);
+}
+
+static void op_put_pool(void *arg, void *hold)
+{
+    struct srv_gateway *gw = arg;
+
+    srv_store_put(gw->store, hold);
+}
+
+static void op_public_key(void *arg, const char **key_id, const char **key)
+{
+    struct srv_gateway *gw = arg;
+
+    *key_id = vault_key_id(gw->vault);
+    *key = vault_public_key(gw->vault);
+}
+
+static enum gw_err op_seal(void *arg, const char *secret, struct buf *box,
+                           struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return vault_seal(vault_public_key(gw->vault), secret, strlen(secret), box,
+                      err);
+}
+
+static enum gw_err op_cred_list(void *arg, struct api_cred_info **out,
+                                size_t *n, struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_store_list(gw->store, out, n, err);
+}
+
+static enum gw_err op_cred_get(void *arg, const char *name,
+                               struct api_cred_info *out, struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_store_info(gw->store, name, out, err);
+}
+
+static enum gw_err op_cred_put(void *arg, const struct api_credential *c,
+                               bool *created, struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_store_set(gw->store, c, created, err);
+}
+
+static enum gw_err op_cred_delete(void *arg, const char *name,
+                                  struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_store_delete(gw->store, name, err);
+}
+
+static enum gw_err op_cred_verify(void *arg, const char *name,
+                                  struct smtp_verify *out, struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_store_verify(gw->store, name, out, err);
+}
+
+static enum gw_err op_token_create(void *arg, struct api_token *t, char *token,
+                                   size_t size, struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_tokens_create(gw->tokens, t, token, size, err);
+}
+
+static enum gw_err op_token_list(void *arg, struct api_token **out, size_t *n,
+                                 struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_tokens_list(gw->tokens, out, n, err);
+}
+
+static enum gw_err op_token_delete(void *arg, const char *name,
+                                   struct gw_error *err)
+{
+    struct srv_gateway *gw = arg;
+
+    return srv_tokens_delete(gw->tokens, name, err);
+}
+
+static const struct api_ops ops = {
+    .authenticate = op_authenticate,
+    .get_pool = op_get_pool,
+    .put_pool = op_put_pool,
+    .public_key = op_public_key,
+    .seal = op_seal,
+    .cred_list = op_cred_list,
+    .cred_get = op_cred_get,
+    .cred_put = op_cred_put,
+    .cred_delete = op_cred_delete,
+    .cred_verify = op_cred_verify,
+    .token_create = op_token_create,
+    .token_list = op_token_list,
+    .token_delete = op_token_delete,
+};
+
+void srv_gateway_ctx(struct srv_gateway *gw, struct api_ctx *out)
+{
+    out->ops = &ops;
+    out->arg = gw;
+}

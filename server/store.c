@@ -1,0 +1,658 @@
+/* Named credentials with their pools, and their file; see store.h. */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../smtp/log.h"
+#include "../smtp/smtp.h"
+#include "files.h"
+
+_Static_assert(API_BOX_MAX >= VAULT_BOX_MAX, "a box must fit a credential");
+
+/* One credential and what it needs to send: its pool, its secrets. */
+struct entry {
+    struct api_credential cred;
+    bool from_env;
+    struct smtp_pool *pool;          /* NULL when the credential is unusable */
+    char error[GW_ERROR_DETAIL_MAX]; /* why it is unusable */
+    bool box_failed;                 /* ... because a box does not open */
+    unsigned refs;                   /* the store's, and each send's */
+    const struct vault *vault;
+    struct smtp_secrets secrets; /* opens cred's boxes; arg: the entry */
+};
+
+struct srv_store {
+    char path[4096];
+    const struct vault *vault;
+    pthread_mutex_t lock; /* the lists and every entry's refs */
+    pthread_mutex_t edit; /* one change (and file write) at a time */
+    struct entry **v;     /* the stored credentials */
+    size_t n;
+    struct entry *env_default;           /* NULL when none */
+    struct srv_file_stamp stamp;         /* the file as last read or written */
+    char read_only[GW_ERROR_DETAIL_MAX]; /* why it cannot be written */
+};
+
+static const char *box_of(const struct entry *e, enum smtp_secret_kind kind)
+{
+    return kind == SMTP_SECRET_PASSWORD ? e->cred.password_box
+                                        : e->cred.access_token_box;
+}
+
+static const char *kind_name(enum smtp_secret_kind kind)
+{
+    return kind == SMTP_SECRET_PASSWORD ? "password" : "access token";
+}
+
+/* struct smtp_secrets: opens a box for one AUTH exchange. */
+static void *open_secret(void *arg, enum smtp_secret_kind kind,
+                         const char **text, struct gw_error *err)
+{
+    struct entry *e = arg;
+    struct gw_error why = {0};
+    struct vault_secret *s = vault_open(e->vault, box_of(e, kind), &why);
+
+    if (s == NULL) {
+        gw_error_set(err, GW_EAUTH,
+                     "the %s of the credential \"%s\" cannot be opened: %s",
+                     kind_name(kind), e->cred.name, why.detail);
+        return NULL;
+    }
+    *text = vault_secret_text(s);
+    return s;
+}
+
+static void close_secret(void *arg, void *handle)
+{
+    (void)arg;
+    vault_secret_free(handle);
+}
+
+static void entry_free(struct entry *e)
+{
+    if (e == NULL)
+        return;
+    smtp_pool_free(e->pool);
+    explicit_bzero(e, sizeof(*e));
+    free(e);
+}
+
+/* Checks that every box of `e` opens, naming the field that does not. */
+static enum gw_err check_boxes(const struct entry *e, struct gw_error *err)
+{
+    static const enum smtp_secret_kind kinds[] = {SMTP_SECRET_PASSWORD,
+                                                  SMTP_SECRET_ACCESS_TOKEN};
+
+    for (size_t i = 0; i < 2; i++) {
+        const char *box = box_of(e, kinds[i]);
+        struct vault_secret *s;
+
+        if (box[0] == '\0')
+            continue;
+        s = vault_open(e->vault, box, err);
+        if (s == NULL)
+            return gw_error_prefix(err, kinds[i] == SMTP_SECRET_PASSWORD
+                                            ? "password_sealed"
+                                            : "access_token_sealed");
+        vault_secret_free(s);
+    }
+    return GW_OK;
+}
+
+/* Builds the pool of `e` from its settings and sealed secrets. */
+static enum gw_err build_pool(struct entry *e, struct gw_error *err)
+{
+    struct smtp_server srv;
+
+    api_credential_smtp(&e->cred, &srv);
+    e->secrets = (struct smtp_secrets){
+        .has_password = e->cred.password_box[0] != '\0',
+        .has_access_token = e->cred.access_token_box[0] != '\0',
+        .open = open_secret,
+        .close = close_secret,
+        .arg = e,
+    };
+    if (srv.username != NULL)
+        srv.secrets = &e->secrets;
+    e->pool = smtp_pool_new(&srv, e->cred.pool, err);
+    return e->pool != NULL ? GW_OK : err->code;
+}
+
+/*
+ * A new entry for `c` with one reference. When something is wrong with
+ * it, `strict` (a PUT) makes that an error; otherwise (start-up) the
+ * entry is kept, unusable, with the reason.
+ */
+static struct entry *entry_new(const struct api_credential *c, bool from_env,
+                               const struct vault *vault, bool strict,
+                               struct gw_error *err)
+{
+    struct entry *e = calloc(1, sizeof(*e));
+    struct gw_error why = {0};
+
+    if (e == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    e->cred = *c;
+    e->from_env = from_env;
+    e->vault = vault;
+    e->refs = 1;
+    if (check_boxes(e, &why) == GW_OK)
+        build_pool(e, &why);
+    else
+        e->box_failed = true;
+    if (e->pool != NULL)
+        return e;
+    if (strict) {
+        entry_free(e);
+        gw_error_set(err, why.code == GW_ENOMEM ? GW_ENOMEM : GW_EINVAL, "%s",
+                     why.detail);
+        return NULL;
+    }
+    snprintf(e->error, sizeof(e->error), "%s", why.detail);
+    return e;
+}
+
+/* Drops one reference; the last one frees (outside the lock). */
+static void entry_release(struct srv_store *st, struct entry *e)
+{
+    bool last;
+
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&st->lock);
+    last = --e->refs == 0;
+    pthread_mutex_unlock(&st->lock);
+    if (last)
+        entry_free(e);
+}
+
+static void log_entry(const struct entry *e)
+{
+    char shown[LOG_QUOTE_MAX];
+
+    if (e->pool != NULL)
+        log_info("event=credential name=%s source=%s host=%s", e->cred.name,
+                 e->from_env ? "environment" : "store", e->cred.host);
+    else
+        log_error("event=credential_unusable name=%s source=%s detail=%s",
+                  e->cred.name, e->from_env ? "environment" : "store",
+                  log_quote(shown, sizeof(shown), e->error));
+}
+
+/* Why the file at `path` could not be replaced, or "" when it can. */
+static void check_writable(struct srv_store *st)
+{
+    char dir[4096];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", st->path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if ((access(st->path, F_OK) == 0 && access(st->path, W_OK) != 0) ||
+        access(dir, W_OK) != 0)
+        snprintf(st->read_only, sizeof(st->read_only),
+                 "the credential store %.300s is read-only (%s): change it "
+                 "where it comes from",
+                 st->path, strerror(errno));
+}
+
+/* Reads the file into new entries (none when it does not exist). */
+static enum gw_err load_file(struct srv_store *st, struct gw_error *err)
+{
+    struct api_credential *creds = NULL;
+    char key_id[VAULT_KEY_ID_LEN + 1];
+    struct buf text;
+    size_t n = 0;
+    enum gw_err rc;
+
+    buf_init(&text, API_FILE_MAX);
+    srv_file_stamp(st->path, &st->stamp);
+    rc = srv_file_read(st->path, &text, err);
+    if (rc == GW_ENOTFOUND) {
+        buf_free(&text);
+        return GW_OK;
+    }
+    if (rc == GW_OK)
+        rc = api_store_decode(text.data, text.len, key_id, sizeof(key_id),
+                              &creds, &n, err);
+    buf_free(&text);
+    if (rc != GW_OK)
+        return gw_error_prefix(err, st->path);
+    if (key_id[0] != '\0' && strcmp(key_id, vault_key_id(st->vault)) != 0)
+        log_warn("event=store_key_mismatch path=%s sealed_for=%s key_id=%s",
+                 st->path, key_id, vault_key_id(st->vault));
+    st->v = calloc(n + 1, sizeof(*st->v));
+    for (size_t i = 0; st->v != NULL && i < n && rc == GW_OK; i++) {
+        st->v[i] = entry_new(&creds[i], false, st->vault, false, err);
+        rc = st->v[i] != NULL ? GW_OK : err->code;
+        st->n += rc == GW_OK;
+    }
+    explicit_bzero(creds, n * sizeof(*creds));
+    free(creds);
+    if (st->v == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    return rc;
+}
+
+struct srv_store *srv_store_open(const char *path, const struct vault *vault,
+                                 const struct api_credential *env_default,
+                                 struct gw_error *err)
+{
+    struct srv_store *st = calloc(1, sizeof(*st));
+
+    if (st == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    snprintf(st->path, sizeof(st->path), "%s", path);
+    st->vault = vault;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->edit, NULL);
+    if (load_file(st, err) != GW_OK)
+        goto fail;
+    if (env_default != NULL) {
+        st->env_default = entry_new(env_default, true, vault, false, err);
+        if (st->env_default == NULL)
+            goto fail;
+        /* Settings in the environment are checked like every other
+           setting: a mistake there stops the start. */
+        if (st->env_default->pool == NULL && !st->env_default->box_failed) {
+            gw_error_set(err, GW_EINVAL,
+                         "the default credential (GATEWAY_SMTP_*): %s",
+                         st->env_default->error);
+            goto fail;
+        }
+    }
+    check_writable(st);
+    for (size_t i = 0; i < st->n; i++)
+        log_entry(st->v[i]);
+    if (st->env_default != NULL)
+        log_entry(st->env_default);
+    return st;
+fail:
+    srv_store_free(st);
+    return NULL;
+}
+
+void srv_store_free(struct srv_store *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->n; i++)
+        entry_release(st, st->v[i]);
+    entry_release(st, st->env_default);
+    free(st->v);
+    pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->edit);
+    free(st);
+}
+
+/* The stored credential `name`, else the environment's `default`. */
+static struct entry *find(const struct srv_store *st, const char *name,
+                          size_t *at)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        if (strcmp(st->v[i]->cred.name, name) == 0) {
+            if (at != NULL)
+                *at = i;
+            return st->v[i];
+        }
+    }
+    if (st->env_default != NULL && strcmp(name, "default") == 0) {
+        if (at != NULL)
+            *at = st->n;
+        return st->env_default;
+    }
+    return NULL;
+}
+
+/* Takes a reference on credential `name`, usable or not. */
+static struct entry *hold(struct srv_store *st, const char *name)
+{
+    struct entry *e;
+
+    pthread_mutex_lock(&st->lock);
+    e = find(st, name, NULL);
+    if (e != NULL)
+        e->refs++;
+    pthread_mutex_unlock(&st->lock);
+    return e;
+}
+
+struct smtp_pool *srv_store_get(struct srv_store *st, const char *name,
+                                void **held, struct gw_error *err)
+{
+    struct entry *e = hold(st, name);
+
+    if (e == NULL)
+        return gw_error_set(err, GW_ENOTFOUND, "no credential is named %s",
+                            name),
+               NULL;
+    if (e->pool == NULL) {
+        gw_error_set(err, GW_ECONFLICT,
+                     "the credential \"%s\" cannot be used: %s", name,
+                     e->error);
+        entry_release(st, e);
+        return NULL;
+    }
+    *held = e;
+    return e->pool;
+}
+
+void srv_store_put(struct srv_store *st, void *held)
+{
+    entry_release(st, held);
+}
+
+static void info_of(const struct entry *e, struct api_cred_info *out)
+{
+    out->cred = e->cred;
+    out->from_env = e->from_env;
+    out->usable = e->pool != NULL;
+    snprintf(out->error, sizeof(out->error), "%s", e->error);
+}
+
+enum gw_err srv_store_list(struct srv_store *st, struct api_cred_info **out,
+                           size_t *n, struct gw_error *err)
+{
+    size_t k = 0;
+
+    pthread_mutex_lock(&st->lock);
+    *out = calloc(st->n + 1, sizeof(**out));
+    for (size_t i = 0; *out != NULL && i < st->n; i++)
+        info_of(st->v[i], &(*out)[k++]);
+    if (*out != NULL && st->env_default != NULL &&
+        find(st, "default", NULL) == st->env_default)
+        info_of(st->env_default, &(*out)[k++]);
+    pthread_mutex_unlock(&st->lock);
+    *n = k;
+    return *out != NULL ? GW_OK : gw_error_set(err, GW_ENOMEM, "out of memory");
+}
+
+enum gw_err srv_store_info(struct srv_store *st, const char *name,
+                           struct api_cred_info *out, struct gw_error *err)
+{
+    struct entry *e = hold(st, name);
+
+    if (e == NULL)
+        return gw_error_set(err, GW_ENOTFOUND, "no credential is named \"%s\"",
+                            name);
+    info_of(e, out);
+    entry_release(st, e);
+    return GW_OK;
+}
+
+/*
+ * Writes the stored credentials `v` to the file, unless it changed on
+ * disk since this process last read or wrote it; its lock is held.
+ */
+static enum gw_err write_file(struct srv_store *st, struct entry *const *v,
+                              size_t n, struct gw_error *err)
+{
+    const struct api_credential **creds = calloc(n + 1, sizeof(*creds));
+    struct srv_file_stamp now;
+    struct buf text;
+    enum gw_err rc;
+
+    if (creds == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    srv_file_stamp(st->path, &now);
+    if (!srv_file_same(&now, &st->stamp))
+        rc = gw_error_set(err, GW_ECONFLICT,
+                          "%s changed on disk since the gateway read it "
+                          "(smtp-gateway rekey?): restart the gateway to use "
+                          "it",
+                          st->path);
+    else
+        rc = GW_OK;
+    for (size_t i = 0; i < n; i++)
+        creds[i] = &v[i]->cred;
+    buf_init(&text, API_FILE_MAX);
+    if (rc == GW_OK)
+        rc = api_store_encode(vault_key_id(st->vault), creds, n, &text, err);
+    if (rc == GW_OK)
+        rc = srv_file_write(st->path, text.data, text.len, 0600, err);
+    if (rc == GW_OK)
+        srv_file_stamp(st->path, &st->stamp);
+    buf_free(&text);
+    free(creds);
+    return rc;
+}
+
+/*
+ * Makes the stored list `v` (n entries) the store's, writing the file
+ * first; the entries no longer listed lose the store's reference.
+ */
+static enum gw_err commit(struct srv_store *st, struct entry **v, size_t n,
+                          struct entry *gone, struct gw_error *err)
+{
+    struct entry **old;
+    int lock = -1;
+    enum gw_err rc;
+
+    if (st->read_only[0] != '\0')
+        rc = gw_error_set(err, GW_ECONFLICT, "%s", st->read_only);
+    else if ((lock = srv_file_lock(st->path, err)) < 0)
+        rc = err->code;
+    else
+        rc = write_file(st, v, n, err);
+
+    srv_file_unlock(lock);
+    if (rc != GW_OK) {
+        free(v);
+        return rc;
+    }
+    pthread_mutex_lock(&st->lock);
+    old = st->v;
+    st->v = v;
+    st->n = n;
+    pthread_mutex_unlock(&st->lock);
+    free(old);
+    entry_release(st, gone);
+    return GW_OK;
+}
+
+/* Puts `e` into a copy of the stored list, in place of `name` if there. */
+static enum gw_err replace(struct srv_store *st, struct entry *e, bool *created,
+                           struct gw_error *err)
+{
+    struct entry **v = calloc(st->n + 2, sizeof(*v)), *gone = NULL;
+    size_t n = st->n, at = n;
+
+    if (v == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    if (st->n > 0)
+        memcpy(v, st->v, st->n * sizeof(*v));
+    for (size_t i = 0; i < st->n; i++) {
+        if (strcmp(v[i]->cred.name, e->cred.name) == 0)
+            at = i;
+    }
+    if (at < n)
+        gone = v[at];
+    else if (n == API_RECORDS_MAX)
+        return free(v), gw_error_set(err, GW_ECONFLICT,
+                                     "the store holds %d credentials already",
+                                     API_RECORDS_MAX);
+    else
+        n++;
+    v[at] = e;
+    *created = gone == NULL;
+    return commit(st, v, n, gone, err);
+}
+
+enum gw_err srv_store_set(struct srv_store *st, const struct api_credential *c,
+                          bool *created, struct gw_error *err)
+{
+    struct entry *e = entry_new(c, false, st->vault, true, err);
+    enum gw_err rc;
+
+    if (e == NULL)
+        return err->code;
+    pthread_mutex_lock(&st->edit);
+    rc = replace(st, e, created, err);
+    pthread_mutex_unlock(&st->edit);
+    if (rc != GW_OK) {
+        entry_free(e);
+        return rc;
+    }
+    log_info("event=credential_saved name=%s created=%s host=%s", c->name,
+             *created ? "true" : "false", c->host);
+    return GW_OK;
+}
+
+enum gw_err srv_store_delete(struct srv_store *st, const char *name,
+                             struct gw_error *err)
+{
+    struct entry **v, *e;
+    size_t at = 0;
+    enum gw_err rc;
+
+    pthread_mutex_lock(&st->edit);
+    e = find(st, name, &at);
+    if (e == NULL || e->from_env) {
+        pthread_mutex_unlock(&st->edit);
+        if (e == NULL)
+            return gw_error_set(err, GW_ENOTFOUND,
+                                "no credential is named \"%s\"", name);
+        return gw_error_set(err, GW_ECONFLICT,
+                            "the default credential comes from the "
+                            "environment (GATEWAY_SMTP_*); change it there");
+    }
+    v = calloc(st->n + 1, sizeof(*v));
+    if (v == NULL) {
+        pthread_mutex_unlock(&st->edit);
+        return gw_error_set(err, GW_ENOMEM, "out of memory");
+    }
+    memcpy(v, st->v, at * sizeof(*v));
+    memcpy(v + at, st->v + at + 1, (st->n - at - 1) * sizeof(*v));
+    rc = commit(st, v, st->n - 1, e, err);
+    pthread_mutex_unlock(&st->edit);
+    if (rc == GW_OK)
+        log_info("event=credential_deleted name=%s", name);
+    return rc;
+}
+
+enum gw_err srv_store_verify(struct srv_store *st, const char *name,
+                             struct smtp_verify *out, struct gw_error *err)
+{
+    struct entry *e = hold(st, name);
+
+    if (e == NULL)
+        return gw_error_set(err, GW_ENOTFOUND, "no credential is named \"%s\"",
+                            name);
+    if (e->pool != NULL) {
+        smtp_pool_verify(e->pool, out);
+    } else {
+        memset(out, 0, sizeof(*out));
+        gw_error_set(&out->error, GW_ECONFLICT,
+                     "the credential cannot be used: %s", e->error);
+    }
+    entry_release(st, e);
+    return GW_OK;
+}
+
+/* Re-seals one box of credential `c` in place; `*n` counts them. */
+static enum gw_err reseal_box(const struct vault *from, const struct vault *to,
+                              const char *name, const char *field, char *box,
+                              size_t *n, struct gw_error *err)
+{
+    struct gw_error why = {0};
+    struct buf out;
+    enum gw_err rc;
+
+    if (box[0] == '\0')
+        return GW_OK;
+    buf_init(&out, API_BOX_MAX - 1);
+    rc = vault_reseal(from, vault_public_key(to), box, &out, &why);
+    if (rc == GW_OK) {
+        memcpy(box, out.data, out.len + 1);
+        (*n)++;
+    } else {
+        gw_error_set(err, rc,
+                     "credential %s: %s: %s; fix or delete it first, so "
+                     "that no secret is lost",
+                     name, field, why.detail);
+    }
+    buf_free(&out);
+    return rc;
+}
+
+/* Re-seals every box of `creds` and encodes the file for `to`. */
+static enum gw_err reseal_all(struct api_credential *creds, size_t count,
+                              const struct vault *from, const struct vault *to,
+                              size_t *n, struct buf *text, struct gw_error *err)
+{
+    const struct api_credential **list = calloc(count + 1, sizeof(*list));
+    enum gw_err rc = list != NULL ? GW_OK : GW_ENOMEM;
+
+    for (size_t i = 0; rc == GW_OK && i < count; i++) {
+        struct api_credential *c = &creds[i];
+
+        list[i] = c;
+        rc = reseal_box(from, to, c->name, "password_sealed", c->password_box,
+                        n, err);
+        if (rc == GW_OK)
+            rc = reseal_box(from, to, c->name, "access_token_sealed",
+                            c->access_token_box, n, err);
+    }
+    if (rc == GW_OK)
+        rc = api_store_encode(vault_key_id(to), list, count, text, err);
+    free(list);
+    return rc == GW_ENOMEM ? gw_error_set(err, rc, "out of memory") : rc;
+}
+
+enum gw_err srv_store_rekey(const char *path, const struct vault *from,
+                            const struct vault *to, size_t *n,
+                            struct gw_error *err)
+{
+    struct api_credential *creds = NULL;
+    char key_id[VAULT_KEY_ID_LEN + 1];
+    int lock = srv_file_lock(path, err);
+    size_t count = 0;
+    struct buf text;
+    enum gw_err rc;
+
+    *n = 0;
+    if (lock < 0)
+        return err->code;
+    buf_init(&text, API_FILE_MAX);
+    rc = srv_file_read(path, &text, err);
+    if (rc == GW_OK)
+        rc = api_store_decode(text.data, text.len, key_id, sizeof(key_id),
+                              &creds, &count, err);
+    buf_reset(&text);
+    if (rc == GW_OK)
+        rc = reseal_all(creds, count, from, to, n, &text, err);
+    if (rc == GW_OK)
+        rc = srv_file_write(path, text.data, text.len, 0600, err);
+    if (rc == GW_ENOTFOUND)
+        rc = GW_OK; /* no store yet: nothing to re-seal */
+    srv_file_unlock(lock);
+    if (creds != NULL)
+        explicit_bzero(creds, count * sizeof(*creds));
+    free(creds);
+    buf_free(&text);
+    return rc;
+}
+
+void srv_store_key_id(const char *path, char *key_id)
+{
+    struct api_credential *creds = NULL;
+    struct gw_error err = {0};
+    struct buf text;
+    size_t n = 0;
+
+    key_id[0] = '\0';
+    buf_init(&text, API_FILE_MAX);
+    if (srv_file_read(path, &text, &err) == GW_OK)
+        api_store_decode(text.data, text.len, key_id, VAULT_KEY_ID_LEN + 1,
+                         &creds, &n, &err);
+    free(creds);
+    buf_free(&text);
+}

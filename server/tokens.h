@@ -1,0 +1,60 @@
+/*
+ * API tokens: who may call the gateway, and for what. A token is shown
+ * once, when it is made (by `smtp-gateway token create` or POST
+ * /v1/tokens); the token file (tokens.json in the data directory, mode
+ * 0600) holds only its hash, its scope and its limits. GATEWAY_API_TOKEN
+ * stays the bootstrap token, of the admin scope, kept only as a hash too.
+ *
+ * The server notices when the file is replaced (by the command line, say)
+ * and reads it again before the next check, so a token made or deleted
+ * there counts at once.
+ */
+#ifndef GW_TOKENS_H
+#define GW_TOKENS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../api/records.h"
+#include "../smtp/err.h"
+
+/* The caller name of the bootstrap token, which no stored token may use. */
+#define SRV_BOOTSTRAP_NAME "bootstrap"
+
+struct srv_tokens;
+
+/*
+ * Reads the token file at `path` (none yet is no tokens). `bootstrap`,
+ * when not NULL, is hashed; the caller wipes its copy. NULL with `err` set
+ * when the file is not a token file.
+ */
+struct srv_tokens *srv_tokens_open(const char *path, const char *bootstrap,
+                                   struct gw_error *err);
+void srv_tokens_free(struct srv_tokens *t);
+
+/*
+ * True when `token` is the bootstrap token or a stored one, with who it
+ * is in `caller` (hash left empty). Every stored hash is compared, in
+ * time that does not depend on which one matches, if any.
+ */
+bool srv_tokens_check(struct srv_tokens *t, const char *token,
+                      struct api_token *caller);
+
+/*
+ * Makes a new token with the name, scope and limits of `rec`, whose hash
+ * and creation time are filled in; the token itself goes to `token`
+ * (size >= VAULT_TOKEN_MAX) and nowhere else. GW_EINVAL for a name in
+ * use; the file is re-read and rewritten under its lock.
+ */
+enum gw_err srv_tokens_create(struct srv_tokens *t, struct api_token *rec,
+                              char *token, size_t size, struct gw_error *err);
+
+/* Every stored token, hashes included; free(*out) after. */
+enum gw_err srv_tokens_list(struct srv_tokens *t, struct api_token **out,
+                            size_t *n, struct gw_error *err);
+
+/* Deletes the token `name`. GW_ENOTFOUND when there is none. */
+enum gw_err srv_tokens_delete(struct srv_tokens *t, const char *name,
+                              struct gw_error *err);
+
+#endif
