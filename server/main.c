@@ -18,6 +18,7 @@
 #include "../smtp/log.h"
 #include "../smtp/smtp.h"
 #include "config.h"
+#include "health.h"
 #include "http.h"
 
 /* How long in-flight sends may take to finish after SIGTERM. */
@@ -140,6 +141,8 @@ int main(int argc, char **argv)
         printf("smtp-gateway %s\n", GW_VERSION);
         return 0;
     }
+    if (argc > 0 && strcmp(argv[0], "healthcheck") == 0)
+        return srv_healthcheck(argc - 1, argv + 1);
     if (argc > 0 && strcmp(argv[0], "serve") == 0)
         argc--, argv++;
     else if (argc > 0 && argv[0][0] != '-')
