@@ -4,6 +4,7 @@
 #   make run        install what is missing, build, start maildev and the
 #                   gateway pointed at it
 #   make test       install what is missing, run every test
+#   make test-container   build docker/Dockerfile and test the image
 #   make lint       clang-format check, cppcheck, banned functions
 #   make SANITIZE=1 test    the same tests on an ASan + UBSan build
 #   make fuzz       build the libFuzzer harnesses and run each for
@@ -38,7 +39,8 @@ endif
 SMTP_SRC   := $(wildcard smtp/*.c)
 API_SRC    := $(wildcard api/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(SMTP_SRC) $(API_SRC) $(SERVER_SRC))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(SMTP_SRC) $(API_SRC) $(SERVER_SRC)) \
+              $(BUILD)/gen/assets.o
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 
@@ -46,6 +48,7 @@ BIN  := $(BUILD)/smtp-gateway
 UNIT := $(BUILD)/unit-tests
 
 .PHONY: all run test unit integration openapi-lint lint fuzz bench deps \
+        test-container \
         deps-build deps-test clean
 
 all: $(BIN)
@@ -57,6 +60,26 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The documents the gateway serves, embedded: openapi.yaml, the /docs page
+# and the Redoc bundle from node_modules or, without node_modules, the one
+# scripts/fetch-redoc.sh fetches from the npm registry (the version and
+# checksum package-lock.json pins).
+REDOC_NPM := node_modules/redoc/bundles/redoc.standalone.js
+REDOC_JS  ?= $(if $(wildcard $(REDOC_NPM)),$(REDOC_NPM),build/redoc.standalone.js)
+
+build/redoc.standalone.js: package-lock.json
+	scripts/fetch-redoc.sh $@
+
+$(BUILD)/gen/assets.c: openapi.yaml api/docs.html $(REDOC_JS) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)scripts/embed.sh $@ asset_openapi_yaml openapi.yaml \
+	    asset_docs_html api/docs.html asset_redoc_js $(REDOC_JS)
+
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -I. -c -o $@ $<
 
 $(BIN): $(LIB_OBJ) $(BUILD)/server/main.o
 	@$(if $(Q),echo "  LINK    $@")
@@ -83,13 +106,19 @@ test:
 	@scripts/deps.sh build test fuzz
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@$(MAKE) --no-print-directory openapi-lint fuzz FUZZ_SECONDS=5
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit integration test-container
 
 unit: $(UNIT)
 	$(UNIT)
 
 integration: $(BIN)
 	GATEWAY_BIN=$(abspath $(BIN)) node --test tests/integration/
+
+# Builds docker/Dockerfile with buildah and runs the image's gateway
+# (tests/container/run.sh says how, without a Docker engine). As root.
+test-container:
+	@scripts/deps.sh test container
+	tests/container/run.sh
 
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assets.h"
 #include "internal.h"
 
 /*
@@ -58,6 +59,9 @@ void api_response_init(struct api_response *resp)
     buf_init(&resp->body, API_RESPONSE_MAX);
     resp->allow[0] = '\0';
     resp->retry_after = 0;
+    resp->content_type = NULL;
+    resp->static_body = NULL;
+    resp->static_len = 0;
 }
 
 void api_response_free(struct api_response *resp)
@@ -117,10 +121,52 @@ static void handle_healthz(const struct api_route *route,
     api_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* Replies with an embedded document. */
+static void serve_static(struct api_response *resp, const char *type,
+                         const unsigned char *data, size_t len)
+{
+    resp->status = 200;
+    resp->content_type = type;
+    resp->static_body = data;
+    resp->static_len = len;
+}
+
+static void handle_openapi(const struct api_route *route,
+                           const struct api_ctx *ctx,
+                           const struct api_call *call,
+                           struct api_response *resp)
+{
+    (void)route, (void)ctx, (void)call;
+    serve_static(resp, "application/yaml", asset_openapi_yaml,
+                 asset_openapi_yaml_len);
+}
+
+static void handle_docs(const struct api_route *route,
+                        const struct api_ctx *ctx, const struct api_call *call,
+                        struct api_response *resp)
+{
+    (void)route, (void)ctx, (void)call;
+    serve_static(resp, "text/html; charset=utf-8", asset_docs_html,
+                 asset_docs_html_len);
+}
+
+static void handle_redoc(const struct api_route *route,
+                         const struct api_ctx *ctx, const struct api_call *call,
+                         struct api_response *resp)
+{
+    (void)route, (void)ctx, (void)call;
+    serve_static(resp, "text/javascript; charset=utf-8", asset_redoc_js,
+                 asset_redoc_js_len);
+}
+
 #define JSON "application/json"
 
 static const struct api_route routes[] = {
     {"GET", "/healthz", false, false, NULL, false, handle_healthz},
+    {"GET", "/openapi.yaml", false, false, NULL, false, handle_openapi},
+    {"GET", "/docs", false, false, NULL, false, handle_docs},
+    {"GET", "/docs/redoc.standalone.js", false, false, NULL, false,
+     handle_redoc},
     {"POST", "/v1/messages", true, false, JSON, false, api_messages_post},
     {"POST", "/v1/messages/raw", true, false, "message/rfc822", true, NULL},
     {"GET", "/v1/public-key", false, false, NULL, false, api_public_key_get},

@@ -23,6 +23,11 @@ struct api_response {
     struct buf body;      /* the JSON document */
     char allow[64];       /* for 405, the Allow header; "" otherwise */
     unsigned retry_after; /* for 503, seconds; 0 for no Retry-After */
+    /* A document served as it is, instead of `body`: its media type and
+       its bytes, which live as long as the process (NULL: `body`, JSON). */
+    const char *content_type;
+    const unsigned char *static_body;
+    size_t static_len;
 };
 
 void api_response_init(struct api_response *resp);

@@ -6,6 +6,7 @@
 #   scripts/deps.sh build test     # what `make test` needs
 #   scripts/deps.sh build run      # what `make run` needs
 #   scripts/deps.sh lint           # what `make lint` needs
+#   scripts/deps.sh container      # what `make test-container` needs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +15,14 @@ npm_needed=false
 for task in "$@"; do
   case "$task" in
     build) pkgs+=(build-essential pkg-config libmicrohttpd-dev
-                  libjansson-dev libidn2-dev libmbedtls-dev libsodium-dev) ;;
-    test)  pkgs+=(nodejs npm openssl curl); npm_needed=true ;;
+                  libjansson-dev libidn2-dev libmbedtls-dev libsodium-dev
+                  xxd) ;;
+    test)  pkgs+=(nodejs npm openssl curl chromium); npm_needed=true ;;
     run)   pkgs+=(nodejs npm curl); npm_needed=true ;;
     lint)  pkgs+=(clang-format cppcheck) ;;
     fuzz)  pkgs+=(clang libclang-rt-dev) ;;
     bench) pkgs+=(postfix wrk) ;;
+    container) pkgs+=(buildah debootstrap iproute2) ;;
     *) echo "deps.sh: unknown task '$task'" >&2; exit 2 ;;
   esac
 done

@@ -69,12 +69,12 @@ static bool parse_uint(const char *value, unsigned long lo, unsigned long hi,
     return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
 }
 
-static bool parse_listen(struct srv_config *cfg, const struct setting *s,
-                         const char *value, char *why, size_t whylen)
+bool srv_listen_parse(const char *value, struct sockaddr_storage *sa, char *why,
+                      size_t whylen)
 {
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&cfg->listen_sa;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&cfg->listen_sa;
-    const char *given = value, *colon = strrchr(value, ':');
+    struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+    const char *colon = strrchr(value, ':');
     char host[64];
     unsigned long port;
     size_t hlen;
@@ -90,7 +90,7 @@ static bool parse_listen(struct srv_config *cfg, const struct setting *s,
         goto bad;
     memcpy(host, value, hlen);
     host[hlen] = '\0';
-    memset(&cfg->listen_sa, 0, sizeof(cfg->listen_sa));
+    memset(sa, 0, sizeof(*sa));
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
@@ -100,12 +100,19 @@ static bool parse_listen(struct srv_config *cfg, const struct setting *s,
     } else {
         goto bad;
     }
-    return copy_into(field(cfg, s), s->size, given, why, whylen);
+    return true;
 bad:
     snprintf(why, whylen,
              "must be an IP address and a port, such as 127.0.0.1:8080, "
              "0.0.0.0:8080 or [::1]:8080");
     return false;
+}
+
+static bool parse_listen(struct srv_config *cfg, const struct setting *s,
+                         const char *value, char *why, size_t whylen)
+{
+    return srv_listen_parse(value, &cfg->listen_sa, why, whylen) &&
+           copy_into(field(cfg, s), s->size, value, why, whylen);
 }
 
 /* Any text without control characters, which could break a command. */
@@ -441,7 +448,13 @@ static const struct setting settings[] = {
 void srv_config_usage(FILE *out)
 {
     fprintf(out, "Usage: smtp-gateway [serve] [options]\n"
+                 "       smtp-gateway healthcheck [--listen host:port]\n"
                  "       smtp-gateway --help | --version\n\n"
+                 "healthcheck asks the gateway at --listen (GATEWAY_LISTEN; "
+                 "a wildcard address\nis reached through loopback) for "
+                 "GET /healthz and exits 0 when it answers\n"
+                 "{\"status\":\"ok\"} within 3 seconds, 1 otherwise: "
+                 "for container health checks.\n\n"
                  "serve (the default) runs the HTTP gateway. Options, each "
                  "also read from its\nenvironment variable (the flag "
                  "wins):\n\n");

@@ -73,6 +73,13 @@ struct srv_config {
 bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
                      char *errbuf, size_t errlen);
 
+/*
+ * Parses a listen address, "host:port" with an IPv4 or IPv6 address
+ * ("[::1]:8080"), into `sa`. Returns false with the reason in `why`.
+ */
+bool srv_listen_parse(const char *value, struct sockaddr_storage *sa, char *why,
+                      size_t whylen);
+
 /* Prints the flags, their variables and defaults, for --help. */
 void srv_config_usage(FILE *out);
 

@@ -3,6 +3,7 @@
 
 #include <microhttpd.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -65,13 +66,21 @@ static enum MHD_Result queue(struct MHD_Connection *conn,
     enum MHD_Result ok;
     char retry[16];
 
-    r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
-                                        MHD_RESPMEM_MUST_COPY);
+    if (resp->static_body != NULL)
+        r = MHD_create_response_from_buffer(
+            resp->static_len, (void *)(uintptr_t)resp->static_body,
+            MHD_RESPMEM_PERSISTENT);
+    else
+        r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
+                                            MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/json");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+                            resp->content_type ? resp->content_type
+                                               : "application/json");
+    /* Replies depend on the request; the embedded documents do not. */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            resp->static_body ? "no-cache" : "no-store");
     if (resp->allow[0] != '\0')
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (resp->status == 401)

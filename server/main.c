@@ -22,6 +22,7 @@
 #include "config.h"
 #include "files.h"
 #include "gateway.h"
+#include "health.h"
 #include "http.h"
 
 /* How long in-flight sends may take to finish after SIGTERM. */
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
         printf("smtp-gateway %s\n", GW_VERSION);
         return 0;
     }
+    if (argc > 0 && strcmp(argv[0], "healthcheck") == 0)
+        return srv_healthcheck(argc - 1, argv + 1);
     if (argc > 0 && srv_cli_has(argv[0]))
         return srv_cli_run(argc, argv);
     if (argc > 0 && strcmp(argv[0], "serve") == 0)

@@ -92,7 +92,8 @@ describe('HTTP API', () => {
   describe('routing', () => {
     it('an unknown path is 404 with a JSON error', T, async () => {
       for (const p of ['/', '/nope', '/v1/nope', '/v2/messages', '/v1/messages/extra']) {
-        const r = await request(gw, 'GET', p);
+        // No document can describe a path that does not exist.
+        const r = await request(gw, 'GET', p, { contract: false });
         assertErrorReply(r, 404, null);
       }
       const r = await send(gw, ok(), {});
@@ -102,14 +103,14 @@ describe('HTTP API', () => {
     it('a path with an encoded line break cannot forge a log line', T, async () => {
       // assertCleanRun at the end checks that no line starts with 1999-.
       const forged = '%0D%0A1999-01-01T00:00:00Z%20level=error%20event=forged';
-      const r = await request(gw, 'GET', `/nope${forged}`);
+      const r = await request(gw, 'GET', `/nope${forged}`, { contract: false });
       assertErrorReply(r, 404, null);
-      const r2 = await request(gw, 'POST', `/v1/messages${forged}`, { body: ok() });
+      const r2 = await request(gw, 'POST', `/v1/messages${forged}`, { body: ok(), contract: false });
       assertErrorReply(r2, 404, null);
     });
 
     it('POST to an unknown path is 404', T, async () => {
-      const r = await request(gw, 'POST', '/v1/message', { body: ok() });
+      const r = await request(gw, 'POST', '/v1/message', { body: ok(), contract: false });
       assertErrorReply(r, 404, null);
     });
 

@@ -19,6 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const { track, cleanupAll } = require('./cleanup');
+const { checkResponse } = require('./contract');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const GATEWAY_BIN =
@@ -369,8 +370,11 @@ function assertCleanRun(gw) {
  *   headers  extra headers (override the defaults)
  *   token    the bearer token; defaults to gw.token; null for none
  *   contentType  default 'application/json' when there is a body
+ *   contract false: do not check the response against openapi.yaml (for
+ *            requests the document cannot describe: unknown paths)
  * Resolves to { status, headers, text, json } (json undefined when the
- * body does not parse).
+ * body does not parse). Every response is checked against openapi.yaml
+ * (lib/contract.js): one the document does not define rejects.
  */
 function request(gw, method, urlPath, opts = {}) {
   const { body, timeoutMs = 30000 } = opts;
@@ -409,7 +413,14 @@ function request(gw, method, urlPath, opts = {}) {
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode, headers: res.headers, text, json });
+          const out = { status: res.statusCode, headers: res.headers, text, json };
+          try {
+            if (opts.contract !== false) checkResponse(method, urlPath, out);
+          } catch (e) {
+            reject(e);
+            return;
+          }
+          resolve(out);
         });
         res.on('error', reject);
       },
@@ -433,9 +444,11 @@ function send(gw, body, opts = {}) {
  * body bytes) to a raw TCP connection and reads one HTTP response, without
  * sending anything more. For requests the http module will not make: a
  * Content-Length far larger than what is sent, a chunked body by hand.
- * Resolves to { status, headers (lower-case names), text, json }.
+ * Resolves to { status, headers (lower-case names), text, json }. The
+ * response is checked against openapi.yaml for the method and path of the
+ * request line, unless `contract` is false (malformed requests).
  */
-function rawRequest(gw, bytes, { timeoutMs = 15000 } = {}) {
+function rawRequest(gw, bytes, { timeoutMs = 15000, contract = true } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(gw.port, '127.0.0.1');
     const chunks = [];
@@ -504,7 +517,17 @@ function rawRequest(gw, bytes, { timeoutMs = 15000 } = {}) {
       } catch {
         json = undefined;
       }
-      done(resolve, { status: Number(m[1]), headers, text, json });
+      const out = { status: Number(m[1]), headers, text, json };
+      if (contract) {
+        const line = /^(\S+) (\S+) HTTP\//.exec(Buffer.from(bytes).toString('latin1'));
+        try {
+          if (!line) throw new Error('contract: no request line to check against; pass contract: false');
+          checkResponse(line[1], line[2], out);
+        } catch (e) {
+          return done(reject, e);
+        }
+      }
+      done(resolve, out);
     };
     sock.on('data', (c) => {
       chunks.push(c);
