@@ -148,11 +148,13 @@ build/fuzz/fuzz_compose: tests/fuzz/fuzz_compose.c $(SMTP_SRC) $(FUZZ_API_SRC)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
 	    $(SMTP_SRC) $(FUZZ_API_SRC) $(FUZZ_LIBS) -ljansson
 
-build/fuzz/fuzz_records: tests/fuzz/fuzz_records.c $(SMTP_SRC) $(API_SRC)
+# All of api/, so the documents it serves too.
+build/fuzz/fuzz_records: tests/fuzz/fuzz_records.c $(SMTP_SRC) $(API_SRC) \
+                         $(BUILD)/gen/assets.c
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
-	    $(SMTP_SRC) $(API_SRC) $(FUZZ_LIBS) -ljansson
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -o $@ $< \
+	    $(SMTP_SRC) $(API_SRC) $(BUILD)/gen/assets.c $(FUZZ_LIBS) -ljansson
 
 fuzz:
 	@scripts/deps.sh fuzz
