@@ -23,7 +23,7 @@ const {
   startGateway,
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
-const { startScripted, send: say, read, readData, gate } = require('./lib/scripted');
+const { startScripted, gate, holdingScript } = require('./lib/scripted');
 const { assertNoSecretsIn, makeCerts, modeOf, seal } = require('./lib/secrets');
 
 const T = { timeout: 60000 };
@@ -238,19 +238,7 @@ describe('the store file', () => {
 describe('a credential replaced under a running send', () => {
   it('the send finishes on the old pool; the next one sees the change', T, async () => {
     const release = gate();
-    const script = () => [
-      say('220 hold.test ESMTP\r\n'),
-      read(/^EHLO \S+$/, '250 hold.test\r\n'),
-      read(/^MAIL FROM:/, async (line) => {
-        if (line.includes('held@')) await release.promise;
-        return '250 ok\r\n';
-      }),
-      read(/^RCPT TO:/, '250 ok\r\n'),
-      read('DATA', '354 go\r\n'),
-      readData('250 queued\r\n'),
-      read('QUIT', '221 bye\r\n'),
-      { close: true },
-    ];
+    const script = () => holdingScript('held@', release.promise);
     const srv = await startScripted(script);
     const gw = await startGateway();
     try {

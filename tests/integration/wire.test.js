@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const { simpleParser } = require('mailparser');
 
 const { assertCleanRun, cleanupAll, closedPort, send, startGateway } = require('./lib/gateway');
-const { startScripted, send: say, read, readData, gate, happyScript, unstuff } = require('./lib/scripted');
+const { startScripted, send: say, read, readData, gate, happyScript, holdingScript, unstuff } = require('./lib/scripted');
 
 const T = { timeout: 45000 };
 
@@ -493,19 +493,7 @@ describe('concurrency', () => {
     const release = gate();
     // The connection that carries MAIL FROM:<slow@...> stops answering
     // until released; every other connection answers at once.
-    const script = () => [
-      say('220 pool.test ESMTP\r\n'),
-      read(/^EHLO \S+$/, '250 pool.test\r\n'),
-      read(/^MAIL FROM:/, async (line) => {
-        if (line.includes('slow@')) await release.promise;
-        return '250 ok\r\n';
-      }),
-      read(/^RCPT TO:/, '250 ok\r\n'),
-      read('DATA', '354 go\r\n'),
-      readData('250 queued\r\n'),
-      read('QUIT', '221 bye\r\n'),
-      { close: true },
-    ];
+    const script = () => holdingScript('slow@', release.promise);
     await withScripted(script, async (gw, srv) => {
       const order = [];
       const slow = send(gw, { from: 'slow@example.com', to: 'b@example.com', text: 'slow' }, { timeoutMs: 40000 }).then((r) => {

@@ -400,6 +400,27 @@ function gate() {
  * greeting, EHLO, MAIL, RCPT..., DATA, the body, QUIT. Pieces can be
  * replaced through `o`.
  */
+/*
+ * A whole session that holds its answer to a MAIL FROM whose line holds
+ * `marker` until `held` (a promise) settles, and answers everything else
+ * at once: for tests of a send that is still running.
+ */
+function holdingScript(marker, held) {
+  return [
+    send('220 hold.test ESMTP\r\n'),
+    read(/^EHLO \S+$/, '250 hold.test\r\n'),
+    read(/^MAIL FROM:/, async (line) => {
+      if (line.includes(marker)) await held;
+      return '250 ok\r\n';
+    }),
+    read(/^RCPT TO:/, '250 ok\r\n'),
+    read('DATA', '354 go\r\n'),
+    readData('250 queued\r\n'),
+    read('QUIT', '221 bye\r\n'),
+    { close: true },
+  ];
+}
+
 function happyScript(o = {}) {
   const rcpts = o.rcpts || ['b@example.com'];
   return [
@@ -419,4 +440,4 @@ function unstuff(data) {
   return data.replace(/(^|\r\n)\.\./g, '$1.');
 }
 
-module.exports = { startScripted, send, read, readData, gate, happyScript, unstuff };
+module.exports = { startScripted, send, read, readData, gate, happyScript, holdingScript, unstuff };
