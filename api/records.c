@@ -124,18 +124,6 @@ bool api_name_valid(const char *name)
                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-bool api_fail(struct api_field_error *fe, const char *field, const char *fmt,
-              ...)
-{
-    va_list ap;
-
-    snprintf(fe->field, sizeof(fe->field), "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(fe->text, sizeof(fe->text), fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* Checks a text value of kind `k` and copies it into `dst`. */
 static bool take_text(const struct field *f, const char *v, char *dst,
                       struct api_field_error *fe)

@@ -1,6 +1,8 @@
 /* The send request: JSON into the composer's types; see request.h. */
 #include "request.h"
 
+#include "internal.h"
+
 #include "../smtp/encode.h"
 
 #include <stdarg.h>
@@ -15,18 +17,8 @@ static enum gw_err refuse(struct api_request_error *re, unsigned status,
                           const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* A validation failure: the JSON path of the field and what is wrong. */
-struct field_error {
-    char field[128];
-    char text[GW_ERROR_DETAIL_MAX];
-};
-
-static bool field_fail(struct field_error *fe, const char *field,
-                       const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool field_fail(struct field_error *fe, const char *field,
-                       const char *fmt, ...)
+bool api_fail(struct api_field_error *fe, const char *field, const char *fmt,
+              ...)
 {
     va_list ap;
 
@@ -60,36 +52,37 @@ static const char *json_type_name(const json_t *v)
 
 /* Reads an optional string field; NULL stays when it is absent. */
 static bool get_string(json_t *obj, const char *key, const char *path,
-                       const char **out, struct field_error *fe)
+                       const char **out, struct api_field_error *fe)
 {
     json_t *v = json_object_get(obj, key);
 
     if (v == NULL)
         return true;
     if (!json_is_string(v))
-        return field_fail(fe, path, "must be a string, not %s",
-                          json_type_name(v));
+        return api_fail(fe, path, "must be a string, not %s",
+                        json_type_name(v));
     *out = json_string_value(v);
     return true;
 }
 
 static bool get_bool(json_t *obj, const char *key, const char *path, bool *out,
-                     struct field_error *fe)
+                     struct api_field_error *fe)
 {
     json_t *v = json_object_get(obj, key);
 
     if (v == NULL)
         return true;
     if (!json_is_boolean(v))
-        return field_fail(fe, path, "must be true or false, not %s",
-                          json_type_name(v));
+        return api_fail(fe, path, "must be true or false, not %s",
+                        json_type_name(v));
     *out = json_is_true(v);
     return true;
 }
 
 /* Refuses any key of `obj` that is not in the NULL-ended `known`. */
 static bool only_known_keys(json_t *obj, const char *prefix,
-                            const char *const *known, struct field_error *fe)
+                            const char *const *known,
+                            struct api_field_error *fe)
 {
     const char *key;
     json_t *v;
@@ -103,7 +96,7 @@ static bool only_known_keys(json_t *obj, const char *prefix,
             k++;
         if (*k == NULL) {
             snprintf(path, sizeof(path), "%s%s", prefix, key);
-            return field_fail(fe, path, "unknown field");
+            return api_fail(fe, path, "unknown field");
         }
     }
     return true;
@@ -111,7 +104,7 @@ static bool only_known_keys(json_t *obj, const char *prefix,
 
 /* Reads one address: "Name <a@b>", "a@b" or {"name", "address"}. */
 static bool parse_address(json_t *v, const char *path, struct addr *out,
-                          struct field_error *fe)
+                          struct api_field_error *fe)
 {
     static const char *const keys[] = {"name", "address", NULL};
     const char *name = NULL, *mailbox = NULL;
@@ -120,14 +113,14 @@ static bool parse_address(json_t *v, const char *path, struct addr *out,
 
     if (json_is_string(v)) {
         if (addr_parse(json_string_value(v), out, &err) != GW_OK)
-            return field_fail(fe, path, "%s", err.detail);
+            return api_fail(fe, path, "%s", err.detail);
         return true;
     }
     if (!json_is_object(v))
-        return field_fail(fe, path,
-                          "must be an address string or an object with "
-                          "\"address\", not %s",
-                          json_type_name(v));
+        return api_fail(fe, path,
+                        "must be an address string or an object with "
+                        "\"address\", not %s",
+                        json_type_name(v));
     snprintf(prefix, sizeof(prefix), "%s.", path);
     if (!only_known_keys(v, prefix, keys, fe))
         return false;
@@ -135,20 +128,20 @@ static bool parse_address(json_t *v, const char *path, struct addr *out,
     if (!get_string(v, "name", prefix, &name, fe))
         return false;
     if (addr_check_name(name, &err) != GW_OK)
-        return field_fail(fe, prefix, "%s", err.detail);
+        return api_fail(fe, prefix, "%s", err.detail);
     snprintf(prefix, sizeof(prefix), "%s.address", path);
     if (!get_string(v, "address", prefix, &mailbox, fe))
         return false;
     if (mailbox == NULL)
-        return field_fail(fe, prefix, "is required");
+        return api_fail(fe, prefix, "is required");
     if (addr_set(out, name, mailbox, &err) != GW_OK)
-        return field_fail(fe, prefix, "%s", err.detail);
+        return api_fail(fe, prefix, "%s", err.detail);
     return true;
 }
 
 /* Reads to, cc, bcc or reply_to: one address or an array of them. */
 static bool parse_list(json_t *root, const char *key,
-                       struct api_addr_list *list, struct field_error *fe)
+                       struct api_addr_list *list, struct api_field_error *fe)
 {
     json_t *v = json_object_get(root, key);
     size_t n;
@@ -159,17 +152,17 @@ static bool parse_list(json_t *root, const char *key,
     if (!json_is_array(v)) {
         list->v = calloc(1, sizeof(*list->v));
         if (list->v == NULL)
-            return field_fail(fe, key, "out of memory");
+            return api_fail(fe, key, "out of memory");
         list->n = 1;
         return parse_address(v, key, &list->v[0], fe);
     }
     n = json_array_size(v);
     if (n > API_MAX_RECIPIENTS)
-        return field_fail(fe, key, "has more than %d addresses",
-                          API_MAX_RECIPIENTS);
+        return api_fail(fe, key, "has more than %d addresses",
+                        API_MAX_RECIPIENTS);
     list->v = calloc(n ? n : 1, sizeof(*list->v));
     if (list->v == NULL)
-        return field_fail(fe, key, "out of memory");
+        return api_fail(fe, key, "out of memory");
     list->n = n;
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s[%zu]", key, i);
@@ -180,7 +173,7 @@ static bool parse_list(json_t *root, const char *key,
 }
 
 static bool parse_headers(json_t *root, struct api_request *req,
-                          struct field_error *fe)
+                          struct api_field_error *fe)
 {
     json_t *obj = json_object_get(root, "headers"), *v;
     const char *name;
@@ -189,11 +182,11 @@ static bool parse_headers(json_t *root, struct api_request *req,
     if (obj == NULL)
         return true;
     if (!json_is_object(obj))
-        return field_fail(fe, "headers", "must be an object, not %s",
-                          json_type_name(obj));
+        return api_fail(fe, "headers", "must be an object, not %s",
+                        json_type_name(obj));
     if (json_object_size(obj) > API_MAX_HEADERS)
-        return field_fail(fe, "headers", "has more than %d headers",
-                          API_MAX_HEADERS);
+        return api_fail(fe, "headers", "has more than %d headers",
+                        API_MAX_HEADERS);
     json_object_foreach(obj, name, v)
     {
         struct mime_header *h = &req->headers[req->n_headers];
@@ -201,12 +194,12 @@ static bool parse_headers(json_t *root, struct api_request *req,
 
         snprintf(path, sizeof(path), "headers.%s", name);
         if (!json_is_string(v))
-            return field_fail(fe, path, "must be a string, not %s",
-                              json_type_name(v));
+            return api_fail(fe, path, "must be a string, not %s",
+                            json_type_name(v));
         h->name = name;
         h->value = json_string_value(v);
         if (mime_check_header(h, &err) != GW_OK)
-            return field_fail(fe, path, "%s", err.detail);
+            return api_fail(fe, path, "%s", err.detail);
         req->n_headers++;
     }
     return true;
@@ -214,7 +207,7 @@ static bool parse_headers(json_t *root, struct api_request *req,
 
 /* Reads options.message_id_domain into A-labels. */
 static bool parse_message_id_domain(json_t *obj, struct api_request *req,
-                                    struct field_error *fe)
+                                    struct api_field_error *fe)
 {
     static const char path[] = "options.message_id_domain";
     const char *domain = NULL;
@@ -224,12 +217,12 @@ static bool parse_message_id_domain(json_t *obj, struct api_request *req,
         return false;
     if (domain != NULL &&
         addr_domain_ascii(domain, &req->message_id_domain, &err) != GW_OK)
-        return field_fail(fe, path, "%s", err.detail);
+        return api_fail(fe, path, "%s", err.detail);
     return true;
 }
 
 static bool parse_options(json_t *root, struct api_request *req,
-                          struct field_error *fe)
+                          struct api_field_error *fe)
 {
     static const char *const keys[] = {"continue_after_bad_send",
                                        "show_bcc",
@@ -247,8 +240,8 @@ static bool parse_options(json_t *root, struct api_request *req,
     if (obj == NULL)
         return true;
     if (!json_is_object(obj))
-        return field_fail(fe, "options", "must be an object, not %s",
-                          json_type_name(obj));
+        return api_fail(fe, "options", "must be an object, not %s",
+                        json_type_name(obj));
     if (!only_known_keys(obj, "options.", keys, fe) ||
         !get_bool(obj, "continue_after_bad_send",
                   "options.continue_after_bad_send",
@@ -269,16 +262,16 @@ static bool parse_options(json_t *root, struct api_request *req,
         req->auth_from = "";
     if (req->auth_from != NULL && req->auth_from[0] != '\0' &&
         addr_check_mailbox(req->auth_from, &err) != GW_OK)
-        return field_fail(fe, "options.auth_from", "%s", err.detail);
+        return api_fail(fe, "options.auth_from", "%s", err.detail);
     if (tz != NULL && mime_tz_parse(tz, &req->tz, &err) != GW_OK)
-        return field_fail(fe, "options.timezone", "%s", err.detail);
+        return api_fail(fe, "options.timezone", "%s", err.detail);
     return true;
 }
 
 /* Reads and checks every field of the request. */
 /* Reads the optional sender: one address. */
 static bool parse_sender(json_t *root, struct api_request *req,
-                         struct field_error *fe)
+                         struct api_field_error *fe)
 {
     json_t *v = json_object_get(root, "sender");
 
@@ -287,7 +280,7 @@ static bool parse_sender(json_t *root, struct api_request *req,
 
 /* Reads attachments[i].content: base64, decoded into a new buffer. */
 static bool parse_content(json_t *obj, const char *path, void **out,
-                          size_t *len, struct field_error *fe)
+                          size_t *len, struct api_field_error *fe)
 {
     json_t *v = json_object_get(obj, "content");
     size_t n, bad = 0;
@@ -295,10 +288,10 @@ static bool parse_content(json_t *obj, const char *path, void **out,
     enum gw_err rc;
 
     if (v == NULL)
-        return field_fail(fe, path, "is required");
+        return api_fail(fe, path, "is required");
     if (!json_is_string(v))
-        return field_fail(fe, path, "must be a base64 string, not %s",
-                          json_type_name(v));
+        return api_fail(fe, path, "must be a base64 string, not %s",
+                        json_type_name(v));
     n = json_string_length(v);
     /* Decoding shrinks: the text's size bounds the bytes. */
     buf_init(&b, n);
@@ -314,23 +307,23 @@ static bool parse_content(json_t *obj, const char *path, void **out,
         rc = GW_ENOMEM;
     buf_free(&b);
     if (rc == GW_EINVAL)
-        return field_fail(fe, path, "invalid base64 at character %zu", bad);
+        return api_fail(fe, path, "invalid base64 at character %zu", bad);
     if (rc != GW_OK)
-        return field_fail(fe, path, "out of memory");
+        return api_fail(fe, path, "out of memory");
     return true;
 }
 
 /* Reads attachments[i].disposition: "attachment" (the default) or
  * "inline". */
 static bool parse_disposition(json_t *obj, const char *path, bool *is_inline,
-                              struct field_error *fe)
+                              struct api_field_error *fe)
 {
     const char *d = NULL;
 
     if (!get_string(obj, "disposition", path, &d, fe))
         return false;
     if (d != NULL && strcmp(d, "inline") != 0 && strcmp(d, "attachment") != 0)
-        return field_fail(fe, path, "must be \"attachment\" or \"inline\"");
+        return api_fail(fe, path, "must be \"attachment\" or \"inline\"");
     *is_inline = d != NULL && strcmp(d, "inline") == 0;
     return true;
 }
@@ -342,7 +335,7 @@ static bool parse_disposition(json_t *obj, const char *path, bool *is_inline,
 static bool get_checked(json_t *obj, const char *key, const char *prefix,
                         const char **out,
                         enum gw_err (*check)(const char *, struct gw_error *),
-                        struct field_error *fe)
+                        struct api_field_error *fe)
 {
     struct gw_error err = {0};
     char path[160];
@@ -351,13 +344,13 @@ static bool get_checked(json_t *obj, const char *key, const char *prefix,
     if (!get_string(obj, key, path, out, fe))
         return false;
     if (*out != NULL && check(*out, &err) != GW_OK)
-        return field_fail(fe, path, "%s", err.detail);
+        return api_fail(fe, path, "%s", err.detail);
     return true;
 }
 
 /* Reads attachments[i] into req->attachments[i]. */
 static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
-                             struct field_error *fe)
+                             struct api_field_error *fe)
 {
     static const char *const keys[] = {"filename",    "content_type", "content",
                                        "disposition", "content_id",   NULL};
@@ -366,14 +359,14 @@ static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
 
     snprintf(prefix, sizeof(prefix), "attachments[%zu]", i);
     if (!json_is_object(v))
-        return field_fail(fe, prefix, "must be an object, not %s",
-                          json_type_name(v));
+        return api_fail(fe, prefix, "must be an object, not %s",
+                        json_type_name(v));
     snprintf(path, sizeof(path), "%s.", prefix);
     if (!only_known_keys(v, path, keys, fe))
         return false;
     snprintf(path, sizeof(path), "%s.filename", prefix);
     if (json_object_get(v, "filename") == NULL)
-        return field_fail(fe, path, "is required");
+        return api_fail(fe, path, "is required");
     if (!get_checked(v, "filename", prefix, &a->filename, mime_check_filename,
                      fe) ||
         !get_checked(v, "content_type", prefix, &a->content_type,
@@ -393,7 +386,7 @@ static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
 
 /* Refuses a content_id that an earlier attachment has already. */
 static bool unique_content_ids(const struct api_request *req,
-                               struct field_error *fe)
+                               struct api_field_error *fe)
 {
     char path[64];
 
@@ -406,15 +399,15 @@ static bool unique_content_ids(const struct api_request *req,
             if (other == NULL || strcmp(other, id) != 0)
                 continue;
             snprintf(path, sizeof(path), "attachments[%zu].content_id", i);
-            return field_fail(fe, path,
-                              "is also the content_id of attachments[%zu]", j);
+            return api_fail(fe, path,
+                            "is also the content_id of attachments[%zu]", j);
         }
     }
     return true;
 }
 
 static bool parse_attachments(json_t *root, struct api_request *req,
-                              struct field_error *fe)
+                              struct api_field_error *fe)
 {
     json_t *v = json_object_get(root, "attachments");
     size_t n;
@@ -422,16 +415,16 @@ static bool parse_attachments(json_t *root, struct api_request *req,
     if (v == NULL)
         return true;
     if (!json_is_array(v))
-        return field_fail(fe, "attachments", "must be an array, not %s",
-                          json_type_name(v));
+        return api_fail(fe, "attachments", "must be an array, not %s",
+                        json_type_name(v));
     n = json_array_size(v);
     if (n > API_MAX_ATTACHMENTS)
-        return field_fail(fe, "attachments", "has more than %d attachments",
-                          API_MAX_ATTACHMENTS);
+        return api_fail(fe, "attachments", "has more than %d attachments",
+                        API_MAX_ATTACHMENTS);
     req->attachments = calloc(n ? n : 1, sizeof(*req->attachments));
     req->attachment_data = calloc(n ? n : 1, sizeof(*req->attachment_data));
     if (req->attachments == NULL || req->attachment_data == NULL)
-        return field_fail(fe, "attachments", "out of memory");
+        return api_fail(fe, "attachments", "out of memory");
     /* Counted first, so that api_request_free() frees what was read. */
     req->n_attachments = n;
     for (size_t i = 0; i < n; i++) {
@@ -442,7 +435,7 @@ static bool parse_attachments(json_t *root, struct api_request *req,
 }
 
 static bool check_request(json_t *root, struct api_request *req,
-                          struct field_error *fe)
+                          struct api_field_error *fe)
 {
     static const char *const keys[] = {
         "credential", "from",     "sender",      "to",   "cc",
@@ -460,10 +453,10 @@ static bool check_request(json_t *root, struct api_request *req,
         !get_string(root, "html", "html", &req->html, fe))
         return false;
     if (req->subject != NULL && mime_check_text(req->subject, &err) != GW_OK)
-        return field_fail(fe, "subject", "%s", err.detail);
+        return api_fail(fe, "subject", "%s", err.detail);
     from = json_object_get(root, "from");
     if (from == NULL)
-        return field_fail(fe, "from", "is required");
+        return api_fail(fe, "from", "is required");
     if (!parse_address(from, "from", &req->from, fe) ||
         !parse_sender(root, req, fe) || !parse_list(root, "to", &req->to, fe) ||
         !parse_list(root, "cc", &req->cc, fe) ||
@@ -475,16 +468,16 @@ static bool check_request(json_t *root, struct api_request *req,
     if (req->html != NULL &&
         mime_check_cid_refs(req->html, req->attachments, req->n_attachments,
                             &err) != GW_OK)
-        return field_fail(fe, "html", "%s", err.detail);
+        return api_fail(fe, "html", "%s", err.detail);
     if (req->to.n + req->cc.n + req->bcc.n == 0)
-        return field_fail(fe, "to",
-                          "at least one recipient is required in "
-                          "to, cc or bcc");
+        return api_fail(fe, "to",
+                        "at least one recipient is required in "
+                        "to, cc or bcc");
     if (req->to.n + req->cc.n + req->bcc.n > API_MAX_RECIPIENTS)
-        return field_fail(fe, "to",
-                          "more than %d recipients in to, cc and "
-                          "bcc together",
-                          API_MAX_RECIPIENTS);
+        return api_fail(fe, "to",
+                        "more than %d recipients in to, cc and "
+                        "bcc together",
+                        API_MAX_RECIPIENTS);
     return true;
 }
 
@@ -605,7 +598,7 @@ static enum gw_err check_parsed(struct api_request *req,
                                 const json_error_t *jerr,
                                 struct api_request_error *re)
 {
-    struct field_error fe = {{0}, {0}};
+    struct api_field_error fe = {{0}, {0}};
 
     if (req->root == NULL)
         return refuse(re, 400, NULL, "malformed JSON at line %d column %d: %s",
