@@ -510,7 +510,8 @@ static void do_mail(struct session *s)
             session_set_state(s, S_RCPT);
         } else {
             mail_refused(s);
-            session_fail(s, GW_EREJECTED, "%s", s->res->error.detail);
+            s->failed = true;
+            session_set_state(s, S_QUIT);
         }
     }
     buf_free(&mail);
