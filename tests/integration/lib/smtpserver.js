@@ -1,5 +1,6 @@
 'use strict';
-// A real SMTP server (Nodemailer's smtp-server) on 127.0.0.1, recording
+// A real SMTP server (Nodemailer's smtp-server) on 127.0.0.1 (or ::1 with
+// `listenHost`), recording
 // what the gateway sends it.
 //
 //   const smtp = await startSmtpServer({
@@ -36,6 +37,7 @@ function smtpError(code, message) {
  *                TLS options (the certificate STARTTLS and implicit TLS use)
  *   secure       true: implicit TLS from the first byte
  *   starttls     true: offer STARTTLS (it is disabled otherwise)
+ *   listenHost   the address to listen on (default 127.0.0.1; '::1' for IPv6)
  *   serverOptions  merged into the SMTPServer options last
  * Recorded besides: tlsSessions (one per TLS handshake that completed:
  * { servername, protocol, authorized, peerSubject }), every auth attempt
@@ -166,11 +168,12 @@ async function startSmtpServer(opts = {}) {
     ...(opts.serverOptions || {}),
   };
 
+  const listenHost = opts.listenHost || '127.0.0.1';
   const server = new SMTPServer(options);
   server.on('error', (e) => state.errors.push(e));
   await new Promise((resolve, reject) => {
     server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, listenHost, () => {
       server.server.off('error', reject);
       resolve();
     });
@@ -188,7 +191,7 @@ async function startSmtpServer(opts = {}) {
   const untrack = track(close);
 
   return {
-    host: '127.0.0.1',
+    host: listenHost,
     port: server.server.address().port,
     server,
     get tcpConnections() {
