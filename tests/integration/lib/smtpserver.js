@@ -41,7 +41,10 @@ function smtpError(code, message) {
  *   serverOptions  merged into the SMTPServer options last
  * Recorded besides: tlsSessions (one per TLS handshake that completed:
  * { servername, protocol, authorized, peerSubject }), every auth attempt
- * with the secret the client gave, and per transaction `secure`.
+ * with the secret the client gave, per transaction `secure`, and on a
+ * server without TLS (neither `secure` nor `starttls`) `wire`: every byte
+ * the clients sent, as text, connections in order (a command the server
+ * refused or never finished shows there too).
  */
 async function startSmtpServer(opts = {}) {
   const rejectRcpt = {};
@@ -56,6 +59,7 @@ async function startSmtpServer(opts = {}) {
     mailFromAttempts: [], // every MAIL FROM address, in order
     rcptAttempts: [], // every RCPT TO address, accepted or not, in order
     transactions: [], // one per message taken
+    wire: [], // the bytes received, without TLS only
     errors: [],
   };
   const waiters = [];
@@ -178,8 +182,10 @@ async function startSmtpServer(opts = {}) {
       resolve();
     });
   });
-  server.server.on('connection', () => {
+  const recordWire = !opts.secure && !opts.starttls;
+  server.server.on('connection', (socket) => {
     state.tcpConnections++;
+    if (recordWire) socket.on('data', (b) => state.wire.push(Buffer.from(b)));
   });
 
   let closing = null;
@@ -221,6 +227,9 @@ async function startSmtpServer(opts = {}) {
     get errors() {
       return state.errors;
     },
+    get wire() {
+      return Buffer.concat(state.wire).toString('latin1');
+    },
     /* Resolves with the transactions once at least n messages arrived. */
     waitForMessages(n, timeoutMs = 15000) {
       return new Promise((resolve, reject) => {
@@ -252,6 +261,7 @@ async function startSmtpServer(opts = {}) {
       state.mailFromAttempts.length = 0;
       state.rcptAttempts.length = 0;
       state.transactions.length = 0;
+      state.wire.length = 0;
       state.errors.length = 0;
     },
     close,
