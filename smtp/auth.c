@@ -58,8 +58,10 @@ static enum sasl_mech choose(const struct session *s, char *why, size_t size)
         p += n + (p[n] == ',');
         if (!offered(s, m) || !has_secret(srv, m))
             continue;
-        if (sasl_is_plaintext(m) && s->io.tls == NULL &&
-            !srv->allow_plaintext_auth) {
+        /* Every mechanism needs TLS: PLAIN, LOGIN and XOAUTH2 show the
+           secret, and a CRAM-MD5 response lets whoever reads it guess the
+           password offline. */
+        if (s->io.tls == NULL && !srv->allow_plaintext_auth) {
             held_back = true;
             continue;
         }
@@ -70,8 +72,9 @@ static enum sasl_mech choose(const struct session *s, char *why, size_t size)
                  "the server does not offer AUTH, but a user name is set");
     else if (held_back)
         snprintf(why, size,
-                 "AUTH would send the password in the clear: use tls "
-                 "starttls or implicit, or set allow_plaintext_auth "
+                 "AUTH would send the credentials in the clear (this "
+                 "connection has no TLS): use tls starttls or implicit, or "
+                 "set allow_plaintext_auth "
                  "(GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH)");
     else
         snprintf(why, size,

@@ -50,11 +50,6 @@ enum gw_err sasl_check_list(const char *list, struct gw_error *err)
     return GW_OK;
 }
 
-bool sasl_is_plaintext(enum sasl_mech mech)
-{
-    return mech == SASL_PLAIN || mech == SASL_LOGIN || mech == SASL_XOAUTH2;
-}
-
 void sasl_wipe(struct buf *b)
 {
     if (b->data != NULL)

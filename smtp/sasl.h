@@ -35,10 +35,6 @@ enum sasl_mech sasl_parse(const char *name, size_t len);
  */
 enum gw_err sasl_check_list(const char *list, struct gw_error *err);
 
-/* True when the mechanism shows the secret to anyone who can read the
-   connection, so it needs TLS unless plaintext AUTH is allowed. */
-bool sasl_is_plaintext(enum sasl_mech mech);
-
 /* base64("\0user\0password"): PLAIN's initial response. */
 enum gw_err sasl_plain(const char *user, const char *password, struct buf *out);
 

@@ -80,7 +80,7 @@ struct smtp_server {
     const char *mechanisms;    /* ordered, comma-separated; NULL for
                                   "CRAM-MD5,XOAUTH2,LOGIN,PLAIN" */
     const char *auth_from;     /* AUTH= on MAIL FROM; NULL for none */
-    bool allow_plaintext_auth; /* PLAIN, LOGIN, XOAUTH2 without TLS */
+    bool allow_plaintext_auth; /* any AUTH without TLS */
     bool ignore_failed_auth;   /* go on unauthenticated when AUTH fails */
     unsigned idle_ms;    /* how long a connection is kept open between sends
                             for the next one; 0: QUIT after every send */

@@ -8,7 +8,6 @@
  */
 #include "tls.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -18,6 +17,8 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,34 +98,41 @@ static bool want_more(int rc)
     return rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE;
 }
 
+/* True when the subjectAltName of `crt` lists the address of `c` as an
+   iPAddress entry, octet for octet (RFC 9525 6.3). */
+static bool lists_ip(const struct tls_conn *c, const mbedtls_x509_crt *crt)
+{
+    const mbedtls_x509_sequence *san;
+
+    for (san = &crt->subject_alt_names; san != NULL; san = san->next) {
+        if (san->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
+            san->buf.len == c->ip_len &&
+            memcmp(san->buf.p, c->ip, c->ip_len) == 0)
+            return true;
+    }
+    return false;
+}
+
 /*
- * mbedTLS 2.28 matches the host name against DNS names only. For an IP
- * address literal, accept a certificate whose subjectAltName lists that
- * address (RFC 6125 6.2.1), and for check_server_identity false accept any
- * name, keeping every other check.
+ * Runs for each certificate of the chain once mbedTLS has verified it,
+ * the server's own (depth 0) last. mbedTLS 2.28 matches DNS names only,
+ * so an IP address is never given to it as the host name (it would match
+ * a DNS entry or the CN spelling the address, which never count for an
+ * address): the address is checked here against the iPAddress entries,
+ * and a certificate without it fails as a name mismatch. With
+ * check_server_identity false any name is taken, every other check kept.
  */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
                      uint32_t *flags)
 {
     const struct tls_conn *c = ctx;
-    const mbedtls_x509_sequence *san;
 
-    if (depth != 0 || !(*flags & MBEDTLS_X509_BADCERT_CN_MISMATCH))
+    if (depth != 0)
         return 0;
-    if (!c->check_server_identity) {
+    if (!c->check_server_identity)
         *flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
-        return 0;
-    }
-    if (!c->host_is_ip)
-        return 0;
-    for (san = &crt->subject_alt_names; san != NULL; san = san->next) {
-        if (san->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
-            san->buf.len == c->ip_len &&
-            memcmp(san->buf.p, c->ip, c->ip_len) == 0) {
-            *flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
-            break;
-        }
-    }
+    else if (c->host_is_ip && !lists_ip(c, crt))
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
 }
 
@@ -235,6 +243,14 @@ static enum gw_err verify_error(const struct tls_conn *c, uint32_t flags,
     if (flags & MBEDTLS_X509_BADCERT_FUTURE)
         return gw_error_set(err, GW_ETLS,
                             "the certificate of %s is not valid yet", c->host);
+    if ((flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) && c->host_is_ip)
+        return gw_error_set(err, GW_ETLS,
+                            "the certificate of %s is not valid for that "
+                            "address: it lists no matching IP address "
+                            "(subjectAltName iPAddress); the check is "
+                            "check_server_identity "
+                            "(GATEWAY_SMTP_CHECK_SERVER_IDENTITY)",
+                            c->host);
     if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
         return gw_error_set(err, GW_ETLS,
                             "the certificate of the server is not valid for "
@@ -248,13 +264,35 @@ static enum gw_err verify_error(const struct tls_conn *c, uint32_t flags,
                         c->host, info);
 }
 
+/*
+ * Records `host` and whether it is an IP address. It is parsed as the
+ * connection parsed it (getaddrinfo, numeric only), so that every form
+ * the connection takes as an address (127.1, fe80::1%eth0) is checked as
+ * one and never as a DNS name.
+ */
 static void conn_set_host(struct tls_conn *c, const char *host)
 {
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+
     snprintf(c->host, sizeof(c->host), "%s", host);
-    if (inet_pton(AF_INET, host, c->ip) == 1)
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return;
+    if (ai->ai_family == AF_INET) {
+        struct sockaddr_in v4;
+
+        memcpy(&v4, ai->ai_addr, sizeof(v4));
+        memcpy(c->ip, &v4.sin_addr, 4);
         c->ip_len = 4;
-    else if (inet_pton(AF_INET6, host, c->ip) == 1)
+    } else if (ai->ai_family == AF_INET6) {
+        struct sockaddr_in6 v6;
+
+        memcpy(&v6, ai->ai_addr, sizeof(v6));
+        memcpy(c->ip, &v6.sin6_addr, 16);
         c->ip_len = 16;
+    }
+    freeaddrinfo(ai);
     c->host_is_ip = c->ip_len > 0;
 }
 
@@ -273,7 +311,8 @@ enum gw_err tls_handshake(const struct tls_config *cfg, int fd,
     conn_set_host(c, host);
     mbedtls_ssl_init(&c->ssl);
     rc = mbedtls_ssl_setup(&c->ssl, &cfg->conf);
-    /* SNI is for names only (RFC 6066 3); an address is checked above. */
+    /* SNI is for names only (RFC 6066 3); an address is checked by
+       verify_cb, never by mbedTLS. */
     if (rc == 0)
         rc = mbedtls_ssl_set_hostname(&c->ssl, c->host_is_ip ? NULL : host);
     if (rc != 0) {

@@ -4,7 +4,9 @@
  * its connections) and a struct tls_conn (one per connection).
  *
  * Verification is on by default: the chain against the system CA bundle
- * or `ca_file`, the host name against the certificate, TLS 1.2 at least.
+ * or `ca_file`, the host against the certificate (a name against its DNS
+ * names, an IP address against its iPAddress entries only), TLS 1.2 at
+ * least.
  */
 #ifndef GW_TLS_H
 #define GW_TLS_H
@@ -42,8 +44,9 @@ void tls_config_free(struct tls_config *cfg);
 
 /*
  * Runs the TLS handshake on the connected socket `fd` (non-blocking) as a
- * client of `host` (sent as SNI and checked against the certificate),
- * before `deadline` (io_now_ms() based). On success `*out` is a new
+ * client of `host` (a name is sent as SNI, an IP address never is; either
+ * is checked against the certificate), before `deadline` (io_now_ms()
+ * based). On success `*out` is a new
  * connection the caller closes with tls_close(). Failures are GW_ETLS
  * with a detail a person can act on (an unknown CA, a name mismatch, an
  * expired certificate, no common protocol), or GW_ETIMEDOUT.

@@ -1,7 +1,7 @@
 'use strict';
 // TLS to the upstream against smtp-server: implicit TLS and STARTTLS, the
-// certificate checks (CA, host name, expiry), verify_peer=false, client
-// certificates, the TLS 1.2 floor, and the TLS settings' validation.
+// certificate checks (CA, host name, IP address, expiry), verify_peer=false,
+// client certificates, the TLS 1.2 floor, and the TLS settings' validation.
 // Certificates come from lib/certs.js (openssl, once per process).
 
 const { describe, it, before, after } = require('node:test');
@@ -11,6 +11,8 @@ const {
   assertCleanRun,
   assertNoSecrets,
   cleanupAll,
+  randomSecret,
+  request,
   runGateway,
   validEnv,
 } = require('./lib/gateway');
@@ -121,12 +123,176 @@ describe('implicit TLS and STARTTLS against smtp-server', () => {
     });
   });
 
-  it('the host name may be an IP address, checked against the IP SAN', T, async () => {
-    await withTls({}, { env: { GATEWAY_SMTP_HOST: '127.0.0.1' } }, async (gw, smtp) => {
-      const r = await send(gw, MSG);
-      // No SNI for an IP address (RFC 6066 3), so the server name is not asserted.
-      await assertDeliveredOverTls(gw, smtp, r, null);
+});
+
+/*
+ * An IP address as the host (RFC 9525 6.3): only an iPAddress entry of the
+ * subjectAltName equal to it counts; a DNS name spelling the address and
+ * the CN never do. The server offers AUTH and the gateway has a user name,
+ * so a certificate taken by mistake would show as an AUTH on the server.
+ */
+describe('an IP address as the host', () => {
+  const USER = 'gw-user@example.com';
+  const IP_REASON = (host) => [
+    `the certificate of ${host} is not valid for that address`,
+    'no matching IP address (subjectAltName iPAddress)',
+    'check_server_identity',
+  ];
+  const MODES = [
+    ['implicit TLS', {}],
+    ['STARTTLS', { secure: false, starttls: true }],
+  ];
+  const HOSTS = ['127.0.0.1', '::1'];
+
+  /* withTls on `host` (smtp-server listening there) with AUTH offered. */
+  function withIp(host, mode, cert, gwEnv, fn) {
+    const password = randomSecret('pw_');
+    return withTls(
+      {
+        ...mode,
+        listenHost: host,
+        tls: { key: cert.key, cert: cert.cert },
+        auth: { username: USER, password, methods: ['PLAIN', 'LOGIN'] },
+      },
+      {
+        password,
+        env: { GATEWAY_SMTP_HOST: host, GATEWAY_SMTP_USERNAME: USER, ...gwEnv },
+      },
+      fn,
+    );
+  }
+
+  const refused = [
+    ['a wrong IP SAN', () => certs.wrongIp],
+    ['a DNS-only certificate (wrong.example)', () => certs.wrongName],
+    ['the address as a DNS SAN', () => certs.ipAsDns],
+    ['a CN-only certificate whose CN is the address', (host) => (host === '::1' ? certs.cnOnly6 : certs.cnOnly4)],
+  ];
+  for (const [modeName, mode] of MODES) {
+    for (const host of HOSTS) {
+      it(`${modeName} to ${host}, a certificate with its IP SAN → sent over TLS, AUTH inside TLS, no SNI`, T, async () => {
+        await withIp(host, mode, certs.ipOnly, {}, async (gw, smtp) => {
+          const r = await send(gw, MSG);
+          await assertDeliveredOverTls(gw, smtp, r, null);
+          assert.equal(smtp.tlsSessions[0].servername, null, 'no SNI for an IP address (RFC 6066 3)');
+          assert.deepEqual(smtp.authAttempts.map((a) => [a.ok, a.secure]), [[true, true]], 'one AUTH, inside TLS');
+        });
+      });
+
+      for (const [label, cert] of refused) {
+        it(`${modeName} to ${host}, ${label} → 502 saying the address is not listed; no AUTH, no MAIL`, T, async () => {
+          await withIp(host, mode, cert(host), {}, async (gw, smtp) => {
+            const r = await send(gw, MSG);
+            assertOutcome(r, 502, 'failed', IP_REASON(host));
+            assertNoSecrets(gw, r.text);
+            assertNothingSent(smtp);
+          });
+        });
+      }
+    }
+  }
+
+  // The resolver takes 127.1 as 127.0.0.1; it is an address, checked as one
+  // (never as a DNS name, never in SNI).
+  for (const [label, cert, ok] of [
+    ['its IP SAN → sent, no SNI', () => certs.ipOnly, true],
+    ['only a DNS name → 502 saying the address is not listed', () => certs.wrongName, false],
+  ]) {
+    it(`the short form 127.1, a certificate with ${label}`, T, async () => {
+      await withTls(
+        { tls: { key: cert().key, cert: cert().cert } },
+        { env: { GATEWAY_SMTP_HOST: '127.1' } },
+        async (gw, smtp) => {
+          const r = await send(gw, MSG);
+          if (!ok) {
+            assertOutcome(r, 502, 'failed', IP_REASON('127.1'));
+            assertNothingSent(smtp);
+            return;
+          }
+          await assertDeliveredOverTls(gw, smtp, r, null);
+          assert.equal(smtp.tlsSessions[0].servername, null, 'no SNI');
+        },
+      );
     });
+  }
+
+  for (const host of HOSTS) {
+    it(`check_server_identity false to ${host}: a wrong IP SAN is taken`, T, async () => {
+      await withIp(host, {}, certs.wrongIp, { GATEWAY_SMTP_CHECK_SERVER_IDENTITY: 'false' }, async (gw, smtp) => {
+        const r = await send(gw, MSG);
+        await assertDeliveredOverTls(gw, smtp, r, null);
+      });
+    });
+
+    it(`check_server_identity false to ${host} still checks the chain → 502 unknown CA, no AUTH`, T, async () => {
+      await withIp(
+        host,
+        {},
+        certs.wrongIp,
+        { GATEWAY_SMTP_CHECK_SERVER_IDENTITY: 'false', GATEWAY_SMTP_CA_FILE: certs.otherCaFile },
+        async (gw, smtp) => {
+          const r = await send(gw, MSG);
+          assertOutcome(r, 502, 'failed', ['unknown CA', 'ca_file']);
+          assertNothingSent(smtp);
+        },
+      );
+    });
+  }
+
+  describe('POST /v1/credentials/{name}/verify', () => {
+    /* A credential for `host` over `tls`; the verify reply. */
+    async function verifyIp(host, tls, cert) {
+      const password = randomSecret('pw_');
+      const smtp = await startSmtpServer({
+        secure: tls === 'implicit',
+        starttls: tls === 'starttls',
+        listenHost: host,
+        tls: { key: cert.key, cert: cert.cert },
+        auth: { username: USER, password, methods: ['PLAIN', 'LOGIN'] },
+      });
+      let gw;
+      let v;
+      try {
+        gw = await startGateway({ secrets: [password] });
+        const body = { host, port: smtp.port, tls, ca_file: certs.caFile, username: USER, password };
+        const put = await request(gw, 'PUT', '/v1/credentials/ip', { body });
+        assert.ok(put.status === 201 || put.status === 200, put.text);
+        const r = await request(gw, 'POST', '/v1/credentials/ip/verify');
+        assert.equal(r.status, 200, r.text);
+        assertNoSecrets(gw, r.text);
+        v = { ...r.json, authAttempts: smtp.authAttempts.slice(), mailFromAttempts: smtp.mailFromAttempts.slice() };
+      } finally {
+        if (gw) await gw.stop();
+        await smtp.close();
+      }
+      assertCleanRun(gw);
+      return v;
+    }
+    const steps = (v) => v.steps.map((s) => `${s.step}:${s.ok}`);
+
+    for (const tls of ['implicit', 'starttls']) {
+      for (const host of HOSTS) {
+        it(`${tls} to ${host}, a DNS-only certificate → not ok at the tls step with the reason; no AUTH`, T, async () => {
+          const v = await verifyIp(host, tls, certs.wrongName);
+          assert.equal(v.ok, false, JSON.stringify(v));
+          const t = v.steps.find((s) => s.step === tls.replace('implicit', 'tls'));
+          assert.ok(t && t.ok === false, JSON.stringify(v.steps));
+          assert.ok(!v.steps.some((s) => s.step === 'auth'), `no auth step: ${JSON.stringify(v.steps)}`);
+          for (const n of IP_REASON(host)) assert.ok(t.error.includes(n), `the tls step names ${JSON.stringify(n)}: ${t.error}`);
+          assert.equal(v.error, t.error);
+          assert.deepEqual(v.authAttempts, [], 'no AUTH');
+          assert.deepEqual(v.mailFromAttempts, [], 'no MAIL');
+        });
+
+        it(`${tls} to ${host}, a certificate with its IP SAN → ok`, T, async () => {
+          const v = await verifyIp(host, tls, certs.ipOnly);
+          assert.equal(v.ok, true, JSON.stringify(v));
+          assert.ok(steps(v).includes(`${tls.replace('implicit', 'tls')}:true`), JSON.stringify(v.steps));
+          assert.ok(steps(v).includes('auth:true'), JSON.stringify(v.steps));
+          assert.deepEqual(v.authAttempts.map((a) => [a.ok, a.secure]), [[true, true]]);
+        });
+      }
+    }
   });
 });
 

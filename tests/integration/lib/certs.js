@@ -7,6 +7,13 @@
 //   c.server   { key, cert, keyFile, certFile }  CN/SAN localhost + IP 127.0.0.1,
 //                                    signed by the CA
 //   c.wrongName                      signed by the CA for wrong.example only
+//                                    (a DNS-only certificate)
+//   c.ipOnly                         SAN IP:127.0.0.1, IP:::1 and nothing else
+//                                    (CN "smtp-gateway test server")
+//   c.wrongIp                        SAN IP:127.0.0.2, IP:::2 (CN the same)
+//   c.ipAsDns                        SAN DNS:127.0.0.1, DNS:::1: the addresses
+//                                    written as DNS names, which never count
+//   c.cnOnly4 / c.cnOnly6            no subjectAltName, CN 127.0.0.1 / ::1
 //   c.expired                        localhost + 127.0.0.1, signed by the CA,
 //                                    valid 2020-01-01 .. 2020-01-02 only
 //   c.selfSigned                     localhost + 127.0.0.1, self-signed (no CA
@@ -164,9 +171,15 @@ async function generate() {
   const ca = await makeCa(dir, 'ca', 'smtp-gateway test CA');
   const otherCa = await makeCa(dir, 'other-ca', 'smtp-gateway other CA');
   const localSan = 'subjectAltName = DNS:localhost, IP:127.0.0.1';
-  const [server, wrongName, expired, selfSigned, client, otherClient] = await Promise.all([
+  const ipCn = 'smtp-gateway test server';
+  const [server, wrongName, ipOnly, wrongIp, ipAsDns, cnOnly4, cnOnly6, expired, selfSigned, client, otherClient] = await Promise.all([
     signLeaf(dir, ca, 'server', 'localhost', [localSan, ...SERVER_EXT]),
     signLeaf(dir, ca, 'wrong', 'wrong.example', ['subjectAltName = DNS:wrong.example', ...SERVER_EXT]),
+    signLeaf(dir, ca, 'ip-only', ipCn, ['subjectAltName = IP:127.0.0.1, IP:::1', ...SERVER_EXT]),
+    signLeaf(dir, ca, 'wrong-ip', ipCn, ['subjectAltName = IP:127.0.0.2, IP:::2', ...SERVER_EXT]),
+    signLeaf(dir, ca, 'ip-as-dns', ipCn, ['subjectAltName = DNS:127.0.0.1, DNS:::1', ...SERVER_EXT]),
+    signLeaf(dir, ca, 'cn-only4', '127.0.0.1', SERVER_EXT),
+    signLeaf(dir, ca, 'cn-only6', '::1', SERVER_EXT),
     signExpired(dir, ca, 'expired', 'localhost', [localSan, ...SERVER_EXT]),
     makeSelfSigned(dir, 'self', 'localhost', 'DNS:localhost, IP:127.0.0.1'),
     signLeaf(dir, ca, 'client', CLIENT_CN, [
@@ -187,6 +200,11 @@ async function generate() {
     otherCaFile: otherCa.certFile,
     server: withPem(server),
     wrongName: withPem(wrongName),
+    ipOnly: withPem(ipOnly),
+    wrongIp: withPem(wrongIp),
+    ipAsDns: withPem(ipAsDns),
+    cnOnly4: withPem(cnOnly4),
+    cnOnly6: withPem(cnOnly6),
     expired: withPem(expired),
     selfSigned: withPem(selfSigned),
     client: withPem(client),

@@ -1,5 +1,6 @@
 'use strict';
-// A real SMTP server (Nodemailer's smtp-server) on 127.0.0.1, recording
+// A real SMTP server (Nodemailer's smtp-server) on 127.0.0.1 (or ::1 with
+// `listenHost`), recording
 // what the gateway sends it.
 //
 //   const smtp = await startSmtpServer({
@@ -36,10 +37,14 @@ function smtpError(code, message) {
  *                TLS options (the certificate STARTTLS and implicit TLS use)
  *   secure       true: implicit TLS from the first byte
  *   starttls     true: offer STARTTLS (it is disabled otherwise)
+ *   listenHost   the address to listen on (default 127.0.0.1; '::1' for IPv6)
  *   serverOptions  merged into the SMTPServer options last
  * Recorded besides: tlsSessions (one per TLS handshake that completed:
  * { servername, protocol, authorized, peerSubject }), every auth attempt
- * with the secret the client gave, and per transaction `secure`.
+ * with the secret the client gave, per transaction `secure`, and on a
+ * server without TLS (neither `secure` nor `starttls`) `wire`: every byte
+ * the clients sent, as text, connections in order (a command the server
+ * refused or never finished shows there too).
  */
 async function startSmtpServer(opts = {}) {
   const rejectRcpt = {};
@@ -54,6 +59,7 @@ async function startSmtpServer(opts = {}) {
     mailFromAttempts: [], // every MAIL FROM address, in order
     rcptAttempts: [], // every RCPT TO address, accepted or not, in order
     transactions: [], // one per message taken
+    wire: [], // the bytes received, without TLS only
     errors: [],
   };
   const waiters = [];
@@ -166,17 +172,20 @@ async function startSmtpServer(opts = {}) {
     ...(opts.serverOptions || {}),
   };
 
+  const listenHost = opts.listenHost || '127.0.0.1';
   const server = new SMTPServer(options);
   server.on('error', (e) => state.errors.push(e));
   await new Promise((resolve, reject) => {
     server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, listenHost, () => {
       server.server.off('error', reject);
       resolve();
     });
   });
-  server.server.on('connection', () => {
+  const recordWire = !opts.secure && !opts.starttls;
+  server.server.on('connection', (socket) => {
     state.tcpConnections++;
+    if (recordWire) socket.on('data', (b) => state.wire.push(Buffer.from(b)));
   });
 
   let closing = null;
@@ -188,7 +197,7 @@ async function startSmtpServer(opts = {}) {
   const untrack = track(close);
 
   return {
-    host: '127.0.0.1',
+    host: listenHost,
     port: server.server.address().port,
     server,
     get tcpConnections() {
@@ -217,6 +226,9 @@ async function startSmtpServer(opts = {}) {
     },
     get errors() {
       return state.errors;
+    },
+    get wire() {
+      return Buffer.concat(state.wire).toString('latin1');
     },
     /* Resolves with the transactions once at least n messages arrived. */
     waitForMessages(n, timeoutMs = 15000) {
@@ -249,6 +261,7 @@ async function startSmtpServer(opts = {}) {
       state.mailFromAttempts.length = 0;
       state.rcptAttempts.length = 0;
       state.transactions.length = 0;
+      state.wire.length = 0;
       state.errors.length = 0;
     },
     close,
