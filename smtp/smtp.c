@@ -454,7 +454,7 @@ static void do_pipeline(struct session *s, const struct buf *mail)
 {
     const struct smtp_envelope *env = s->env;
     bool with_data = env->continue_after_bad_send || env->n_rcpts == 1;
-    bool go;
+    bool mail_ok, go;
     struct buf batch;
     enum gw_err rc;
 
@@ -474,16 +474,19 @@ static void do_pipeline(struct session *s, const struct buf *mail)
         broken(s);
         return;
     }
-    go = s->reply.code == 250;
-    if (!go)
+    mail_ok = go = s->reply.code == 250;
+    if (!mail_ok)
         mail_refused(s);
-    /* Every reply is read, even after a stop, to stay in step. */
+    /* Every reply is read, even after a stop, to stay in step, and kept:
+       the client is told what the server said to each recipient (after a
+       refused MAIL they say nothing of the recipient). */
     for (size_t i = 0; i < env->n_rcpts; i++) {
         if (read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
             broken(s);
             return;
         }
-        go = go && take_rcpt_reply(s, i);
+        if (mail_ok && !take_rcpt_reply(s, i))
+            go = false;
     }
     go = go && s->accepted > 0 && !s->failed;
     if (!with_data) {

@@ -206,3 +206,38 @@ describe('the raw route says retryable too', () => {
     });
   });
 });
+
+describe('every reply the server gave is reported', () => {
+  it('pipelined, continue_after_bad_send false: [ok, refused, ok2] reports ok2 as answered 250', T, async () => {
+    // With PIPELINING the three RCPTs go out in one batch; the server
+    // answers all three before the gateway can stop, so the reply says
+    // what the server said to each, though no DATA follows.
+    const script = [
+      say('220 scripted.test ESMTP\r\n'),
+      read(/^EHLO \S+$/, '250-scripted.test\r\n250 PIPELINING\r\n'),
+      read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
+      read('RCPT TO:<ok@example.com>', '250 2.1.5 ok\r\n'),
+      read('RCPT TO:<refused@example.com>', '550 5.1.1 no such user\r\n'),
+      read('RCPT TO:<ok2@example.com>', '250 2.1.5 ok too\r\n'),
+      read('RSET', '250 2.0.0 reset\r\n'),
+      read('QUIT', '221 bye\r\n'),
+    ];
+    await withScripted([script], async (gw, srv) => {
+      const r = await send(gw, { from: 'a@example.com', to: ['ok@example.com', 'refused@example.com', 'ok2@example.com'], text: 'x' });
+      expectReply(r, 502, 'failed', false);
+      assert.deepEqual(r.json.failed_send, ['refused@example.com']);
+      assert.deepEqual(
+        r.json.recipients.map((x) => [x.address, x.accepted, x.code, x.reply]),
+        [
+          ['ok@example.com', true, 250, '250 2.1.5 ok'],
+          ['refused@example.com', false, 550, '550 5.1.1 no such user'],
+          ['ok2@example.com', true, 250, '250 2.1.5 ok too'],
+        ],
+      );
+      assert.match(r.json.error, /^RCPT TO:<refused@example\.com> was refused: 550/);
+      const conn = await srv.waitForClose(0);
+      assert.deepEqual(conn.mismatches, [], conn.text);
+      assert.doesNotMatch(conn.text, /^DATA\r$/m, 'no DATA after the refusal');
+    });
+  });
+});
