@@ -64,11 +64,12 @@ static json_t *result_json(const struct smtp_result *res,
         json_array_append_new(list, recipient_json(r, rcpts[i]));
     }
     return json_pack(
-        "{s:s, s:o, s:o, s:o, s:o}", "status", status_name(res->status),
+        "{s:s, s:o, s:b, s:o, s:o, s:o}", "status", status_name(res->status),
         "error",
         res->error.code == GW_OK ? json_null() : json_string(res->error.detail),
-        "failed_send", failed, "message_id",
-        message_id ? json_string(message_id) : json_null(), "recipients", list);
+        "retryable", smtp_result_retryable(res), "failed_send", failed,
+        "message_id", message_id ? json_string(message_id) : json_null(),
+        "recipients", list);
 }
 
 static void log_send(const char *credential, const struct smtp_result *res,
@@ -93,8 +94,14 @@ void api_send_reply(struct api_response *resp, const char *credential,
 {
     log_send(credential, res, message_id, started);
     if (res->error.code == GW_EBUSY) {
+        char text[GW_ERROR_DETAIL_MAX];
+
         resp->retry_after = 1;
-        api_error(resp, 503, NULL, "%s; try again shortly", res->error.detail);
+        snprintf(text, sizeof(text), "%.480s; try again shortly",
+                 res->error.detail);
+        api_reply_json(resp, 503,
+                       json_pack("{s:s, s:s, s:b}", "status", "failed", "error",
+                                 text, "retryable", 1));
         return;
     }
     api_reply_json(resp, send_status(res), result_json(res, rcpts, message_id));

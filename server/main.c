@@ -52,6 +52,8 @@ static int serve(struct srv_config *cfg)
     struct api_ctx ctx;
     sigset_t stop;
     int sig = 0;
+    /* Measured first: opening the gateway wipes the token from cfg. */
+    size_t token_len = strlen(cfg->api_token);
 
     gw = srv_gateway_open(cfg, &err);
     if (gw == NULL)
@@ -64,7 +66,7 @@ static int serve(struct srv_config *cfg)
         srv_gateway_free(gw);
         return 1;
     }
-    if (strlen(cfg->api_token) < 16)
+    if (token_len < 16)
         log_warn("event=weak_token detail=\"GATEWAY_API_TOKEN is shorter "
                  "than 16 characters; use a long random one, such as "
                  "sgw_ and 32 hex digits\"");

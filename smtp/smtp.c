@@ -74,17 +74,42 @@ void session_set_state(struct session *s, enum state next)
     s->state = next;
 }
 
+/*
+ * Records the error of the send; one that a reply of the server caused
+ * (a refusal, a failed AUTH) keeps that reply's code beside it.
+ */
+static void set_error(struct session *s, enum gw_err code, const char *fmt,
+                      va_list ap)
+{
+    bool by_reply = code == GW_EREJECTED || code == GW_EAUTH;
+    char detail[GW_ERROR_DETAIL_MAX];
+
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    gw_error_set(&s->res->error, code, "%s", detail);
+    s->res->code = by_reply && s->reply.code >= 400 ? s->reply.code : 0;
+}
+
 void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
 {
-    char detail[GW_ERROR_DETAIL_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
+    set_error(s, code, fmt, ap);
     va_end(ap);
-    gw_error_set(&s->res->error, code, "%s", detail);
     s->failed = true;
     session_set_state(s, S_QUIT);
+}
+
+/* The server's last reply refused what the send needed. */
+__attribute__((format(printf, 2, 3))) static enum gw_err
+refused(struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    set_error(s, GW_EREJECTED, fmt, ap);
+    va_end(ap);
+    return GW_EREJECTED;
 }
 
 /* A failure that leaves the connection unusable: no QUIT is possible. */
@@ -159,9 +184,8 @@ static enum gw_err read_reply(struct session *s, unsigned timeout_ms)
               state_names[s->state],
               log_quote(shown, sizeof(shown), session_reply(s)));
     if (s->reply.code == 421)
-        return gw_error_set(&s->res->error, GW_EREJECTED,
-                            "the server closed the session: %s",
-                            session_reply(s));
+        return refused(s, "the server closed the session: %s",
+                       session_reply(s));
     return GW_OK;
 }
 
@@ -207,6 +231,7 @@ static void start_over(struct session *s)
     s->authenticated = s->reused = s->ready = false;
     s->sends = 0;
     s->res->error = (struct gw_error){0};
+    s->res->code = 0;
     session_set_state(s, S_CONNECT);
 }
 
@@ -388,9 +413,8 @@ static bool take_rcpt_reply(struct session *s, size_t i)
     }
     /* The first refusal is the one a person needs to see. */
     if (s->res->error.code == GW_OK)
-        gw_error_set(&s->res->error, GW_EREJECTED,
-                     "RCPT TO:<%s> was refused: %s", s->env->rcpts[i],
-                     session_reply(s));
+        refused(s, "RCPT TO:<%s> was refused: %s", s->env->rcpts[i],
+                session_reply(s));
     return s->env->continue_after_bad_send;
 }
 
@@ -403,8 +427,8 @@ static void abandon(struct session *s)
 
 static void mail_refused(struct session *s)
 {
-    gw_error_set(&s->res->error, GW_EREJECTED, "MAIL FROM:<%s> was refused: %s",
-                 s->env->from, session_reply(s));
+    refused(s, "MAIL FROM:<%s> was refused: %s", s->env->from,
+            session_reply(s));
 }
 
 /* Reads the reply to the RSET that starts a send on a reused connection. */
@@ -430,7 +454,7 @@ static void do_pipeline(struct session *s, const struct buf *mail)
 {
     const struct smtp_envelope *env = s->env;
     bool with_data = env->continue_after_bad_send || env->n_rcpts == 1;
-    bool go;
+    bool mail_ok, go;
     struct buf batch;
     enum gw_err rc;
 
@@ -450,16 +474,19 @@ static void do_pipeline(struct session *s, const struct buf *mail)
         broken(s);
         return;
     }
-    go = s->reply.code == 250;
-    if (!go)
+    mail_ok = go = s->reply.code == 250;
+    if (!mail_ok)
         mail_refused(s);
-    /* Every reply is read, even after a stop, to stay in step. */
+    /* Every reply is read, even after a stop, to stay in step, and kept:
+       the client is told what the server said to each recipient (after a
+       refused MAIL they say nothing of the recipient). */
     for (size_t i = 0; i < env->n_rcpts; i++) {
         if (read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
             broken(s);
             return;
         }
-        go = go && take_rcpt_reply(s, i);
+        if (mail_ok && !take_rcpt_reply(s, i))
+            go = false;
     }
     go = go && s->accepted > 0 && !s->failed;
     if (!with_data) {
@@ -479,8 +506,7 @@ static void do_pipeline(struct session *s, const struct buf *mail)
         broken(s);
     } else {
         if (go)
-            gw_error_set(&s->res->error, GW_EREJECTED, "DATA was refused: %s",
-                         session_reply(s));
+            refused(s, "DATA was refused: %s", session_reply(s));
         abandon(s);
     }
 }
@@ -544,8 +570,7 @@ static void do_data(struct session *s)
         session_set_state(s, S_BODY);
         return;
     }
-    gw_error_set(&s->res->error, GW_EREJECTED, "DATA was refused: %s",
-                 session_reply(s));
+    refused(s, "DATA was refused: %s", session_reply(s));
     abandon(s);
 }
 
@@ -618,10 +643,12 @@ static void finish_body(struct session *s)
 static void do_rset(struct session *s)
 {
     struct gw_error keep = s->res->error;
+    int code = s->res->code;
 
     if (exchange(s, "RSET"))
         session_set_state(s, S_QUIT);
     s->res->error = keep;
+    s->res->code = code;
 }
 
 /* Ends the session politely; whatever QUIT meets changes no outcome. */
@@ -808,6 +835,7 @@ static void clear_result(struct session *s)
         res->rcpts[i] = (struct smtp_rcpt_result){0};
     }
     res->error = (struct gw_error){0};
+    res->code = 0;
     s->next_rcpt = s->accepted = 0;
     s->failed = false;
     s->reply.code = 0;
@@ -900,6 +928,35 @@ enum gw_err smtp_pool_send(struct smtp_pool *pool,
         return res->error.code;
     smtp_stream_write(st, msg, len);
     return smtp_stream_end(st, res);
+}
+
+bool smtp_result_retryable(const struct smtp_result *res)
+{
+    if (res->status != SMTP_FAILED)
+        return false;
+    switch (res->error.code) {
+    case GW_EBUSY:
+    case GW_ECONNECT:
+    case GW_ETIMEDOUT:
+    case GW_EIO:
+    case GW_ETLS:
+        return true;
+    case GW_EREJECTED:
+    case GW_EAUTH:
+        break;
+    default:
+        return false;
+    }
+    if (res->code / 100 != 4)
+        return false;
+    /* A recipient refused for good stays refused however often. */
+    for (size_t i = 0; i < res->n_rcpts; i++) {
+        const struct smtp_rcpt_result *r = &res->rcpts[i];
+
+        if (r->tried && !r->accepted && r->code / 100 != 4)
+            return false;
+    }
+    return true;
 }
 
 void smtp_result_free(struct smtp_result *res)

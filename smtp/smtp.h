@@ -134,6 +134,9 @@ struct smtp_result {
     bool needs_7bit; /* refused before MAIL: the message has 8-bit
                         content and the server lacks 8BITMIME; the same
                         message in 7-bit encodings could go */
+    /* The code of the server's 4xx or 5xx reply behind `error` (the first
+       refusal); 0 when no such reply ended the send. */
+    int code;
 };
 
 /*
@@ -222,6 +225,15 @@ struct smtp_verify {
  * pool's). Fills `out`; never fails as a call.
  */
 void smtp_pool_verify(struct smtp_pool *pool, struct smtp_verify *out);
+
+/*
+ * True when nothing was delivered and the same send may succeed later: the
+ * server refused with 4xx (every refused recipient too), or the
+ * connection, TLS or a time-out failed before the message went out, or no
+ * connection was free. False for what was delivered, for permanent
+ * refusals and for SMTP_UNKNOWN, where a second send may deliver twice.
+ */
+bool smtp_result_retryable(const struct smtp_result *res);
 
 /* Frees what `res` holds; harmless on a zeroed result. */
 void smtp_result_free(struct smtp_result *res);

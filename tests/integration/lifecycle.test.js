@@ -113,3 +113,27 @@ describe('shutdown', () => {
     });
   }
 });
+
+describe('the weak token warning', () => {
+  const warnings = (gw) => gw.stderr().split('\n').filter((l) => /event=weak_token/.test(l));
+
+  it('a GATEWAY_API_TOKEN shorter than 16 characters is warned about once', T, async () => {
+    const gw = await startGateway({ token: 'short-token-15c' });
+    try {
+      assert.equal((await request(gw, 'GET', '/healthz', { token: null })).status, 200);
+    } finally {
+      await gw.stop();
+    }
+    assert.equal(warnings(gw).length, 1, gw.stderr());
+  });
+
+  it('a long GATEWAY_API_TOKEN gets no warning', T, async () => {
+    const gw = await startGateway({ token: 'sgw_0123456789abcdef0123456789abcdef' });
+    try {
+      assert.equal((await request(gw, 'GET', '/healthz', { token: null })).status, 200);
+    } finally {
+      await gw.stop();
+    }
+    assert.deepEqual(warnings(gw), [], gw.stderr());
+  });
+});

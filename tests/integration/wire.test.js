@@ -554,6 +554,7 @@ describe('concurrency', () => {
       assert.equal(second.status, 503, second.text);
       assert.equal(second.json.status, 'failed');
       assert.equal(typeof second.json.error, 'string');
+      assert.equal(second.json.retryable, true, 'nothing was sent: the same request may succeed later');
       assert.match(second.headers['retry-after'] || '', /^[1-9]\d*$/, 'Retry-After in whole seconds');
       const f = await first;
       assert.equal(f.status, 200, f.text);
