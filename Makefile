@@ -156,6 +156,14 @@ build/fuzz/fuzz_records: tests/fuzz/fuzz_records.c $(SMTP_SRC) $(API_SRC) \
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -o $@ $< \
 	    $(SMTP_SRC) $(API_SRC) $(BUILD)/gen/assets.c $(FUZZ_LIBS) -ljansson
 
+# The reply parser through to the JSON of a send's reply: all of api/.
+build/fuzz/fuzz_send_reply: tests/fuzz/fuzz_send_reply.c $(SMTP_SRC) \
+                            $(API_SRC) $(BUILD)/gen/assets.c
+	@mkdir -p build/fuzz
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -o $@ $< \
+	    $(SMTP_SRC) $(API_SRC) $(BUILD)/gen/assets.c $(FUZZ_LIBS) -ljansson
+
 fuzz:
 	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

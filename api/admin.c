@@ -191,9 +191,14 @@ static json_t *auth_json(const char *auth)
 
     while (a != NULL && *auth != '\0') {
         size_t k = strcspn(auth, " ");
+        char name[sizeof(((struct smtp_caps *)NULL)->auth)];
 
-        if (k > 0)
-            json_array_append_new(a, json_stringn(auth, k));
+        /* The server's own words, which need not be UTF-8. */
+        if (k > 0 && k < sizeof(name)) {
+            memcpy(name, auth, k);
+            name[k] = '\0';
+            json_array_append_new(a, api_json_text(name));
+        }
         auth += k + (auth[k] == ' ');
     }
     return a;
@@ -205,10 +210,10 @@ static json_t *server_json(const struct smtp_verify *v)
     const struct smtp_caps *c = &v->caps;
 
     return json_pack(
-        "{s:s?, s:b, s:b, s:s?, s:b, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
-        "greeting", v->greeting[0] ? v->greeting : NULL, "tls", v->tls,
-        "authenticated", v->authenticated, "mechanism", v->mechanism, "esmtp",
-        c->esmtp, "size",
+        "{s:o, s:b, s:b, s:o, s:b, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
+        "greeting", api_json_text(v->greeting[0] ? v->greeting : NULL), "tls",
+        v->tls, "authenticated", v->authenticated, "mechanism",
+        api_json_text(v->mechanism), "esmtp", c->esmtp, "size",
         c->size_offered ? json_integer((json_int_t)c->size) : json_null(),
         "pipelining", c->pipelining, "8bitmime", c->eightbitmime, "smtputf8",
         c->smtputf8, "enhancedstatuscodes", c->enhancedstatuscodes, "dsn",
@@ -222,12 +227,13 @@ static json_t *verify_json(const char *name, const struct smtp_verify *v)
     for (size_t i = 0; i < v->n_steps; i++) {
         const struct smtp_verify_step *s = &v->steps[i];
 
-        json_array_append_new(steps, json_pack("{s:s, s:b, s:s?}", "step",
-                                               s->name, "ok", s->ok, "error",
-                                               s->ok ? NULL : s->error));
+        json_array_append_new(
+            steps, json_pack("{s:s, s:b, s:o}", "step", s->name, "ok", s->ok,
+                             "error", api_json_text(s->ok ? NULL : s->error)));
     }
-    return json_pack("{s:s, s:b, s:s?, s:o, s:o}", "credential", name, "ok",
-                     v->ok, "error", v->ok ? NULL : v->error.detail, "steps",
+    return json_pack("{s:s, s:b, s:o, s:o, s:o}", "credential", name, "ok",
+                     v->ok, "error",
+                     api_json_text(v->ok ? NULL : v->error.detail), "steps",
                      steps, "server", server_json(v));
 }
 

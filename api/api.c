@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../smtp/utf8.h"
 #include "assets.h"
 #include "internal.h"
 
@@ -96,6 +97,50 @@ enum gw_err api_reply_json(struct api_response *resp, unsigned status,
     return rc;
 }
 
+json_t *api_json_text(const char *s)
+{
+    size_t n, len;
+    json_t *text;
+    char *copy;
+
+    if (s == NULL)
+        return json_null();
+    n = strlen(s);
+    if (utf8_valid(s, n))
+        return json_stringn_nocheck(s, n);
+    len = utf8_sanitized_len(s, n);
+    copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    utf8_sanitize(copy, len + 1, s, n, NULL);
+    text = json_stringn_nocheck(copy, len);
+    free(copy);
+    return text;
+}
+
+/*
+ * Formats an error's text into `out` (GW_ERROR_DETAIL_MAX bytes) as
+ * well-formed UTF-8, since it may quote the request or a server. Text
+ * that does not fit is cut on a character boundary and ends in "...".
+ */
+static void error_text(char *out, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void error_text(char *out, const char *fmt, va_list ap)
+{
+    /* Room to see whether the text fits: replacing never shortens it. */
+    char raw[4 * GW_ERROR_DETAIL_MAX];
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    bool cut;
+
+    if (len >= sizeof(raw))
+        len = sizeof(raw) - 1;
+    len = utf8_sanitize(out, GW_ERROR_DETAIL_MAX - 3, raw, len, &cut);
+    if (cut)
+        memcpy(out + len, "...", 4);
+}
+
 void api_error(struct api_response *resp, unsigned status, const char *field,
                const char *fmt, ...)
 {
@@ -104,11 +149,11 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
     json_t *doc;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    error_text(text, fmt, ap);
     va_end(ap);
     doc = json_pack("{s:s, s:s}", "status", "failed", "error", text);
     if (doc != NULL && field != NULL)
-        json_object_set_new(doc, "field", json_string(field));
+        json_object_set_new(doc, "field", api_json_text(field));
     api_reply_json(resp, status, doc);
 }
 
@@ -322,6 +367,15 @@ bool api_may_send(const struct api_token *caller, const char *credential,
 {
     const char *at = strrchr(from, '@');
 
+    /* Checked first, so that no reply quotes a name that cannot exist
+       (a query value need not even be UTF-8). */
+    if (!api_name_valid(credential)) {
+        api_error(resp, 400, "credential",
+                  "credential: no credential has this name: names are 1 to "
+                  "%d letters, digits, '.', '_' or '-'",
+                  API_NAME_MAX);
+        return false;
+    }
     if (caller == NULL)
         return true;
     if (!api_list_allows(caller->credentials, credential, false)) {

@@ -18,6 +18,16 @@ enum gw_err api_reply_json(struct api_response *resp, unsigned status,
                            json_t *doc);
 
 /*
+ * Returns a JSON string of `s` made well-formed UTF-8 (utf8_sanitize():
+ * U+FFFD for each ill-formed sequence), or JSON null when `s` is NULL;
+ * NULL only when out of memory. Every text that may come from outside (a
+ * server's reply, an error detail quoting one or quoting the request, a
+ * message's Message-ID) enters a reply through here: jansson refuses text
+ * that is not UTF-8, and a refusal would turn the reply into a 500.
+ */
+json_t *api_json_text(const char *s);
+
+/*
  * Makes `resp` the reply to a send through `credential` that started at
  * `started` (io_now_ms()): the outcome `res` of the envelope `rcpts` as
  * JSON with its HTTP status, or a 503 when no connection was free. Logs
@@ -83,8 +93,9 @@ bool api_path_name(const struct api_route *route, const char *path, char *name,
 
 /*
  * Checks that `caller` may send through `credential` from the mailbox
- * `from` ("" for the null sender). False with `resp` made a 403 naming
- * the field (`credential` or `from`) when it may not.
+ * `from` ("" for the null sender). False with `resp` made a 400 naming
+ * `credential` when no credential can have that name, or a 403 naming
+ * the field (`credential` or `from`) when the caller may not.
  */
 bool api_may_send(const struct api_token *caller, const char *credential,
                   const char *from, struct api_response *resp);

@@ -11,6 +11,7 @@
 #define UNIT_SUITES                                                            \
     SUITE(buf)                                                                 \
     SUITE(err)                                                                 \
+    SUITE(utf8)                                                                \
     SUITE(reply)                                                               \
     SUITE(data)                                                                \
     SUITE(config)                                                              \

@@ -1,0 +1,128 @@
+/* Unit tests of UTF-8 checks and replacement (smtp/utf8.c). */
+#include "../../smtp/utf8.h"
+#include "check.h"
+
+#include <string.h>
+
+#define R UTF8_REPLACEMENT
+
+/* Sanitises `in` with room enough and compares it with `want`. */
+static bool sanitizes_to(const char *in, const char *want)
+{
+    char out[256];
+    bool cut = true;
+    size_t n = utf8_sanitize(out, sizeof(out), in, strlen(in), &cut);
+
+    return !cut && n == strlen(want) && strcmp(out, want) == 0 &&
+           utf8_sanitized_len(in, strlen(in)) == n && utf8_valid(out, n);
+}
+
+TEST(valid_text_is_valid)
+{
+    static const char *const ok[] = {"",
+                                     "plain ASCII",
+                                     "gr\xc3\xbc\xc3\x9f",
+                                     "\xe2\x82\xac",
+                                     "\xf0\x9f\x93\xa7",
+                                     "\xed\x9f\xbf",
+                                     "\xf4\x8f\xbf\xbf"};
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        CHECK(utf8_valid(ok[i], strlen(ok[i])));
+        CHECK(sanitizes_to(ok[i], ok[i]));
+    }
+    CHECK(utf8_len("\xf0\x9f\x93\xa7", 4) == 4);
+    CHECK(utf8_len("\xc3\xa9", 2) == 2);
+    CHECK(utf8_len("a", 1) == 1);
+}
+
+TEST(ill_formed_text_is_refused)
+{
+    static const char *const bad[] = {
+        "caf\xe9",          /* Latin-1 */
+        "\x80",             /* a lone continuation byte */
+        "\xc0\xaf",         /* overlong '/' */
+        "\xe0\x80\xaf",     /* overlong, three bytes */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "\xf5\x80\x80\x80", /* never a lead byte */
+        "\xe2\x82",         /* truncated */
+        "\xff",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(!utf8_valid(bad[i], strlen(bad[i])));
+    CHECK(utf8_len("\xe2\x82", 2) == 0);
+    CHECK(utf8_len("\xe2\x82\xac", 2) == 0);
+    CHECK(utf8_len("", 0) == 0);
+}
+
+/* One U+FFFD per maximal subpart, as the WHATWG decoder (and node's
+   TextDecoder) shows the same bytes. */
+TEST(each_maximal_subpart_becomes_one_replacement)
+{
+    CHECK(sanitizes_to("caf\xe9@example.com", "caf" R "@example.com"));
+    CHECK(sanitizes_to("Empf\xe4nger", "Empf" R "nger"));
+    CHECK(sanitizes_to("gr\xfc\xdf dich", "gr" R R " dich"));
+    /* A truncated sequence is one subpart; what follows stays. */
+    CHECK(sanitizes_to("\xe2\x82"
+                       "a",
+                       R "a"));
+    CHECK(sanitizes_to("\xf0\x9f\x93"
+                       "b",
+                       R "b"));
+    /* A sequence cut short by a new lead byte. */
+    CHECK(sanitizes_to("\xe2\x82\xc3\xa9", R "\xc3\xa9"));
+    /* Bytes that could never start a sequence are one each. */
+    CHECK(sanitizes_to("\xc0\xaf", R R));
+    CHECK(sanitizes_to("\xed\xa0\x80", R R R));
+    CHECK(sanitizes_to("\xf4\x90\x80\x80", R R R R));
+    CHECK(sanitizes_to("\x80\xbf", R R));
+    CHECK(sanitizes_to("\xff\xfe", R R));
+}
+
+TEST(sanitize_cuts_on_a_character_boundary)
+{
+    char out[8];
+    bool cut = false;
+    size_t n;
+
+    /* "ab" + "é" + "é" + "é": the third "é" would need bytes 7 and 8. */
+    n = utf8_sanitize(out, sizeof(out), "ab\xc3\xa9\xc3\xa9\xc3\xa9", 8, &cut);
+    CHECK(cut);
+    CHECK(n == 6);
+    CHECK_STR(out, "ab\xc3\xa9\xc3\xa9");
+    /* A replacement does not fit in part either. */
+    n = utf8_sanitize(out, sizeof(out), "abcde\xff", 6, &cut);
+    CHECK(cut);
+    CHECK(n == 5);
+    CHECK_STR(out, "abcde");
+    n = utf8_sanitize(out, 1, "abc", 3, &cut);
+    CHECK(cut && n == 0 && out[0] == '\0');
+    n = utf8_sanitize(out, sizeof(out), "abc", 3, NULL);
+    CHECK(n == 3);
+}
+
+TEST(cut_never_splits_a_character)
+{
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\xa7";
+
+    CHECK(utf8_cut(s, 10, 20) == 10);
+    CHECK(utf8_cut(s, 10, 10) == 10);
+    CHECK(utf8_cut(s, 10, 9) == 6);
+    CHECK(utf8_cut(s, 10, 5) == 3);
+    CHECK(utf8_cut(s, 10, 2) == 1);
+    CHECK(utf8_cut(s, 10, 0) == 0);
+    /* Bytes that are not UTF-8 may be cut between. */
+    CHECK(utf8_cut("\xe9\xe9\xe9", 3, 2) == 2);
+    CHECK(utf8_cut("\xe2\x82\xe2\x82", 4, 3) == 3);
+}
+
+const struct unit_test utf8_tests[] = {
+    UNIT(valid_text_is_valid),
+    UNIT(ill_formed_text_is_refused),
+    UNIT(each_maximal_subpart_becomes_one_replacement),
+    UNIT(sanitize_cuts_on_a_character_boundary),
+    UNIT(cut_never_splits_a_character),
+    {NULL, NULL},
+};
