@@ -17,7 +17,10 @@ for task in "$@"; do
     build) pkgs+=(build-essential pkg-config libmicrohttpd-dev
                   libjansson-dev libidn2-dev libmbedtls-dev libsodium-dev
                   xxd) ;;
-    test)  pkgs+=(nodejs npm openssl curl chromium); npm_needed=true ;;
+    # python3 (Debian's /usr/bin/python3 and its email package),
+    # Email::MIME and MIME::Tools: other MIME readers of what is sent.
+    test)  pkgs+=(nodejs npm openssl curl chromium python3
+                  libemail-mime-perl libmime-tools-perl); npm_needed=true ;;
     run)   pkgs+=(nodejs npm curl); npm_needed=true ;;
     lint)  pkgs+=(clang-format cppcheck) ;;
     fuzz)  pkgs+=(clang libclang-rt-dev) ;;

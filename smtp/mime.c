@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +45,6 @@
  * the ";" after it within 78 characters.
  */
 #define PARAM_UNIT_MAX (FOLD_AT - 2)
-
-/*
- * The longest ASCII stand-in of a file name, so that filename="..." fits
- * a folded line, and the longest extension it keeps when cut.
- */
-#define FALLBACK_MAX 60
-#define EXT_MAX      10
 
 /* "=_" before the random digits: a pair that QP and base64 never write. */
 #define BOUNDARY_LEN   (2 + RANDOM_HEX)
@@ -1097,87 +1089,34 @@ static enum gw_err pick_boundary(struct compose *c, char *boundary)
                            "does not hold");
 }
 
-/* True for a file name that can be a plain quoted-string parameter. */
-static bool plain_param(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n > FALLBACK_MAX || strstr(s, "=?") != NULL)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x20 || s[i] > 0x7E || s[i] == '"' || s[i] == '\\')
-            return false;
-    }
-    return true;
-}
-
-/* The code point of the `len`-byte UTF-8 character at `s`. */
-static uint32_t code_point(const char *s, size_t len)
-{
-    static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
-    uint32_t cp = (unsigned char)s[0] & lead_mask[len];
-
-    for (size_t i = 1; i < len; i++)
-        cp = cp << 6 | ((unsigned char)s[i] & 0x3F);
-    return cp;
-}
-
-/* Appends the ASCII a reader may show for the code point `cp`. */
-static enum gw_err put_translit(struct buf *b, uint32_t cp)
-{
-    /* U+00C0 to U+00FF: the accented Latin letters of Western names. */
-    static const char *const latin1[64] = {
-        "A", "A", "A", "A", "A",  "A",  "AE", "C", "E", "E", "E",  "E", "I",
-        "I", "I", "I", "D", "N",  "O",  "O",  "O", "O", "O", "x",  "O", "U",
-        "U", "U", "U", "Y", "TH", "ss", "a",  "a", "a", "a", "a",  "a", "ae",
-        "c", "e", "e", "e", "e",  "i",  "i",  "i", "i", "d", "n",  "o", "o",
-        "o", "o", "o", "_", "o",  "u",  "u",  "u", "u", "y", "th", "y"};
-
-    if (cp == '"' || cp == '\\')
-        return buf_putc(b, '_');
-    if (cp >= 0x20 && cp < 0x7F)
-        return buf_putc(b, (char)cp);
-    if (cp == 0xA0)
-        return buf_putc(b, ' ');
-    if (cp >= 0xC0 && cp <= 0xFF)
-        return buf_puts(b, latin1[cp - 0xC0]);
-    /* Combining marks: "a" and U+0308 read as "a", not "a_". */
-    if (cp >= 0x300 && cp <= 0x36F)
-        return GW_OK;
-    return buf_putc(b, '_');
-}
-
 /*
- * Appends the readable ASCII stand-in of a file name that is not plain:
- * Latin letters without their accents, "_" for anything else, cut to
- * FALLBACK_MAX characters with its extension kept.
+ * True when a file name can go as the quoted-string `key="..."` that
+ * every reader gives back as it is: printable ASCII without a blank at
+ * either end, nothing a reader could take for an encoded-word (readers
+ * decode those even inside quoted-strings), and short enough, with a
+ * backslash before each '"' and '\', for the parameter to fit one line.
  */
-static enum gw_err put_fallback(struct buf *fb, const char *name)
+static bool quotable_name(const char *key, const char *s)
 {
-    size_t n = strlen(name), len;
-    const char *ext;
-    enum gw_err rc = GW_OK;
+    size_t n = strlen(s), len = strlen(key) + 3 + n;
 
-    for (size_t i = 0; i < n && rc == GW_OK; i += len) {
-        len = enc_utf8_len(name + i, n - i);
-        if (len == 0)
-            len = 1;
-        rc = put_translit(fb, code_point(name + i, len));
-    }
-    if (rc != GW_OK)
-        return rc;
-    if (fb->len == 0)
-        return buf_putc(fb, '_');
-    if (fb->len <= FALLBACK_MAX)
-        return GW_OK;
-    ext = strrchr(fb->data, '.');
-    len = ext != NULL ? strlen(ext) : 0;
-    if (len > EXT_MAX || ext == fb->data)
-        len = 0;
-    memmove(fb->data + FALLBACK_MAX - len, fb->data + fb->len - len, len);
-    fb->len = FALLBACK_MAX;
-    fb->data[fb->len] = '\0';
-    return GW_OK;
+    if (!is_plain(s, n) || looks_encoded(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        len += s[i] == '"' || s[i] == '\\';
+    return len <= PARAM_UNIT_MAX;
+}
+
+/* Appends `key="..."`, the quoted-string of a name quotable_name() took. */
+static void put_quoted_param(struct hline *h, const char *key, const char *name)
+{
+    struct buf tmp;
+
+    buf_init(&tmp, LINE_MAX_HDR);
+    if (h->rc == GW_OK)
+        h->rc = put_quoted(&tmp, name, strlen(name));
+    hl_printf(h, true, "%s=%s", key, buf_cstr(&tmp));
+    buf_free(&tmp);
 }
 
 /*
@@ -1216,31 +1155,67 @@ static void put_continuations(struct hline *h, const char *key,
 }
 
 /*
- * Appends the `key` parameter ("name" or "filename") for a file name: a
- * quoted-string when it is short plain ASCII; otherwise a readable ASCII
- * stand-in for readers that know only that, then the name itself in the
- * RFC 2231 form, which such readers prefer (RFC 6266 4.3 says the same).
+ * Appends the filename parameter of Content-Disposition: a quoted-string
+ * when quotable_name() takes it, otherwise only the RFC 2231 form
+ * (`filename*=utf-8''...`, or `filename*0*=`, `filename*1*=`, ... when it
+ * does not fit one line). No ASCII stand-in goes before it: readers that
+ * find both take the first (Python's email) or join the two (ripmime),
+ * while every reader that knows RFC 2231 reads it alone.
  */
-static void put_name_param(struct hline *h, const char *key, const char *name)
+static void put_filename_param(struct hline *h, const char *name)
 {
     struct buf tmp;
 
-    if (plain_param(name)) {
-        hl_printf(h, true, "%s=\"%s\"", key, name);
+    if (quotable_name("filename", name)) {
+        put_quoted_param(h, "filename", name);
         return;
     }
     buf_init(&tmp, LINE_MAX_HDR);
     if (h->rc == GW_OK)
-        h->rc = put_fallback(&tmp, name);
-    hl_printf(h, true, "%s=\"%s\"", key, buf_cstr(&tmp));
-    buf_reset(&tmp);
-    if (h->rc == GW_OK)
         h->rc = enc_pct(&tmp, name, strlen(name));
-    if (h->rc == GW_OK && strlen(key) + 9 + tmp.len <= PARAM_UNIT_MAX)
-        hl_printf(h, true, "%s*=utf-8''%s", key, buf_cstr(&tmp));
+    if (h->rc == GW_OK &&
+        sizeof("filename*=utf-8''") - 1 + tmp.len <= PARAM_UNIT_MAX)
+        hl_printf(h, true, "filename*=utf-8''%s", buf_cstr(&tmp));
     else
-        put_continuations(h, key, name);
+        put_continuations(h, "filename", name);
     buf_free(&tmp);
+}
+
+/*
+ * Appends the name parameter of Content-Type: a quoted-string when
+ * quotable_name() takes it, otherwise RFC 2047 encoded-words inside the
+ * quotes, folded between words. That is against RFC 2047 5, but it is
+ * what the readers that look at name rather than filename read: Outlook
+ * and older clients know no RFC 2231, and Thunderbird, Gmail and
+ * Nodemailer write name this way; readers that know RFC 2231 take the
+ * filename of Content-Disposition before it.
+ */
+static void put_type_name_param(struct hline *h, const char *name)
+{
+    size_t n = strlen(name), pos = 0;
+    struct buf words;
+    const char *w;
+
+    if (quotable_name("name", name)) {
+        put_quoted_param(h, "name", name);
+        return;
+    }
+    buf_init(&words, LINE_MAX_HDR);
+    /* The first word follows `name="` and may be the last, with the
+     * closing quote after it; a later one is at most ENC_WORD_MAX long,
+     * which with that quote is PARAM_UNIT_MAX. */
+    if (h->rc == GW_OK)
+        h->rc = enc_words(&words, name, n, PARAM_UNIT_MAX - 7);
+    w = buf_cstr(&words);
+    while (h->rc == GW_OK && pos < words.len) {
+        size_t len = strcspn(w + pos, " ");
+        bool first = pos == 0, last = pos + len == words.len;
+
+        hl_printf(h, first, "%s%.*s%s", first ? "name=\"" : "", (int)len,
+                  w + pos, last ? "\"" : "");
+        pos += len + 1;
+    }
+    buf_free(&words);
 }
 
 /* Appends one attachment: its header fields, a blank line and its body. */
@@ -1254,7 +1229,7 @@ static enum gw_err put_attachment(struct compose *c,
 
     hl_begin(&h, c, "Content-Type");
     hl_unit(&h, false, type);
-    put_name_param(&h, "name", a->filename);
+    put_type_name_param(&h, a->filename);
     rc = hl_end(&h);
     if (rc == GW_OK)
         rc = buf_printf(c->out, "Content-Transfer-Encoding: %s\r\n",
@@ -1263,7 +1238,7 @@ static enum gw_err put_attachment(struct compose *c,
         return rc;
     hl_begin(&h, c, "Content-Disposition");
     hl_unit(&h, false, a->is_inline ? "inline" : "attachment");
-    put_name_param(&h, "filename", a->filename);
+    put_filename_param(&h, a->filename);
     rc = hl_end(&h);
     if (rc == GW_OK && a->content_id != NULL)
         rc = buf_printf(c->out, "Content-ID: <%s>\r\n", a->content_id);

@@ -42,8 +42,10 @@ struct mime_tz {
 /* One attachment. Every pointer is borrowed for the call only. */
 struct mime_attachment {
     const char *filename;     /* UTF-8; see mime_check_filename(). Written
-                                 as is when short plain ASCII, otherwise in
-                                 the RFC 2231 form with an ASCII stand-in */
+                                 as a quoted-string when plain ASCII that
+                                 fits a line; otherwise only in the RFC
+                                 2231 form (filename*) and as RFC 2047
+                                 encoded-words (name on Content-Type) */
     const char *content_type; /* "type/subtype" (mime_check_content_type);
                                  NULL to guess it from the filename */
     const void *data;         /* the content; NULL only when len is 0 */

@@ -1379,43 +1379,62 @@ static void pct_decode(char *s)
 }
 
 /*
- * Reads the parameter `key` of a header value as a reader following RFC
- * 2231 would: the extended form (key*, or key*0*, key*1*, ... joined)
- * when there is one, else the plain one. `plain` receives the plain value
- * ("" when none). Returns a new string, or NULL when there is neither.
+ * Reads the parameter `key` of a header value as a reader would: the
+ * quoted-string or token `key=...` with its escapes undone (and, when it
+ * is encoded-words, decoded), or the RFC 2231 form (`key*=` or `key*0*=`,
+ * `key*1*=`, ... joined and percent-decoded). Returns a new string, or
+ * NULL when there is neither, or both: readers given both read different
+ * ones.
  */
-static char *param(const char *hv, const char *key, char *plain, size_t size)
+static char *param(const char *hv, const char *key)
 {
-    struct buf ext;
+    struct buf plain, ext;
     size_t kl = strlen(key);
     const char *p = strchr(hv, ';');
+    bool has_plain = false;
     char *v = NULL;
 
+    buf_init(&plain, 4096);
     buf_init(&ext, 4096);
-    plain[0] = '\0';
-    while (p != NULL) {
+    while (p != NULL && *p == ';') {
         const char *k = p + 1 + strspn(p + 1, " "), *eq = strchr(k, '=');
-        bool quoted = eq != NULL && eq[1] == '"';
-        const char *val = eq != NULL ? eq + 1 + quoted : k;
-        size_t vl = quoted ? strcspn(val, "\"") : strcspn(val, ";");
+        bool named, exact;
+        struct buf *to;
 
-        if (eq != NULL && (size_t)(eq - k) == kl && strncmp(k, key, kl) == 0)
-            memcpy(plain, val, vl < size ? vl : size - 1),
-                plain[vl < size ? vl : size - 1] = '\0';
-        else if (eq != NULL && strncmp(k, key, kl) == 0 && k[kl] == '*')
-            buf_append(&ext, val, vl);
-        p = strchr(val + vl, ';');
+        if (eq == NULL)
+            break;
+        named = (size_t)(eq - k) >= kl && strncmp(k, key, kl) == 0;
+        exact = named && (size_t)(eq - k) == kl;
+        to = exact ? &plain : named && k[kl] == '*' ? &ext : NULL;
+        has_plain |= exact;
+        p = eq + 1;
+        if (*p == '"') {
+            for (p++; *p != '\0' && *p != '"'; p++) {
+                if (*p == '\\' && p[1] != '\0')
+                    p++;
+                if (to != NULL)
+                    buf_putc(to, *p);
+            }
+            p += *p == '"';
+        } else {
+            size_t vl = strcspn(p, ";");
+
+            if (to != NULL)
+                buf_append(to, p, vl);
+            p += vl;
+        }
+        p += strspn(p, " ");
     }
-    if (ext.len > 0) {
-        const char *e = buf_cstr(&ext);
-
-        if (strncmp(e, "utf-8''", 7) == 0)
-            e += 7;
-        v = strdup(e);
+    if (has_plain && ext.len == 0 && strncmp(buf_cstr(&plain), "=?", 2) == 0)
+        v = decode_words(plain.data, plain.len);
+    else if (has_plain && ext.len == 0)
+        v = strdup(buf_cstr(&plain));
+    if (!has_plain && ext.len > 0 &&
+        strncmp(buf_cstr(&ext), "utf-8''", 7) == 0) {
+        v = strdup(buf_cstr(&ext) + 7);
         pct_decode(v);
-    } else if (plain[0] != '\0') {
-        v = strdup(plain);
     }
+    buf_free(&plain);
     buf_free(&ext);
     return v;
 }
@@ -1678,10 +1697,10 @@ TEST(attachment_parts_carry_their_bytes_and_headers)
 /*
  * Composes one attachment named `name` and returns "" when both its
  * filename (Content-Disposition) and name (Content-Type) read back as
- * `name` through RFC 2231, with `fallback` as the plain value, on header
- * lines of at most 78 characters; otherwise what is wrong.
+ * `name`, each given in one form only, on header lines of at most 78
+ * characters; otherwise what is wrong.
  */
-static const char *filename_round_trip(const char *name, const char *fallback)
+static const char *filename_round_trip(const char *name)
 {
     static char why[600];
     struct mime_attachment a = {name, "application/pdf", "x", 1, false, NULL};
@@ -1691,7 +1710,7 @@ static const char *filename_round_trip(const char *name, const char *fallback)
     struct leaves lv = {0};
     struct addr from;
     struct buf out;
-    char plain[256], *hv[2] = {NULL, NULL}, *got = NULL;
+    char *hv[2] = {NULL, NULL}, *got = NULL;
     const char *keys[2] = {"filename", "name"};
 
     mk(&from, NULL, "ada@example.com");
@@ -1707,17 +1726,16 @@ static const char *filename_round_trip(const char *name, const char *fallback)
     hv[0] = header_value(lv.v[0], "Content-Disposition");
     hv[1] = header_value(lv.v[0], "Content-Type");
     for (int k = 0; k < 2 && why[0] == '\0'; k++) {
-        got =
-            hv[k] != NULL ? param(hv[k], keys[k], plain, sizeof(plain)) : NULL;
+        got = hv[k] != NULL ? param(hv[k], keys[k]) : NULL;
         if (got == NULL || strcmp(got, name) != 0)
             snprintf(why, sizeof(why), "%s reads \"%s\"", keys[k],
-                     got != NULL ? got : "(none)");
-        else if (strcmp(plain, fallback) != 0)
-            snprintf(why, sizeof(why), "%s stand-in is \"%s\"", keys[k], plain);
+                     got != NULL ? got : "(none, or two forms)");
         free(got);
     }
     if (why[0] == '\0' && longest_header_line(lv.v[0]) > 78)
         snprintf(why, sizeof(why), "a header line over 78");
+    if (why[0] == '\0' && res.needs_smtputf8)
+        snprintf(why, sizeof(why), "the name needs SMTPUTF8");
 out:
     free(hv[0]);
     free(hv[1]);
@@ -1727,91 +1745,211 @@ out:
     return why;
 }
 
+/* Composes one attachment named `name`; the caller frees the result. */
+static char *attachment_header(const char *name, const char *type)
+{
+    struct mime_attachment a = {name, type, "x", 1, false, NULL};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out;
+    char *h = NULL;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){
+        .from = &from, .attachments = &a, .n_attachments = 1};
+    buf_init(&out, BIG);
+    if (mime_compose(&msg, &opt, &out, &res, NULL) == GW_OK &&
+        strcmp(shape(&out, &lv), "multipart/mixed(?)") != 0 && lv.n == 1)
+        h = copy(lv.v[0], (size_t)(header_end(lv.v[0]) - lv.v[0]));
+    leaves_free(&lv);
+    buf_free(&out);
+    addr_clear(&from);
+    return h != NULL ? h : strdup("(compose failed)");
+}
+
 TEST(plain_file_names_go_as_quoted_strings)
 {
-    struct mime_attachment a = {
-        "Q3 report (final).pdf", NULL, "x", 1, false, NULL};
-    struct mime_options opt = default_options();
-    struct mime_message msg = {0};
-    struct mime_result res = {0};
-    struct addr from;
-    struct buf out;
+    char *h = attachment_header("Q3 report (final).pdf", NULL);
 
-    mk(&from, NULL, "ada@example.com");
-    msg = (struct mime_message){
-        .from = &from, .attachments = &a, .n_attachments = 1};
-    buf_init(&out, BIG);
-    COMPOSE(&msg, &opt, &out, &res);
-    CHECK(check_contains(buf_cstr(&out), "\r\nContent-Type: application/pdf; "
-                                         "name=\"Q3 report (final).pdf\"\r\n"));
-    CHECK(check_contains(buf_cstr(&out),
-                         "\r\nContent-Disposition: attachment; "
-                         "filename=\"Q3 report (final).pdf\"\r\n"));
-    CHECK(!check_contains(buf_cstr(&out), "*="));
-    CHECK_STR(filename_round_trip("a.pdf", "a.pdf"), "");
-    buf_free(&out);
-    addr_clear(&from);
+    CHECK_STR(h, "Content-Type: application/pdf; "
+                 "name=\"Q3 report (final).pdf\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment; "
+                 "filename=\"Q3 report (final).pdf\"\r\n");
+    free(h);
+    /* Specials stay, '"' and '\' escaped; nothing is altered or cut. */
+    h = attachment_header("my file; name=\"x\" \\ y.txt", "text/plain");
+    CHECK_STR(h, "Content-Type: text/plain; "
+                 "name=\"my file; name=\\\"x\\\" \\\\ y.txt\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment; "
+                 "filename=\"my file; name=\\\"x\\\" \\\\ y.txt\"\r\n");
+    free(h);
+    CHECK_STR(filename_round_trip("a.pdf"), "");
+    CHECK_STR(filename_round_trip("my file; name=\"x\" \\ y.txt"), "");
+    CHECK_STR(filename_round_trip("two  spaces, (and) <more>.txt"), "");
+    CHECK_STR(filename_round_trip("100%.txt"), "");
 }
 
-TEST(non_ascii_file_names_use_rfc2231_with_a_stand_in)
+TEST(non_ascii_file_names_go_only_as_rfc2231_and_encoded_words)
 {
-    struct mime_attachment a = {
-        "Rechnung M\xC3\xA4rz.pdf", NULL, "x", 1, false, NULL};
-    struct mime_options opt = default_options();
-    struct mime_message msg = {0};
-    struct mime_result res = {0};
-    struct addr from;
-    struct buf out;
+    char *h = attachment_header("Rechnung M\xC3\xA4rz.pdf", NULL);
 
-    mk(&from, NULL, "ada@example.com");
-    msg = (struct mime_message){
-        .from = &from, .attachments = &a, .n_attachments = 1};
-    buf_init(&out, BIG);
-    COMPOSE(&msg, &opt, &out, &res);
-    CHECK(check_contains(buf_cstr(&out),
-                         "\r\nContent-Disposition: attachment; "
-                         "filename=\"Rechnung Marz.pdf\";\r\n"
-                         " filename*=utf-8''Rechnung%20M%C3%A4rz.pdf\r\n"));
-    CHECK_STR(
-        filename_round_trip("Rechnung M\xC3\xA4rz.pdf", "Rechnung Marz.pdf"),
-        "");
-    /* Decomposed: the combining diaeresis leaves the "a" alone. */
-    CHECK_STR(
-        filename_round_trip("Rechnung Ma\xCC\x88rz.pdf", "Rechnung Marz.pdf"),
-        "");
-    CHECK_STR(filename_round_trip("\xC3\x86gir \xC3\x9F \xC3\xB8.txt",
-                                  "AEgir ss o.txt"),
-              "");
-    CHECK_STR(filename_round_trip(NIHONGO ".pdf", "________.pdf"), "");
-    CHECK_STR(filename_round_trip("say \"hi\".txt", "say _hi_.txt"), "");
-    CHECK_STR(filename_round_trip("=?utf-8?q?x?=.txt", "=?utf-8?q?x?=.txt"),
-              "");
-    CHECK_STR(filename_round_trip("100%.txt", "100%.txt"), "");
-    buf_free(&out);
-    addr_clear(&from);
+    /* No ASCII stand-in before filename*: readers that find both take
+     * the first or join the two. */
+    CHECK_STR(h, "Content-Type: application/pdf; "
+                 "name=\"=?UTF-8?B?UmVjaG51bmcgTcOkcnoucGRm?=\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment; "
+                 "filename*=utf-8''Rechnung%20M%C3%A4rz.pdf\r\n");
+    free(h);
+    CHECK_STR(filename_round_trip("Rechnung M\xC3\xA4rz.pdf"), "");
+    CHECK_STR(filename_round_trip("Rechnung Ma\xCC\x88rz.pdf"), "");
+    CHECK_STR(filename_round_trip("\xC3\x86gir \xC3\x9F \xC3\xB8.txt"), "");
+    CHECK_STR(filename_round_trip(NIHONGO ".pdf"), "");
+    CHECK_STR(filename_round_trip(EMOJI), "");
 }
 
-TEST(long_file_names_continue_without_splitting_a_character)
+TEST(what_readers_would_misread_goes_encoded)
 {
-    char *jp = repeat(NIHONGO, 10), *ascii = repeat("abcdefghij", 12);
-    char *emoji = repeat(EMOJI, 60), name[300], fb[80];
+    /* Readers decode encoded-words even inside quoted-strings. */
+    char *h = attachment_header("=?utf-8?q?x?=.txt", "text/plain");
 
-    /* 78 3-byte characters: 78 "_", cut to 56 and ".pdf". */
+    CHECK_STR(h, "Content-Type: text/plain; "
+                 "name=\"=?UTF-8?B?PT91dGYtOD9xP3g/PS50eHQ=?=\"\r\n"
+                 "Content-Transfer-Encoding: base64\r\n"
+                 "Content-Disposition: attachment;\r\n"
+                 " filename*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D.txt\r\n");
+    free(h);
+    CHECK_STR(filename_round_trip("=?utf-8?q?x?=.txt"), "");
+    /* Readers trim blanks at either end of a quoted-string. */
+    CHECK_STR(filename_round_trip(" lead.txt"), "");
+    CHECK_STR(filename_round_trip("trail.txt "), "");
+}
+
+TEST(long_file_names_continue_on_lines_of_78)
+{
+    char *ascii = repeat("Quarterly-statement-", 5), name[300], *h;
+    char *jp = repeat(NIHONGO, 10), *emoji = repeat(EMOJI, 60);
+
+    /* 120 characters of ASCII: whole, never cut. */
+    snprintf(name, sizeof(name), "%sABCDEFGHIJKLMNOP.csv", ascii);
+    CHECK(strlen(name) == 120);
+    h = attachment_header(name, NULL);
+    CHECK_STR(h,
+              "Content-Type: text/csv;\r\n"
+              " name=\"=?UTF-8?B?UXVhcnRlcmx5LXN0YXRlbWVudC1RdWFydGVybHktc3Rh"
+              "dGVtZW50LVF1?=\r\n"
+              " =?UTF-8?B?YXJ0ZXJseS1zdGF0ZW1lbnQtUXVhcnRlcmx5LXN0YXRlbWVudC1R"
+              "dWFydGVy?=\r\n"
+              " =?UTF-8?B?bHktc3RhdGVtZW50LUFCQ0RFRkdISUpLTE1OT1AuY3N2?=\"\r\n"
+              "Content-Transfer-Encoding: base64\r\n"
+              "Content-Disposition: attachment;\r\n"
+              " filename*0*=utf-8''Quarterly-statement-Quarterly-statement-"
+              "Quarterly-state;\r\n"
+              " filename*1*=ment-Quarterly-statement-Quarterly-statement-"
+              "ABCDEFGHIJKLMNOP.;\r\n"
+              " filename*2*=csv\r\n");
+    free(h);
+    CHECK_STR(filename_round_trip(name), "");
+    h = attachment_header("Ein sehr langer Dateiname f\xC3\xBCr den "
+                          "Jahresabschluss des Gesch\xC3\xA4"
+                          "ftsjahres 2026 \xE2\x80\x93 endg\xC3\xBCltige "
+                          "Fassung (v3).pdf",
+                          NULL);
+    CHECK_STR(h,
+              "Content-Type: application/pdf;\r\n"
+              " name=\"=?UTF-8?B?RWluIHNlaHIgbGFuZ2VyIERhdGVpbmFtZSBmw7xyIGRl"
+              "biBKYWhyZXNh?=\r\n"
+              " =?UTF-8?B?YnNjaGx1c3MgZGVzIEdlc2Now6RmdHNqYWhyZXMgMjAyNiDigJMg"
+              "ZW5kZ8O8?=\r\n"
+              " =?UTF-8?B?bHRpZ2UgRmFzc3VuZyAodjMpLnBkZg==?=\"\r\n"
+              "Content-Transfer-Encoding: base64\r\n"
+              "Content-Disposition: attachment;\r\n"
+              " filename*0*=utf-8''Ein%20sehr%20langer%20Dateiname%20f%C3%BCr"
+              "%20den%20Jahr;\r\n"
+              " filename*1*=esabschluss%20des%20Gesch%C3%A4ftsjahres%202026"
+              "%20%E2%80%93%20;\r\n"
+              " filename*2*=endg%C3%BCltige%20Fassung%20%28v3%29.pdf\r\n");
+    free(h);
+    /* 78 3-byte characters, then 240 bytes of emoji: no continuation
+     * and no encoded-word may cut one in two. */
     snprintf(name, sizeof(name), "%.234s.pdf", jp);
-    memset(fb, '_', 56);
-    snprintf(fb + 56, sizeof(fb) - 56, ".pdf");
-    CHECK_STR(filename_round_trip(name, fb), "");
-    /* Long plain ASCII goes the same way, its stand-in cut. */
-    snprintf(name, sizeof(name), "%s.csv", ascii);
-    snprintf(fb, sizeof(fb), "%.56s.csv", ascii);
-    CHECK_STR(filename_round_trip(name, fb), "");
-    /* 240 bytes of emoji: no continuation may cut one in two. */
-    CHECK_STR(filename_round_trip(emoji, "____________________________________"
-                                         "________________________"),
-              "");
-    free(jp);
+    CHECK_STR(filename_round_trip(name), "");
+    CHECK_STR(filename_round_trip(emoji), "");
+    /* The longest quoted-strings that fit a line, and one more: 65
+     * characters for filename, 69 for name. */
+    memset(name, 'n', 61);
+    memcpy(name + 61, ".txt", 5);
+    h = attachment_header(name, "text/plain");
+    CHECK(check_contains(h, "\r\n filename=\"nnnn"));
+    CHECK(check_contains(h, "\r\n name=\"nnnn"));
+    free(h);
+    CHECK_STR(filename_round_trip(name), "");
+    memmove(name + 1, name, strlen(name) + 1);
+    h = attachment_header(name, "text/plain");
+    CHECK(check_contains(h, "\r\n filename*0*=utf-8''nnnn"));
+    CHECK(check_contains(h, "\r\n name=\"nnnn"));
+    free(h);
+    memmove(name + 4, name, strlen(name) + 1);
+    CHECK(strlen(name) == 70);
+    h = attachment_header(name, "text/plain");
+    CHECK(check_contains(h, "\r\n name=\"=?UTF-8?B?"));
+    free(h);
+    CHECK_STR(filename_round_trip(name), "");
     free(ascii);
+    free(jp);
     free(emoji);
+}
+
+TEST(inline_images_and_attached_messages_are_named_alike)
+{
+    static const char eml[] = "Subject: fwd\r\n\r\nhello\r\n";
+    struct mime_attachment parts[2] = {{"Diagramm f\xC3\xBCr M\xC3\xA4rz.png",
+                                        NULL, "\x89PNG", 4, true, "chart"},
+                                       {"Weitergeleitet: Gr\xC3\xBC\xC3\x9F"
+                                        "e.eml",
+                                        NULL, eml, sizeof(eml) - 1, false,
+                                        NULL}};
+    struct mime_options opt = default_options();
+    struct mime_message msg = {0};
+    struct mime_result res = {0};
+    struct leaves lv = {0};
+    struct addr from;
+    struct buf out;
+
+    mk(&from, NULL, "ada@example.com");
+    msg = (struct mime_message){.from = &from,
+                                .html = "<img src=\"cid:chart\">",
+                                .attachments = parts,
+                                .n_attachments = 2};
+    buf_init(&out, BIG);
+    COMPOSE(&msg, &opt, &out, &res);
+    CHECK_STR(shape(&out, &lv), "multipart/mixed(multipart/related(text/"
+                                "html,image/png),message/rfc822)");
+    CHECK(check_contains(lv.v[1],
+                         "Content-Type: image/png; "
+                         "name=\"=?UTF-8?B?RGlhZ3JhbW0gZsO8ciBNw6Ryei5wbmc=?="
+                         "\"\r\n"
+                         "Content-Transfer-Encoding: base64\r\n"
+                         "Content-Disposition: inline;\r\n"
+                         " filename*=utf-8''Diagramm%20f%C3%BCr%20M%C3%A4rz."
+                         "png\r\n"
+                         "Content-ID: <chart>\r\n\r\n"));
+    CHECK(check_contains(lv.v[2],
+                         "Content-Type: message/rfc822;\r\n"
+                         " name=\"=?UTF-8?B?V2VpdGVyZ2VsZWl0ZXQ6IEdyw7zDn2Uu"
+                         "ZW1s?=\"\r\n"
+                         "Content-Transfer-Encoding: 7bit\r\n"
+                         "Content-Disposition: attachment;\r\n"
+                         " filename*=utf-8''Weitergeleitet%3A%20Gr%C3%BC%C3%"
+                         "9Fe.eml\r\n\r\n"));
+    leaves_free(&lv);
+    buf_free(&out);
+    addr_clear(&from);
 }
 
 TEST(continuations_hold_whole_characters)
@@ -2157,8 +2295,10 @@ const struct unit_test mime_tests[] = {
     UNIT(related_names_its_root_type),
     UNIT(attachment_parts_carry_their_bytes_and_headers),
     UNIT(plain_file_names_go_as_quoted_strings),
-    UNIT(non_ascii_file_names_use_rfc2231_with_a_stand_in),
-    UNIT(long_file_names_continue_without_splitting_a_character),
+    UNIT(non_ascii_file_names_go_only_as_rfc2231_and_encoded_words),
+    UNIT(what_readers_would_misread_goes_encoded),
+    UNIT(long_file_names_continue_on_lines_of_78),
+    UNIT(inline_images_and_attached_messages_are_named_alike),
     UNIT(continuations_hold_whole_characters),
     UNIT(content_types_are_guessed_from_the_extension),
     UNIT(attachment_fields_are_checked),
