@@ -33,22 +33,16 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
     struct api_request_error re;
     struct smtp_result res = {0};
     struct smtp_envelope env = {
-        .from = req->from.mailbox,
-        .continue_after_bad_send = req->continue_after_bad_send,
-        .auth_from = req->auth_from,
         .body_8bit = mres->is_8bit,
-        .needs_smtputf8 =
-            mres->needs_smtputf8 || addr_needs_utf8(req->from.mailbox),
+        .needs_smtputf8 = mres->needs_smtputf8,
     };
-    const char **rcpts;
+    const char **rcpts = api_request_envelope(req, &env);
     uint64_t started = io_now_ms();
 
-    rcpts = api_request_rcpts(req, &env.n_rcpts, &env.needs_smtputf8);
     if (rcpts == NULL) {
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
-    env.rcpts = rcpts;
     smtp_pool_send(pool, &env, msg->data, msg->len, &res);
     if (res.needs_7bit && mres->is_8bit) {
         smtp_result_free(&res);
