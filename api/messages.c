@@ -20,6 +20,7 @@
 #include "../smtp/mime.h"
 #include "internal.h"
 #include "request.h"
+#include "scope.h"
 
 /*
  * Sends the composed message and fills the reply. A message composed with
@@ -116,6 +117,7 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
     }
     /* A dry run too may name only what the token may use. */
     if (!api_may_send(call->caller, req.credential, req.from.mailbox, resp) ||
+        !api_request_in_scope(call->caller, &req, resp) ||
         !api_pool_get(ctx, req.credential, &pool, &hold, resp))
         goto out;
     if (api_request_compose(&req, &msg, &mres, &re) != GW_OK) {

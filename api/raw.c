@@ -12,8 +12,9 @@
  * well-formed gets the final dot. Anything else closes the upstream
  * connection before it, so the server delivers nothing.
  *
- * The query is read by the checks of the JSON request (request.c): the
- * same addresses, each recipient once.
+ * The query is read by the checks of the JSON request (request.c), and
+ * the header by those of the token's scope (scope.c): the same addresses,
+ * the same fields refused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "../smtp/rawmsg.h"
 #include "internal.h"
 #include "request.h"
+#include "scope.h"
 
 /* The body is filtered in pieces of this size; the output of one piece
    may also hold a header line held over from the one before. */
@@ -39,10 +41,11 @@ struct api_stream {
     struct smtp_stream *smtp; /* NULL once the send has ended */
     struct smtp_result res;
     struct raw_filter filter;
-    struct buf out;       /* one piece, filtered */
-    size_t received, max; /* body bytes so far, and the limit */
-    struct gw_error bad;  /* why the message itself is refused */
-    unsigned bad_status;  /* its HTTP status: 400 or 413 */
+    struct api_header_scan scan; /* the header, for what tokens may not */
+    struct buf out;              /* one piece, filtered */
+    size_t received, max;        /* body bytes so far, and the limit */
+    struct gw_error bad;         /* why the message itself is refused */
+    unsigned bad_status;         /* its HTTP status: 400, 403 or 413 */
     uint64_t started;
 };
 
@@ -69,6 +72,7 @@ static void stream_free(struct api_stream *st)
     if (st->hold != NULL)
         st->ctx->ops->put_pool(st->ctx->arg, st->hold);
     raw_filter_free(&st->filter);
+    api_header_scan_free(&st->scan);
     buf_free(&st->out);
     smtp_result_free(&st->res);
     free(st->rcpts);
@@ -92,6 +96,7 @@ struct api_stream *api_stream_begin(const struct api_route *route,
     st->env.maybe_8bit = true;
     buf_init(&st->out, 0);
     raw_filter_init(&st->filter, false);
+    api_header_scan_init(&st->scan, start->caller);
     st->ctx = ctx;
     if (!take_query(st, start, resp) ||
         !api_may_send(start->caller, st->req.credential, st->env.from, resp))
@@ -130,6 +135,22 @@ static void relay(struct api_stream *st)
     st->bad_status = 400;
 }
 
+/*
+ * Reads the header lines of the filtered piece for the fields no token
+ * may send, and what the caller's domains allow, and sends the piece
+ * unless one is refused.
+ */
+static void pass(struct api_stream *st, bool last)
+{
+    unsigned status = api_header_scan_feed(&st->scan, st->out.data, st->out.len,
+                                           last, &st->bad);
+
+    if (status != 0)
+        refuse_message(st, status);
+    else
+        relay(st);
+}
+
 void api_stream_data(struct api_stream *st, const char *p, size_t n)
 {
     st->received += n;
@@ -149,7 +170,7 @@ void api_stream_data(struct api_stream *st, const char *p, size_t n)
             GW_OK)
             refuse_message(st, 400);
         else
-            relay(st);
+            pass(st, false);
     }
 }
 
@@ -160,7 +181,7 @@ void api_stream_end(struct api_stream *st, struct api_response *resp)
         if (raw_filter_finish(&st->filter, &st->out, &st->bad) != GW_OK)
             refuse_message(st, 400);
         else
-            relay(st);
+            pass(st, true);
     }
     if (st->smtp != NULL)
         smtp_stream_end(st->smtp, &st->res);

@@ -201,6 +201,10 @@ static bool parse_headers(json_t *root, struct api_request *req,
         h->value = json_string_value(v);
         if (mime_check_header(h, &err) != GW_OK)
             return api_fail(fe, path, "%s", err.detail);
+        if (api_trace_field(name, strlen(name)))
+            return api_fail(fe, path,
+                            "is a trace or authentication field, written by "
+                            "the gateway or the receiving servers");
         req->n_headers++;
     }
     return true;
@@ -500,6 +504,26 @@ static bool check_request(json_t *root, struct api_request *req,
                         "bcc together",
                         API_MAX_RECIPIENTS);
     return true;
+}
+
+bool api_trace_field(const char *name, size_t len)
+{
+    /* RFC 5322 3.6.6 and 3.6.7, RFC 6376, RFC 8617, RFC 8601, RFC 7208. */
+    static const char *const exact[] = {
+        "Received",       "Return-Path",
+        "DKIM-Signature", "Authentication-Results",
+        "Received-SPF",   NULL};
+    static const char *const prefix[] = {"Resent-", "ARC-", NULL};
+
+    for (const char *const *e = exact; *e != NULL; e++) {
+        if (strlen(*e) == len && strncasecmp(name, *e, len) == 0)
+            return true;
+    }
+    for (const char *const *p = prefix; *p != NULL; p++) {
+        if (len >= strlen(*p) && strncasecmp(name, *p, strlen(*p)) == 0)
+            return true;
+    }
+    return false;
 }
 
 static void free_list(struct api_addr_list *list)

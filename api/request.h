@@ -138,6 +138,15 @@ const char **api_request_envelope(const struct api_request *req,
 const char **api_request_rcpts(const struct api_request *req, size_t *n_out,
                                bool *utf8);
 
+/*
+ * True when the header field `name` (`len` bytes, any letter case) is a
+ * trace or authentication field, which only the gateway or a receiving
+ * server may write and other systems trust: Received, Return-Path,
+ * Resent-*, DKIM-Signature, ARC-*, Authentication-Results, Received-SPF.
+ * Neither route lets a client send one.
+ */
+bool api_trace_field(const char *name, size_t len);
+
 /* Frees what `req` holds; harmless on a zeroed request. */
 void api_request_free(struct api_request *req);
 

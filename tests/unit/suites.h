@@ -21,7 +21,8 @@
     SUITE(rawmsg)                                                              \
     SUITE(vault)                                                               \
     SUITE(records)                                                             \
-    SUITE(request)
+    SUITE(request)                                                             \
+    SUITE(scope)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES
