@@ -147,10 +147,12 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
                 const struct api_call *call, struct api_response *resp);
 
-/* One parameter of the query string, decoded. */
+/* One parameter of the query string, decoded. A decoded %00 ends the
+   strings early, and the lengths (of every byte) tell. */
 struct api_param {
     const char *key;
-    const char *value;
+    const char *value; /* "" when the parameter has no '=' */
+    size_t key_len, value_len;
 };
 
 /* What a streaming route knows before its body arrives. */

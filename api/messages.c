@@ -20,6 +20,7 @@
 #include "../smtp/mime.h"
 #include "internal.h"
 #include "request.h"
+#include "scope.h"
 
 /*
  * Sends the composed message and fills the reply. A message composed with
@@ -33,22 +34,16 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
     struct api_request_error re;
     struct smtp_result res = {0};
     struct smtp_envelope env = {
-        .from = req->from.mailbox,
-        .continue_after_bad_send = req->continue_after_bad_send,
-        .auth_from = req->auth_from,
         .body_8bit = mres->is_8bit,
-        .needs_smtputf8 =
-            mres->needs_smtputf8 || addr_needs_utf8(req->from.mailbox),
+        .needs_smtputf8 = mres->needs_smtputf8,
     };
-    const char **rcpts;
+    const char **rcpts = api_request_envelope(req, &env);
     uint64_t started = io_now_ms();
 
-    rcpts = api_request_rcpts(req, &env.n_rcpts, &env.needs_smtputf8);
     if (rcpts == NULL) {
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
-    env.rcpts = rcpts;
     smtp_pool_send(pool, &env, msg->data, msg->len, &res);
     if (res.needs_7bit && mres->is_8bit) {
         smtp_result_free(&res);
@@ -122,6 +117,7 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
     }
     /* A dry run too may name only what the token may use. */
     if (!api_may_send(call->caller, req.credential, req.from.mailbox, resp) ||
+        !api_request_in_scope(call->caller, &req, resp) ||
         !api_pool_get(ctx, req.credential, &pool, &hold, resp))
         goto out;
     if (api_request_compose(&req, &msg, &mres, &re) != GW_OK) {

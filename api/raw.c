@@ -11,18 +11,21 @@
  * dot-stuffed on the way, and only a message that arrived whole and
  * well-formed gets the final dot. Anything else closes the upstream
  * connection before it, so the server delivers nothing.
+ *
+ * The query is read by the checks of the JSON request (request.c), and
+ * the header by those of the token's scope (scope.c): the same addresses,
+ * the same fields refused.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../smtp/addr.h"
 #include "../smtp/io.h"
+#include "../smtp/log.h"
 #include "../smtp/rawmsg.h"
 #include "internal.h"
-
-/* Recipients of one raw send, as for POST /v1/messages. */
-#define RAW_MAX_RECIPIENTS 1000
+#include "request.h"
+#include "scope.h"
 
 /* The body is filtered in pieces of this size; the output of one piece
    may also hold a header line held over from the one before. */
@@ -30,90 +33,37 @@
 #define RAW_OUT_MAX (RAW_PIECE + 2048)
 
 struct api_stream {
-    const char *credential;
     const struct api_ctx *ctx;
-    void *hold; /* the credential's pool is held while non-NULL */
-    struct smtp_envelope env;
-    const char **rcpts;       /* borrowed from the query */
+    void *hold;               /* the credential's pool is held while non-NULL */
+    struct api_request req;   /* the query, read as a JSON request is */
+    struct smtp_envelope env; /* borrows from req */
+    const char **rcpts;       /* the envelope's, borrowed from req */
     struct smtp_stream *smtp; /* NULL once the send has ended */
     struct smtp_result res;
     struct raw_filter filter;
-    struct buf out;       /* one piece, filtered */
-    size_t received, max; /* body bytes so far, and the limit */
-    struct gw_error bad;  /* why the message itself is refused */
-    unsigned bad_status;  /* its HTTP status: 400 or 413 */
+    struct api_header_scan scan; /* the header, for what tokens may not */
+    struct buf out;              /* one piece, filtered */
+    size_t received, max;        /* body bytes so far, and the limit */
+    struct gw_error bad;         /* why the message itself is refused */
+    unsigned bad_status;         /* its HTTP status: 400, 403 or 413 */
     uint64_t started;
 };
 
-/* A query flag: "true"/"false" (or 1/0); false when the value is neither. */
-static bool flag(const char *value, bool *out)
-{
-    if (strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0)
-        return (*out = true), true;
-    if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0)
-        return (*out = false), true;
-    return false;
-}
-
-/* Reads one query parameter into the stream; false with `resp` set. */
-static bool take_param(struct api_stream *st, const struct api_param *p,
-                       bool *show_bcc, struct api_response *resp)
-{
-    struct gw_error err = {0};
-    char field[32];
-
-    if (strcmp(p->key, "credential") == 0) {
-        st->credential = p->value;
-    } else if (strcmp(p->key, "from") == 0) {
-        st->env.from = p->value;
-        if (p->value[0] != '\0' && addr_check_mailbox(p->value, &err) != GW_OK)
-            return api_error(resp, 400, "from", "from: %s", err.detail), false;
-    } else if (strcmp(p->key, "to") == 0) {
-        snprintf(field, sizeof(field), "to[%zu]", st->env.n_rcpts);
-        if (st->env.n_rcpts == RAW_MAX_RECIPIENTS)
-            return api_error(resp, 400, "to", "to: more than %d recipients",
-                             RAW_MAX_RECIPIENTS),
-                   false;
-        if (addr_check_mailbox(p->value, &err) != GW_OK)
-            return api_error(resp, 400, field, "%s: %s", field, err.detail),
-                   false;
-        st->rcpts[st->env.n_rcpts++] = p->value;
-    } else if (strcmp(p->key, "auth_from") == 0) {
-        st->env.auth_from = strcmp(p->value, "<>") == 0 ? "" : p->value;
-    } else if (strcmp(p->key, "continue_after_bad_send") == 0) {
-        if (!flag(p->value, &st->env.continue_after_bad_send))
-            return api_error(resp, 400, p->key, "%s: must be true or false",
-                             p->key),
-                   false;
-    } else if (strcmp(p->key, "show_bcc") == 0) {
-        if (!flag(p->value, show_bcc))
-            return api_error(resp, 400, p->key, "%s: must be true or false",
-                             p->key),
-                   false;
-    } else {
-        return api_error(resp, 400, p->key, "%s: unknown parameter", p->key),
-               false;
-    }
-    return true;
-}
-
 /* Checks the query into the envelope; false with `resp` set. */
 static bool take_query(struct api_stream *st,
-                       const struct api_stream_start *start, bool *show_bcc,
+                       const struct api_stream_start *start,
                        struct api_response *resp)
 {
-    for (size_t i = 0; i < start->n_params; i++) {
-        if (!take_param(st, &start->params[i], show_bcc, resp))
-            return false;
-    }
-    if (st->env.from == NULL)
-        return api_error(resp, 400, "from", "from: is required"), false;
-    if (st->env.n_rcpts == 0)
-        return api_error(resp, 400, "to", "to: at least one is required"),
+    struct api_request_error re;
+
+    if (api_request_from_query(start->params, start->n_params, &st->req, &re) !=
+        GW_OK)
+        return api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
+                         re.text),
                false;
-    for (size_t i = 0; i < st->env.n_rcpts; i++)
-        st->env.needs_smtputf8 |= addr_needs_utf8(st->rcpts[i]);
-    st->env.needs_smtputf8 |= addr_needs_utf8(st->env.from);
+    st->rcpts = api_request_envelope(&st->req, &st->env);
+    if (st->rcpts == NULL)
+        return api_error(resp, 500, NULL, "out of memory"), false;
     return true;
 }
 
@@ -122,9 +72,11 @@ static void stream_free(struct api_stream *st)
     if (st->hold != NULL)
         st->ctx->ops->put_pool(st->ctx->arg, st->hold);
     raw_filter_free(&st->filter);
+    api_header_scan_free(&st->scan);
     buf_free(&st->out);
     smtp_result_free(&st->res);
     free(st->rcpts);
+    api_request_free(&st->req);
     free(st);
 }
 
@@ -135,28 +87,23 @@ struct api_stream *api_stream_begin(const struct api_route *route,
 {
     struct api_stream *st = calloc(1, sizeof(*st));
     struct smtp_pool *pool;
-    bool show_bcc = false;
 
     (void)route;
-    if (st == NULL ||
-        (st->rcpts = calloc(RAW_MAX_RECIPIENTS, sizeof(*st->rcpts))) == NULL) {
-        free(st);
+    if (st == NULL)
         return api_error(resp, 500, NULL, "out of memory"), NULL;
-    }
-    st->credential = "default";
     st->max = start->max_body;
     st->started = io_now_ms();
-    st->env.rcpts = st->rcpts;
     st->env.maybe_8bit = true;
     buf_init(&st->out, 0);
     raw_filter_init(&st->filter, false);
+    api_header_scan_init(&st->scan, start->caller);
     st->ctx = ctx;
-    if (!take_query(st, start, &show_bcc, resp) ||
-        !api_may_send(start->caller, st->credential, st->env.from, resp))
+    if (!take_query(st, start, resp) ||
+        !api_may_send(start->caller, st->req.credential, st->env.from, resp))
         goto refuse;
-    if (!api_pool_get(ctx, st->credential, &pool, &st->hold, resp))
+    if (!api_pool_get(ctx, st->req.credential, &pool, &st->hold, resp))
         goto refuse;
-    st->filter.show_bcc = show_bcc;
+    st->filter.show_bcc = st->req.show_bcc;
     buf_init(&st->out, RAW_OUT_MAX);
     st->smtp = smtp_stream_begin(pool, &st->env, start->size, &st->res);
     return st;
@@ -188,6 +135,22 @@ static void relay(struct api_stream *st)
     st->bad_status = 400;
 }
 
+/*
+ * Reads the header lines of the filtered piece for the fields no token
+ * may send, and what the caller's domains allow, and sends the piece
+ * unless one is refused.
+ */
+static void pass(struct api_stream *st, bool last)
+{
+    unsigned status = api_header_scan_feed(&st->scan, st->out.data, st->out.len,
+                                           last, &st->bad);
+
+    if (status != 0)
+        refuse_message(st, status);
+    else
+        relay(st);
+}
+
 void api_stream_data(struct api_stream *st, const char *p, size_t n)
 {
     st->received += n;
@@ -207,7 +170,7 @@ void api_stream_data(struct api_stream *st, const char *p, size_t n)
             GW_OK)
             refuse_message(st, 400);
         else
-            relay(st);
+            pass(st, false);
     }
 }
 
@@ -218,7 +181,7 @@ void api_stream_end(struct api_stream *st, struct api_response *resp)
         if (raw_filter_finish(&st->filter, &st->out, &st->bad) != GW_OK)
             refuse_message(st, 400);
         else
-            relay(st);
+            pass(st, true);
     }
     if (st->smtp != NULL)
         smtp_stream_end(st->smtp, &st->res);
@@ -226,7 +189,7 @@ void api_stream_end(struct api_stream *st, struct api_response *resp)
         api_error(resp, st->bad_status, "message", "message: %s",
                   st->bad.detail);
     else
-        api_send_reply(resp, st->credential, &st->res, st->rcpts,
+        api_send_reply(resp, st->req.credential, &st->res, st->rcpts,
                        st->filter.message_id[0] ? st->filter.message_id : NULL,
                        st->started);
     stream_free(st);
@@ -234,9 +197,18 @@ void api_stream_end(struct api_stream *st, struct api_response *resp)
 
 void api_stream_cancel(struct api_stream *st)
 {
+    static const char why[] = "the client went away before the end of the "
+                              "message";
+    char id[LOG_QUOTE_MAX], shown[LOG_QUOTE_MAX];
+
     if (st->smtp != NULL)
-        smtp_stream_abort(st->smtp, GW_EIO,
-                          "the client went away before the end of the "
-                          "message");
+        smtp_stream_abort(st->smtp, GW_EIO, why);
+    /* No reply carries this outcome, so the log line is all there is. */
+    log_warn("event=send credential=%s status=failed rcpts=%zu failed=0 "
+             "message_id=%s duration_ms=%llu bytes=%zu error=%s",
+             st->req.credential, st->env.n_rcpts,
+             log_quote(id, sizeof(id), st->filter.message_id),
+             (unsigned long long)(io_now_ms() - st->started), st->received,
+             log_quote(shown, sizeof(shown), why));
     stream_free(st);
 }

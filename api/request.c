@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -200,9 +201,37 @@ static bool parse_headers(json_t *root, struct api_request *req,
         h->value = json_string_value(v);
         if (mime_check_header(h, &err) != GW_OK)
             return api_fail(fe, path, "%s", err.detail);
+        if (api_trace_field(name, strlen(name)))
+            return api_fail(fe, path,
+                            "is a trace or authentication field, written by "
+                            "the gateway or the receiving servers");
         req->n_headers++;
     }
     return true;
+}
+
+/*
+ * Reads auth_from, of the JSON options or of a raw send's query, into
+ * req->auth_from: "<>" (or "") is the null mailbox, AUTH=<> (RFC 4954
+ * 5); anything else must be a mailbox, kept with its domain in A-labels
+ * as every other address is.
+ */
+static bool take_auth_from(const char *path, const char *text,
+                           struct api_request *req, struct api_field_error *fe)
+{
+    struct gw_error err = {0};
+    struct addr a = {0};
+
+    if (strcmp(text, "<>") == 0 || text[0] == '\0') {
+        req->auth_from = strdup("");
+    } else {
+        if (addr_set(&a, NULL, text, &err) != GW_OK)
+            return api_fail(fe, path, "%s", err.detail);
+        req->auth_from = a.mailbox;
+        a.mailbox = NULL;
+    }
+    addr_clear(&a);
+    return req->auth_from != NULL || api_fail(fe, path, "out of memory");
 }
 
 /* Reads options.message_id_domain into A-labels. */
@@ -234,7 +263,7 @@ static bool parse_options(json_t *root, struct api_request *req,
                                        "allow_8bit",
                                        NULL};
     json_t *obj = json_object_get(root, "options");
-    const char *tz = NULL;
+    const char *tz = NULL, *auth_from = NULL;
     struct gw_error err = {0};
 
     if (obj == NULL)
@@ -253,16 +282,12 @@ static bool parse_options(json_t *root, struct api_request *req,
         !get_bool(obj, "dry_run", "options.dry_run", &req->dry_run, fe) ||
         !get_bool(obj, "allow_8bit", "options.allow_8bit", &req->allow_8bit,
                   fe) ||
-        !get_string(obj, "auth_from", "options.auth_from", &req->auth_from,
-                    fe) ||
+        !get_string(obj, "auth_from", "options.auth_from", &auth_from, fe) ||
         !parse_message_id_domain(obj, req, fe))
         return false;
-    /* "<>" (or "") is the null mailbox: AUTH=<> (RFC 4954 5). */
-    if (req->auth_from != NULL && strcmp(req->auth_from, "<>") == 0)
-        req->auth_from = "";
-    if (req->auth_from != NULL && req->auth_from[0] != '\0' &&
-        addr_check_mailbox(req->auth_from, &err) != GW_OK)
-        return api_fail(fe, "options.auth_from", "%s", err.detail);
+    if (auth_from != NULL &&
+        !take_auth_from("options.auth_from", auth_from, req, fe))
+        return false;
     if (tz != NULL && mime_tz_parse(tz, &req->tz, &err) != GW_OK)
         return api_fail(fe, "options.timezone", "%s", err.detail);
     return true;
@@ -481,6 +506,26 @@ static bool check_request(json_t *root, struct api_request *req,
     return true;
 }
 
+bool api_trace_field(const char *name, size_t len)
+{
+    /* RFC 5322 3.6.6 and 3.6.7, RFC 6376, RFC 8617, RFC 8601, RFC 7208. */
+    static const char *const exact[] = {
+        "Received",       "Return-Path",
+        "DKIM-Signature", "Authentication-Results",
+        "Received-SPF",   NULL};
+    static const char *const prefix[] = {"Resent-", "ARC-", NULL};
+
+    for (const char *const *e = exact; *e != NULL; e++) {
+        if (strlen(*e) == len && strncasecmp(name, *e, len) == 0)
+            return true;
+    }
+    for (const char *const *p = prefix; *p != NULL; p++) {
+        if (len >= strlen(*p) && strncasecmp(name, *p, strlen(*p)) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void free_list(struct api_addr_list *list)
 {
     for (size_t i = 0; i < list->n; i++)
@@ -495,6 +540,7 @@ void api_request_free(struct api_request *req)
     free(req->attachment_data);
     free(req->attachments);
     free(req->message_id_domain);
+    free(req->auth_from);
     addr_clear(&req->sender);
     addr_clear(&req->from);
     free_list(&req->to);
@@ -527,6 +573,139 @@ const char **api_request_rcpts(const struct api_request *req, size_t *n_out,
     }
     *n_out = n;
     return rcpts;
+}
+
+const char **api_request_envelope(const struct api_request *req,
+                                  struct smtp_envelope *env)
+{
+    const char **rcpts =
+        api_request_rcpts(req, &env->n_rcpts, &env->needs_smtputf8);
+
+    env->from = req->from.mailbox;
+    env->rcpts = rcpts;
+    env->auth_from = req->auth_from;
+    env->continue_after_bad_send = req->continue_after_bad_send;
+    env->needs_smtputf8 |= addr_needs_utf8(req->from.mailbox);
+    return rcpts;
+}
+
+/* A query flag: "true"/"false" (or 1/0); false when the value is neither. */
+static bool query_flag(const struct api_param *p, bool *out,
+                       struct api_field_error *fe)
+{
+    if (strcasecmp(p->value, "true") == 0 || strcmp(p->value, "1") == 0)
+        return (*out = true), true;
+    if (strcasecmp(p->value, "false") == 0 || strcmp(p->value, "0") == 0)
+        return (*out = false), true;
+    return api_fail(fe, p->key, "must be true or false");
+}
+
+/* The parameters of a raw send's query, and which may repeat. */
+static const struct {
+    const char *key;
+    bool repeats;
+} query_keys[] = {
+    {"credential", false}, {"from", false},
+    {"to", true},          {"auth_from", false},
+    {"show_bcc", false},   {"continue_after_bad_send", false},
+};
+
+#define N_QUERY_KEYS (sizeof(query_keys) / sizeof(query_keys[0]))
+
+/*
+ * Refuses a parameter whose name holds a NUL byte (which would cut the
+ * rest of it off unseen), that is unknown, or that is given again when
+ * it may not repeat. Its index in query_keys goes to `*index`.
+ */
+static bool query_key(const struct api_param *p, bool *seen, size_t *index,
+                      struct api_field_error *fe)
+{
+    size_t k = 0;
+
+    if (strlen(p->key) != p->key_len)
+        return api_fail(fe, p->key, "the parameter's name has a NUL byte");
+    while (k < N_QUERY_KEYS && strcmp(query_keys[k].key, p->key) != 0)
+        k++;
+    if (k == N_QUERY_KEYS)
+        return api_fail(fe, p->key, "unknown parameter");
+    if (seen[k] && !query_keys[k].repeats)
+        return api_fail(fe, p->key, "is given more than once");
+    seen[k] = true;
+    *index = k;
+    return true;
+}
+
+/* Reads one parameter of the query into `req`. */
+static bool query_param(const struct api_param *p, struct api_request *req,
+                        bool *seen, struct api_field_error *fe)
+{
+    struct gw_error err = {0};
+    char path[32];
+    size_t k = 0;
+
+    if (!query_key(p, seen, &k, fe))
+        return false;
+    if (k == 2)
+        snprintf(path, sizeof(path), "to[%zu]", req->to.n);
+    else
+        snprintf(path, sizeof(path), "%s", p->key);
+    if (strlen(p->value) != p->value_len)
+        return api_fail(fe, path, "has a NUL byte");
+    switch (k) {
+    case 0:
+        req->credential = p->value;
+        return true;
+    case 1:
+        /* "" is the null reverse-path, which a bounce is sent from. */
+        if (p->value[0] == '\0')
+            return (req->from.mailbox = strdup("")) != NULL ||
+                   api_fail(fe, "from", "out of memory");
+        if (addr_set(&req->from, NULL, p->value, &err) != GW_OK)
+            return api_fail(fe, "from", "%s", err.detail);
+        return true;
+    case 2:
+        if (req->to.n == API_MAX_RECIPIENTS)
+            return api_fail(fe, "to", "more than %d recipients",
+                            API_MAX_RECIPIENTS);
+        if (addr_set(&req->to.v[req->to.n], NULL, p->value, &err) != GW_OK)
+            return api_fail(fe, path, "%s", err.detail);
+        req->to.n++;
+        return true;
+    case 3:
+        return take_auth_from("auth_from", p->value, req, fe);
+    case 4:
+        return query_flag(p, &req->show_bcc, fe);
+    default:
+        return query_flag(p, &req->continue_after_bad_send, fe);
+    }
+}
+
+enum gw_err api_request_from_query(const struct api_param *params, size_t n,
+                                   struct api_request *req,
+                                   struct api_request_error *re)
+{
+    struct api_field_error fe = {{0}, {0}};
+    bool seen[N_QUERY_KEYS] = {false};
+    size_t n_to = 0;
+
+    memset(req, 0, sizeof(*req));
+    req->credential = "default";
+    for (size_t i = 0; i < n; i++)
+        n_to += strcmp(params[i].key, "to") == 0;
+    req->to.v =
+        calloc(n_to < API_MAX_RECIPIENTS ? n_to + 1 : API_MAX_RECIPIENTS,
+               sizeof(*req->to.v));
+    if (req->to.v == NULL)
+        return refuse(re, 500, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!query_param(&params[i], req, seen, &fe))
+            return refuse(re, 400, fe.field, "%s: %s", fe.field, fe.text);
+    }
+    if (req->from.mailbox == NULL)
+        return refuse(re, 400, "from", "from: is required");
+    if (req->to.n == 0)
+        return refuse(re, 400, "to", "to: at least one is required");
+    return GW_OK;
 }
 
 enum gw_err api_request_compose(const struct api_request *req, struct buf *out,

@@ -2,6 +2,9 @@
  * The send request of POST /v1/messages, checked field by field into the
  * composer's types and composed, without HTTP and without an SMTP server.
  * The route handler (messages.c) and the fuzz harness share this path.
+ * The query of POST /v1/messages/raw (raw.c) is read by the same checks
+ * into the same request, so that both routes take an address, a list of
+ * recipients and auth_from alike, and make their envelopes alike.
  *
  *     struct api_request req;
  *     struct api_request_error re;
@@ -23,6 +26,8 @@
 #include "../smtp/buf.h"
 #include "../smtp/err.h"
 #include "../smtp/mime.h"
+#include "../smtp/smtp.h"
+#include "api.h"
 
 /* Recipients of one request, over to, cc and bcc together. RFC 5321
    4.5.3.1.8 has servers take at least 100; 1000 covers real lists. */
@@ -60,7 +65,8 @@ struct api_request {
     bool continue_after_bad_send, show_bcc, allow_header_encoding;
     bool dry_run;            /* compose and show, send nothing */
     bool allow_8bit;         /* text parts may go 8bit (RFC 6152) */
-    const char *auth_from;   /* AUTH= on MAIL FROM; NULL: the credential's */
+    char *auth_from;         /* AUTH= on MAIL FROM, in A-labels ("" for
+                                <>); NULL: the credential's */
     struct mime_tz tz;       /* UT when not given */
     char *message_id_domain; /* in A-labels; NULL for the From domain */
 };
@@ -101,6 +107,29 @@ enum gw_err api_request_compose(const struct api_request *req, struct buf *out,
                                 struct api_request_error *re);
 
 /*
+ * Reads the query of a raw send into `req` (which the caller releases
+ * with api_request_free() whatever the result): credential, from (a
+ * mailbox, or "" for the null sender), to (repeated, into req->to),
+ * auth_from, continue_after_bad_send and show_bcc, each checked as its
+ * JSON field is. A parameter with a NUL byte, one given twice (but to)
+ * and an unknown one are refused. GW_EINVAL (400) or GW_ENOMEM (500)
+ * with `re` filled, naming the parameter.
+ */
+enum gw_err api_request_from_query(const struct api_param *params, size_t n,
+                                   struct api_request *req,
+                                   struct api_request_error *re);
+
+/*
+ * Fills `env` with the envelope of `req`: from, the recipients of
+ * api_request_rcpts(), auth_from, continue_after_bad_send and whether an
+ * address needs SMTPUTF8 (the message's own needs are the caller's).
+ * Returns the recipients, which the caller frees after the send, or NULL
+ * when out of memory.
+ */
+const char **api_request_envelope(const struct api_request *req,
+                                  struct smtp_envelope *env);
+
+/*
  * The envelope's recipients: to, cc, then bcc, each mailbox once. Returns
  * an array of strings borrowed from `req`, which the caller frees (not
  * the strings), or NULL when out of memory. Sets `*utf8` when a mailbox
@@ -108,6 +137,15 @@ enum gw_err api_request_compose(const struct api_request *req, struct buf *out,
  */
 const char **api_request_rcpts(const struct api_request *req, size_t *n_out,
                                bool *utf8);
+
+/*
+ * True when the header field `name` (`len` bytes, any letter case) is a
+ * trace or authentication field, which only the gateway or a receiving
+ * server may write and other systems trust: Received, Return-Path,
+ * Resent-*, DKIM-Signature, ARC-*, Authentication-Results, Received-SPF.
+ * Neither route lets a client send one.
+ */
+bool api_trace_field(const char *name, size_t len);
 
 /* Frees what `req` holds; harmless on a zeroed request. */
 void api_request_free(struct api_request *req);

@@ -129,7 +129,8 @@ static unsigned long long content_length(struct MHD_Connection *conn)
 }
 
 static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind,
-                                 const char *key, const char *value)
+                                 const char *key, size_t key_len,
+                                 const char *value, size_t value_len)
 {
     struct params *p = cls;
 
@@ -140,6 +141,8 @@ static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind,
     }
     p->v[p->n].key = key;
     p->v[p->n].value = value ? value : "";
+    p->v[p->n].key_len = key_len;
+    p->v[p->n].value_len = value ? value_len : 0;
     p->n++;
     return MHD_YES;
 }
@@ -155,7 +158,7 @@ static bool start_stream(struct srv_http *http, struct MHD_Connection *conn,
         api_error(&rq->resp, 500, NULL, "out of memory");
         return false;
     }
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_param, p);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, add_param, p);
     start.params = p->v;
     start.n_params = p->n;
     start.size = (size_t)content_length(conn);

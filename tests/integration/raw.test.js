@@ -12,6 +12,7 @@ const net = require('node:net');
 
 const { assertCleanRun, cleanupAll, request, sleep, startGateway } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
+const { happyScript, startScripted } = require('./lib/scripted');
 
 const T = { timeout: 30000 };
 
@@ -222,6 +223,114 @@ describe('POST /v1/messages/raw', () => {
     await sleep(300);
     sock.destroy();
     await sleep(300);
+    assert.equal(smtp.transactions.length, n, 'nothing delivered');
+    const r = await request(gw, 'GET', '/healthz', { token: null });
+    assert.equal(r.status, 200);
+  });
+});
+
+// The query of a raw send is read as the fields of POST /v1/messages are:
+// each recipient once, international domains in A-labels, auth_from a
+// mailbox, and a NUL byte or a repeated single parameter refused.
+describe('POST /v1/messages/raw: the query as POST /v1/messages reads it', () => {
+  let smtp;
+  let gw;
+
+  before(async () => {
+    smtp = await startSmtpServer();
+    gw = await startGateway({ smtpPort: smtp.port });
+  });
+
+  after(async () => {
+    await gw.stop();
+    await smtp.close();
+    assertCleanRun(gw);
+  });
+
+  const MESSAGE = 'From: a@example.com\r\nSubject: query\r\n\r\nbody\r\n';
+
+  it('a repeated to is one RCPT TO, as in JSON', T, async () => {
+    const n = smtp.transactions.length;
+    const rcpts = smtp.rcptAttempts.length;
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com&to=b@EXAMPLE.com&to=c@example.com&to=b@example.com', MESSAGE);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.recipients.map((x) => x.address), ['b@example.com', 'c@example.com']);
+    const [m] = (await smtp.waitForMessages(n + 1)).slice(n);
+    assert.deepEqual(m.envelope.rcptTo, ['b@example.com', 'c@example.com']);
+    assert.deepEqual(smtp.rcptAttempts.slice(rcpts), ['b@example.com', 'c@example.com']);
+  });
+
+  // smtp-server shows envelope domains in Unicode: the commands are read
+  // from a hand-scripted server.
+  it('an international domain goes out in A-labels, in MAIL FROM and RCPT TO', T, async () => {
+    const srv = await startScripted([
+      happyScript({ from: 'a@xn--bcher-kva.example', rcpts: ['info@xn--bcher-kva.example'] }),
+    ]);
+    let idn;
+    try {
+      idn = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0 } });
+      const q = `from=${encodeURIComponent('a@bücher.example')}&to=${encodeURIComponent('info@Bücher.example')}`;
+      const r = await postRaw(idn, q, MESSAGE);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.recipients.map((x) => x.address), ['info@xn--bcher-kva.example']);
+      const conn = await srv.waitForClose(0);
+      assert.deepEqual(conn.mismatches, [], `unexpected commands:\n${conn.text}`);
+      assert.match(conn.text, /^MAIL FROM:<a@xn--bcher-kva\.example>( BODY=8BITMIME)?\r\n/m, 'no SMTPUTF8');
+    } finally {
+      if (idn) await idn.stop();
+      await srv.close();
+    }
+    assertCleanRun(idn);
+  });
+
+  const badQueries = [
+    ['auth_from=not%20a%20mailbox', 'auth_from'],
+    ['auth_from=nobody', 'auth_from'],
+    ['credential=default%00x', 'credential'],
+    ['from=a@example.com%00x', 'from'],
+    ['to=c@example.com%00x', 'to[1]'],
+    ['auth_from=a@example.com%00', 'auth_from'],
+    ['show_bcc=true%00x', 'show_bcc'],
+    ['continue_after_bad_send=false%00', 'continue_after_bad_send'],
+    ['to%00x=c@example.com', 'to'],
+    ['credential=default', 'credential'],
+    ['from=z@example.com', 'from'],
+    ['show_bcc=true&show_bcc=false', 'show_bcc'],
+  ];
+  for (const [extra, field] of badQueries) {
+    it(`query ...&${extra}: 400 naming ${field}, no SMTP connection`, T, async () => {
+      const before = smtp.tcpConnections;
+      const r = await postRaw(gw, `credential=default&from=a@example.com&to=b@example.com&${extra}`, MESSAGE);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.field, field, r.text);
+      assert.ok(r.json.error.startsWith(`${field}: `), r.text);
+      assert.equal(smtp.tcpConnections, before);
+    });
+  }
+
+  it('a client that goes away mid-message is logged, and nothing is delivered', T, async () => {
+    const n = smtp.transactions.length;
+    const sock = net.connect(gw.port, '127.0.0.1');
+    await new Promise((resolve) => sock.once('connect', resolve));
+    sock.write(
+      'POST /v1/messages/raw?from=a@example.com&to=b@example.com&to=c@example.com HTTP/1.1\r\n' +
+        'Host: x\r\n' +
+        `Authorization: Bearer ${gw.token}\r\n` +
+        `Content-Type: ${RAW}\r\n` +
+        'Content-Length: 100000\r\n\r\n' +
+        'From: a@example.com\r\nMessage-ID: <gone.1@example.com>\r\nSubject: cut\r\n\r\nsecret-body-text\r\n',
+    );
+    await sleep(300);
+    sock.destroy();
+    let line;
+    for (let i = 0; i < 50 && !line; i++) {
+      await sleep(100);
+      line = gw.stderr().split('\n').find((l) => l.includes('gone.1@example.com'));
+    }
+    assert.ok(line, `a log line for the send:\n${gw.stderr()}`);
+    assert.match(line, /level=\w+ event=send credential=default status=failed rcpts=2 /);
+    assert.match(line, /error="the client went away before the end of the message"/);
+    assert.ok(!line.includes('secret-body-text') && !line.includes(gw.token), 'no body, no token');
     assert.equal(smtp.transactions.length, n, 'nothing delivered');
     const r = await request(gw, 'GET', '/healthz', { token: null });
     assert.equal(r.status, 200);

@@ -21,7 +21,9 @@
     SUITE(sasl)                                                                \
     SUITE(rawmsg)                                                              \
     SUITE(vault)                                                               \
-    SUITE(records)
+    SUITE(records)                                                             \
+    SUITE(request)                                                             \
+    SUITE(scope)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES
