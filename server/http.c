@@ -26,7 +26,9 @@
  * must fit in the half of it that libmicrohttpd reads into, and every
  * query parameter takes a few dozen bytes of the rest, so this holds a
  * query of MAX_PARAMS parameters of 100 bytes. A request larger than that
- * is answered by libmicrohttpd itself, 414 or 431, and closed.
+ * is answered by libmicrohttpd itself, 414 or 431, and closed. (A pool of
+ * this size is mapped for the connection and unmapped after it, rather
+ * than taken from the heap.)
  */
 #define CONNECTION_MEMORY (256 * 1024)
 
@@ -71,20 +73,54 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
              log_quote(shown, sizeof(shown), line));
 }
 
+/* A reply body handed to libmicrohttpd, wiped when it lets it go. */
+struct reply_copy {
+    size_t len;
+    char data[];
+};
+
+static void reply_copy_free(void *cls)
+{
+    struct reply_copy *c = cls;
+
+    explicit_bzero(c->data, c->len);
+    free(c);
+}
+
+/*
+ * A response for `resp`'s body. The reply to POST /v1/tokens holds a new
+ * token, so the copy libmicrohttpd sends from is wiped after it, as the
+ * request's own buffers are.
+ */
+static struct MHD_Response *make_response(const struct api_response *resp)
+{
+    struct reply_copy *c;
+    struct MHD_Response *r;
+
+    if (resp->static_body != NULL)
+        return MHD_create_response_from_buffer(
+            resp->static_len, (void *)(uintptr_t)resp->static_body,
+            MHD_RESPMEM_PERSISTENT);
+    c = malloc(sizeof(*c) + resp->body.len + 1);
+    if (c == NULL)
+        return NULL;
+    c->len = resp->body.len;
+    if (c->len > 0)
+        memcpy(c->data, resp->body.data, c->len);
+    r = MHD_create_response_from_buffer_with_free_callback_cls(
+        c->len, c->data, reply_copy_free, c);
+    if (r == NULL)
+        reply_copy_free(c);
+    return r;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *conn,
                              const struct api_response *resp)
 {
-    struct MHD_Response *r;
+    struct MHD_Response *r = make_response(resp);
     enum MHD_Result ok;
     char retry[16];
 
-    if (resp->static_body != NULL)
-        r = MHD_create_response_from_buffer(
-            resp->static_len, (void *)(uintptr_t)resp->static_body,
-            MHD_RESPMEM_PERSISTENT);
-    else
-        r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
-                                            MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -118,6 +154,24 @@ static const char *bearer(struct MHD_Connection *conn)
     while (*h == ' ')
         h++;
     return h;
+}
+
+static enum MHD_Result wipe_value(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+    (void)cls, (void)kind, (void)key_size;
+    /* The value lies in the connection's read buffer, which libmicrohttpd
+       parsed in place; nothing else reads it after authorization. */
+    if (value != NULL && strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+        explicit_bzero((char *)(uintptr_t)value, value_size);
+    return MHD_YES;
+}
+
+/* Wipes every Authorization field of the request, once it was checked. */
+static void wipe_authorization(struct MHD_Connection *conn)
+{
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, wipe_value, NULL);
 }
 
 /* What the header fields say of the body's length. */
@@ -374,6 +428,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         buf_init(&rq->body, http->cfg->max_body);
         atomic_fetch_add(&http->in_flight, 1);
         admitted = admit(http, conn, method, url, rq);
+        wipe_authorization(conn);
         return admitted ? MHD_YES : queue(conn, &rq->resp);
     }
     if (rq->stream != NULL)
@@ -407,10 +462,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     /* A stream still open here lost its client before the end. */
     if (rq->stream != NULL)
         api_stream_cancel(rq->stream);
-    /* A body may hold a secret in the clear (PUT /v1/credentials). */
+    /* A body may hold a secret in the clear (PUT /v1/credentials), and a
+       reply a new token (POST /v1/tokens). */
     if (rq->body.data != NULL)
         explicit_bzero(rq->body.data, rq->body.len);
     buf_free(&rq->body);
+    if (rq->resp.body.data != NULL)
+        explicit_bzero(rq->resp.body.data, rq->resp.body.len);
     api_response_free(&rq->resp);
     free(rq);
     *state = NULL;
