@@ -162,9 +162,10 @@ static bool load_config(const struct opts *o, struct srv_config *cfg)
 
 static bool make_dir(const struct srv_config *cfg)
 {
-    char why[400];
+    char why[512];
 
-    if (srv_file_mkdirs(cfg->data_dir, why, sizeof(why)))
+    if (srv_file_mkdirs(cfg->data_dir, why, sizeof(why)) &&
+        srv_file_check_private(cfg->data_dir, why, sizeof(why)))
         return true;
     fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", why);
     return false;

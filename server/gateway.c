@@ -163,12 +163,18 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     struct srv_gateway *gw = calloc(1, sizeof(*gw));
     struct srv_paths paths;
     const char *source = "";
-    char why[128];
+    char why[512];
 
     if (gw == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     if (!srv_paths_of(cfg, &paths, why, sizeof(why))) {
         gw_error_set(err, GW_EINVAL, "%s", why);
+        goto fail;
+    }
+    /* The token file is read again while the gateway runs: no one else
+       may write there, nor replace the key. */
+    if (!srv_file_check_private(cfg->data_dir, why, sizeof(why))) {
+        gw_error_set(err, GW_EINVAL, "GATEWAY_DATA_DIR: %s", why);
         goto fail;
     }
     gw->vault = srv_key_load(cfg, &paths, true, &source, err);
