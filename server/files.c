@@ -244,6 +244,11 @@ static bool private_entry(const char *path, char *why, size_t whylen)
     return stat(path, &st) != 0 || private_stat(path, &st, why, whylen);
 }
 
+bool srv_file_private(const char *path, char *why, size_t whylen)
+{
+    return private_entry(path, why, whylen);
+}
+
 bool srv_file_check_private(const char *dir, char *why, size_t whylen)
 {
     char path[4400];

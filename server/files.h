@@ -71,6 +71,9 @@ bool srv_file_mkdirs(const char *path, char *why, size_t whylen);
  */
 bool srv_file_check_private(const char *dir, char *why, size_t whylen);
 
+/* The same check for one file (true when it does not exist). */
+bool srv_file_private(const char *path, char *why, size_t whylen);
+
 /* Joins `dir` and `name` into `out`; false when it does not fit. */
 bool srv_file_join(char *out, size_t size, const char *dir, const char *name);
 

@@ -187,7 +187,7 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
                  vault_key_id(gw->vault), paths.key);
     log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault),
              strcmp(source, "data_dir_new") == 0 ? "data_dir" : source);
-    gw->tokens = srv_tokens_open(paths.tokens, cfg->api_token, err);
+    gw->tokens = srv_tokens_open(paths.tokens, gw->vault, cfg->api_token, err);
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
     if (gw->tokens == NULL)
         goto fail;
