@@ -133,6 +133,28 @@ enum gw_err api_tokens_encode(const struct api_token *tokens, size_t n,
                               struct buf *out, struct gw_error *err);
 
 /*
+ * How the hashes of a token file are keyed. Version 1 (as above): with a
+ * constant. Version 2 adds "key_id" and "hash_key", the key of the
+ * hashes wrapped with the gateway's key pair of that id:
+ * {"version":2,"key_id","hash_key","tokens":[...]}.
+ */
+struct api_tokens_keying {
+    int version;        /* 1 or 2 */
+    char key_id[17];    /* version 2: hex */
+    char hash_key[100]; /* version 2: base64 */
+};
+
+/* Reads the keying of the token file `text`; GW_EINVAL when it is bad. */
+enum gw_err api_tokens_keying_decode(const char *text, size_t len,
+                                     struct api_tokens_keying *out,
+                                     struct gw_error *err);
+
+/* Writes a token file of version 2 with the keying `k`. */
+enum gw_err api_tokens_encode_keyed(const struct api_token *tokens, size_t n,
+                                    const struct api_tokens_keying *k,
+                                    struct buf *out, struct gw_error *err);
+
+/*
  * Reads {"key_id","public_key"} (GET /v1/public-key) into the two
  * buffers. GW_EINVAL when the text is not such a document.
  */

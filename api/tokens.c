@@ -137,13 +137,14 @@ enum gw_err api_tokens_decode(const char *text, size_t len,
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *list = json_object_get(root, "tokens"), *v;
     struct api_field_error fe = {{0}, {0}};
+    json_int_t version = json_integer_value(json_object_get(root, "version"));
     bool ok = true;
     size_t i;
 
     *out = NULL;
     *n = 0;
     if (!json_is_array(list) || json_array_size(list) > API_RECORDS_MAX ||
-        json_integer_value(json_object_get(root, "version")) != 1) {
+        (version != 1 && version != 2)) {
         json_decref(root);
         return gw_error_set(err, GW_EINVAL,
                             "not a token file ({\"version\":1,\"tokens\":[]})");
@@ -174,11 +175,50 @@ enum gw_err api_tokens_decode(const char *text, size_t len,
     return GW_OK;
 }
 
+enum gw_err api_tokens_keying_decode(const char *text, size_t len,
+                                     struct api_tokens_keying *out,
+                                     struct gw_error *err)
+{
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    json_int_t version = json_integer_value(json_object_get(root, "version"));
+    const char *id = json_string_value(json_object_get(root, "key_id"));
+    const char *key = json_string_value(json_object_get(root, "hash_key"));
+    enum gw_err rc = GW_OK;
+
+    memset(out, 0, sizeof(*out));
+    out->version = (int)version;
+    if (version == 2 &&
+        (id == NULL || key == NULL || strlen(id) >= sizeof(out->key_id) ||
+         strlen(key) >= sizeof(out->hash_key)))
+        rc = gw_error_set(err, GW_EINVAL,
+                          "a token file of version 2 needs \"key_id\" and "
+                          "\"hash_key\"");
+    else if (version == 2) {
+        memcpy(out->key_id, id, strlen(id) + 1);
+        memcpy(out->hash_key, key, strlen(key) + 1);
+    } else if (version != 1)
+        rc = gw_error_set(err, GW_EINVAL,
+                          "not a token file ({\"version\":2,...})");
+    json_decref(root);
+    return rc;
+}
+
 enum gw_err api_tokens_encode(const struct api_token *tokens, size_t n,
                               struct buf *out, struct gw_error *err)
 {
+    return api_tokens_encode_keyed(tokens, n, NULL, out, err);
+}
+
+enum gw_err api_tokens_encode_keyed(const struct api_token *tokens, size_t n,
+                                    const struct api_tokens_keying *k,
+                                    struct buf *out, struct gw_error *err)
+{
     json_t *list = json_array();
-    json_t *doc = json_pack("{s:i, s:o}", "version", 1, "tokens", list);
+    json_t *doc =
+        k == NULL
+            ? json_pack("{s:i, s:o}", "version", 1, "tokens", list)
+            : json_pack("{s:i, s:s, s:s, s:o}", "version", 2, "key_id",
+                        k->key_id, "hash_key", k->hash_key, "tokens", list);
 
     for (size_t i = 0; doc != NULL && i < n; i++) {
         json_t *t = token_json(&tokens[i]);

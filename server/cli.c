@@ -162,9 +162,10 @@ static bool load_config(const struct opts *o, struct srv_config *cfg)
 
 static bool make_dir(const struct srv_config *cfg)
 {
-    char why[400];
+    char why[512];
 
-    if (srv_file_mkdirs(cfg->data_dir, why, sizeof(why)))
+    if (srv_file_mkdirs(cfg->data_dir, why, sizeof(why)) &&
+        srv_file_check_private(cfg->data_dir, why, sizeof(why)))
         return true;
     fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", why);
     return false;
@@ -382,6 +383,8 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     const char *sub = o->n_args > 0 ? o->args[0] : "";
     struct gw_error err = {0};
     struct srv_tokens *tokens;
+    const char *source;
+    struct vault *v;
     int rc;
 
     if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 &&
@@ -391,9 +394,16 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
         return usage("%s: token delete NAME", "token delete");
     if (!make_dir(cfg))
         return 1;
-    tokens = srv_tokens_open(paths->tokens, NULL, &err);
-    if (tokens == NULL)
+    /* The hashes are keyed with a key that only the key pair opens; on a
+       first use the key pair is made, as the gateway's first start does. */
+    v = srv_key_load(cfg, paths, true, &source, &err);
+    if (v == NULL)
         return fail("token", &err);
+    tokens = srv_tokens_open(paths->tokens, v, NULL, &err);
+    if (tokens == NULL) {
+        vault_free(v);
+        return fail("token", &err);
+    }
     if (strcmp(sub, "create") == 0)
         rc = token_create(o, tokens);
     else if (strcmp(sub, "list") == 0)
@@ -403,6 +413,7 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     else
         rc = 0;
     srv_tokens_free(tokens);
+    vault_free(v);
     return rc;
 }
 
@@ -413,7 +424,8 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
  */
 static enum gw_err rekey_data_dir(const struct vault *old,
                                   const struct vault *next,
-                                  const struct srv_paths *paths, size_t *n,
+                                  const struct srv_paths *paths,
+                                  struct srv_tokens *tokens, size_t *n,
                                   struct gw_error *err)
 {
     if (vault_save(next, paths->next_key, NULL, err) != GW_OK)
@@ -422,6 +434,10 @@ static enum gw_err rekey_data_dir(const struct vault *old,
         unlink(paths->next_key);
         return err->code;
     }
+    /* The store is sealed for the new key now, which a restart takes
+       (gateway.c finishes the rename); so must the token file be. */
+    if (srv_tokens_rekey(tokens, next, err) != GW_OK)
+        return err->code;
     if (rename(paths->next_key, paths->key) != 0)
         return gw_error_set(err, GW_EIO, "cannot rename %s: %s",
                             paths->next_key, strerror(errno));
@@ -433,7 +449,8 @@ static enum gw_err rekey_data_dir(const struct vault *old,
 static enum gw_err
 rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
                 const struct vault *old, const struct vault *next,
-                const struct srv_paths *paths, size_t *n, struct gw_error *err)
+                const struct srv_paths *paths, struct srv_tokens *tokens,
+                size_t *n, struct gw_error *err)
 {
     if (strcmp(o->new_key_file, cfg->secret_key_file) == 0 ||
         access(o->new_key_file, F_OK) == 0)
@@ -442,7 +459,8 @@ rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
                             "file",
                             o->new_key_file);
     if (vault_save(next, o->new_key_file, NULL, err) != GW_OK ||
-        srv_store_rekey(paths->credentials, old, next, n, err) != GW_OK)
+        srv_store_rekey(paths->credentials, old, next, n, err) != GW_OK ||
+        srv_tokens_rekey(tokens, next, err) != GW_OK)
         return err->code;
     fprintf(stderr,
             "smtp-gateway: the new secret key is in %s: give it to the "
@@ -455,6 +473,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                      const struct srv_paths *paths)
 {
     struct vault *old, *next = NULL;
+    struct srv_tokens *tokens;
     struct gw_error err = {0};
     const char *source;
     size_t n = 0;
@@ -471,11 +490,14 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                      "the new one there",
                      source);
     }
-    next = vault_generate(&err);
+    /* The token file is read (and carried over) before anything
+       changes: one whose hash key does not open stops the rekey. */
+    tokens = srv_tokens_open(paths->tokens, old, NULL, &err);
+    next = tokens != NULL ? vault_generate(&err) : NULL;
     rc = next == NULL ? err.code
          : strcmp(source, "data_dir") == 0
-             ? rekey_data_dir(old, next, paths, &n, &err)
-             : rekey_elsewhere(o, cfg, old, next, paths, &n, &err);
+             ? rekey_data_dir(old, next, paths, tokens, &n, &err)
+             : rekey_elsewhere(o, cfg, old, next, paths, tokens, &n, &err);
     if (rc == GW_OK) {
         printf("{\"key_id\":\"%s\",\"public_key\":\"%s\",\"resealed\":%zu}\n",
                vault_key_id(next), vault_public_key(next), n);
@@ -485,6 +507,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                 "elsewhere (GATEWAY_SMTP_*_SEALED)\n",
                 n);
     }
+    srv_tokens_free(tokens);
     vault_free(old);
     vault_free(next);
     return rc == GW_OK ? 0 : fail("rekey", &err);

@@ -1,6 +1,7 @@
 /* State files: bounded reads, atomic replacement, locks; see files.h. */
 #include "files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -206,4 +207,74 @@ bool srv_file_mkdirs(const char *path, char *why, size_t whylen)
         return false;
     }
     return true;
+}
+
+/* Whether `st`, of `path`, is the gateway's own and shut to others. */
+static bool private_stat(const char *path, const struct stat *st, char *why,
+                         size_t whylen)
+{
+    if (st->st_uid != geteuid()) {
+        snprintf(why, whylen,
+                 "%.300s is owned by uid %ld, not by the gateway's user (uid "
+                 "%ld); chown it",
+                 path, (long)st->st_uid, (long)geteuid());
+        return false;
+    }
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(why, whylen,
+                 "%.300s is writable by group or others (mode %04o); chmod "
+                 "go-w it",
+                 path, (unsigned)(st->st_mode & 07777));
+        return false;
+    }
+    return true;
+}
+
+/* One entry of the data directory, and what a link points to. */
+static bool private_entry(const char *path, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0) /* gone since it was listed */
+        return errno == ENOENT;
+    if (!S_ISLNK(st.st_mode))
+        return private_stat(path, &st, why, whylen);
+    if (st.st_uid != geteuid())
+        return private_stat(path, &st, why, whylen);
+    return stat(path, &st) != 0 || private_stat(path, &st, why, whylen);
+}
+
+bool srv_file_private(const char *path, char *why, size_t whylen)
+{
+    return private_entry(path, why, whylen);
+}
+
+bool srv_file_check_private(const char *dir, char *why, size_t whylen)
+{
+    char path[4400];
+    struct dirent *e;
+    struct stat st;
+    bool ok = true;
+    DIR *d;
+
+    if (stat(dir, &st) != 0) {
+        snprintf(why, whylen, "cannot read %.300s: %s", dir, strerror(errno));
+        return false;
+    }
+    if (!private_stat(dir, &st, why, whylen))
+        return false;
+    d = opendir(dir);
+    if (d == NULL) {
+        snprintf(why, whylen, "cannot read %.300s: %s", dir, strerror(errno));
+        return false;
+    }
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (!srv_file_join(path, sizeof(path), dir, e->d_name))
+            continue;
+        ok = private_entry(path, why, whylen);
+    }
+    closedir(d);
+    return ok;
 }

@@ -62,6 +62,18 @@ bool srv_file_same(const struct srv_file_stamp *a,
  */
 bool srv_file_mkdirs(const char *path, char *why, size_t whylen);
 
+/*
+ * Checks that the directory `dir`, and every entry in it (the target of a
+ * symbolic link too), belongs to the gateway's user and is not writable
+ * by group or others: whoever may write there could put in a key of
+ * their own or a token file with a token of theirs. False with one line
+ * in `why` naming the first that is not.
+ */
+bool srv_file_check_private(const char *dir, char *why, size_t whylen);
+
+/* The same check for one file (true when it does not exist). */
+bool srv_file_private(const char *path, char *why, size_t whylen);
+
 /* Joins `dir` and `name` into `out`; false when it does not fit. */
 bool srv_file_join(char *out, size_t size, const char *dir, const char *name);
 

@@ -163,12 +163,18 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     struct srv_gateway *gw = calloc(1, sizeof(*gw));
     struct srv_paths paths;
     const char *source = "";
-    char why[128];
+    char why[512];
 
     if (gw == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     if (!srv_paths_of(cfg, &paths, why, sizeof(why))) {
         gw_error_set(err, GW_EINVAL, "%s", why);
+        goto fail;
+    }
+    /* The token file is read again while the gateway runs: no one else
+       may write there, nor replace the key. */
+    if (!srv_file_check_private(cfg->data_dir, why, sizeof(why))) {
+        gw_error_set(err, GW_EINVAL, "GATEWAY_DATA_DIR: %s", why);
         goto fail;
     }
     gw->vault = srv_key_load(cfg, &paths, true, &source, err);
@@ -181,7 +187,7 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
                  vault_key_id(gw->vault), paths.key);
     log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault),
              strcmp(source, "data_dir_new") == 0 ? "data_dir" : source);
-    gw->tokens = srv_tokens_open(paths.tokens, cfg->api_token, err);
+    gw->tokens = srv_tokens_open(paths.tokens, gw->vault, cfg->api_token, err);
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
     if (gw->tokens == NULL)
         goto fail;

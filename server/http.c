@@ -1,12 +1,15 @@
 /* libmicrohttpd wiring: one request from headers to reply; see http.h. */
 #include "http.h"
 
+#include <errno.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +20,17 @@
 
 /* Connections open at once; each has a thread. */
 #define MAX_CONNECTIONS 1024
+
+/*
+ * The memory of one connection: the request line and the header fields
+ * must fit in the half of it that libmicrohttpd reads into, and every
+ * query parameter takes a few dozen bytes of the rest, so this holds a
+ * query of MAX_PARAMS parameters of 100 bytes. A request larger than that
+ * is answered by libmicrohttpd itself, 414 or 431, and closed. (A pool of
+ * this size is mapped for the connection and unmapped after it, rather
+ * than taken from the heap.)
+ */
+#define CONNECTION_MEMORY (256 * 1024)
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -32,7 +46,7 @@ struct request {
     struct api_response resp;
     struct buf body;           /* the whole body, for routes that take it */
     struct api_stream *stream; /* for routes that stream it */
-    bool too_large; /* the body went past the limit; the rest is dropped */
+    size_t received;           /* bytes of the body so far */
 };
 
 /* The most query parameters a request may have (to= may repeat). */
@@ -59,20 +73,54 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
              log_quote(shown, sizeof(shown), line));
 }
 
+/* A reply body handed to libmicrohttpd, wiped when it lets it go. */
+struct reply_copy {
+    size_t len;
+    char data[];
+};
+
+static void reply_copy_free(void *cls)
+{
+    struct reply_copy *c = cls;
+
+    explicit_bzero(c->data, c->len);
+    free(c);
+}
+
+/*
+ * A response for `resp`'s body. The reply to POST /v1/tokens holds a new
+ * token, so the copy libmicrohttpd sends from is wiped after it, as the
+ * request's own buffers are.
+ */
+static struct MHD_Response *make_response(const struct api_response *resp)
+{
+    struct reply_copy *c;
+    struct MHD_Response *r;
+
+    if (resp->static_body != NULL)
+        return MHD_create_response_from_buffer(
+            resp->static_len, (void *)(uintptr_t)resp->static_body,
+            MHD_RESPMEM_PERSISTENT);
+    c = malloc(sizeof(*c) + resp->body.len + 1);
+    if (c == NULL)
+        return NULL;
+    c->len = resp->body.len;
+    if (c->len > 0)
+        memcpy(c->data, resp->body.data, c->len);
+    r = MHD_create_response_from_buffer_with_free_callback_cls(
+        c->len, c->data, reply_copy_free, c);
+    if (r == NULL)
+        reply_copy_free(c);
+    return r;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *conn,
                              const struct api_response *resp)
 {
-    struct MHD_Response *r;
+    struct MHD_Response *r = make_response(resp);
     enum MHD_Result ok;
     char retry[16];
 
-    if (resp->static_body != NULL)
-        r = MHD_create_response_from_buffer(
-            resp->static_len, (void *)(uintptr_t)resp->static_body,
-            MHD_RESPMEM_PERSISTENT);
-    else
-        r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
-                                            MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -106,6 +154,76 @@ static const char *bearer(struct MHD_Connection *conn)
     while (*h == ' ')
         h++;
     return h;
+}
+
+static enum MHD_Result wipe_value(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+    (void)cls, (void)kind, (void)key_size;
+    /* The value lies in the connection's read buffer, which libmicrohttpd
+       parsed in place; nothing else reads it after authorization. */
+    if (value != NULL && strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+        explicit_bzero((char *)(uintptr_t)value, value_size);
+    return MHD_YES;
+}
+
+/* Wipes every Authorization field of the request, once it was checked. */
+static void wipe_authorization(struct MHD_Connection *conn)
+{
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, wipe_value, NULL);
+}
+
+/* What the header fields say of the body's length. */
+struct framing {
+    unsigned content_length; /* Content-Length fields */
+    unsigned transfer_encoding;
+    bool chunked; /* the one Transfer-Encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/*
+ * A request whose body has more than one possible length is refused:
+ * libmicrohttpd would take the first Content-Length, or Transfer-Encoding
+ * over Content-Length, where a proxy in front may take another, and the
+ * rest of the body would be read as a request of its own (RFC 9112 6.3).
+ * The reply is sent before the body is read, which closes the connection.
+ */
+static bool framing_ok(struct MHD_Connection *conn, struct api_response *resp)
+{
+    struct framing f = {0, 0, false};
+
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1)
+        return api_error(resp, 400, NULL,
+                         "Content-Length: given %u times; a request has one "
+                         "length",
+                         f.content_length),
+               false;
+    if (f.transfer_encoding > 0 && f.content_length > 0)
+        return api_error(resp, 400, NULL,
+                         "Transfer-Encoding: not allowed with "
+                         "Content-Length; a request has one length"),
+               false;
+    if (f.transfer_encoding > 1 || (f.transfer_encoding == 1 && !f.chunked))
+        return api_error(resp, 400, NULL,
+                         "Transfer-Encoding: only \"chunked\" is accepted"),
+               false;
+    return true;
 }
 
 /* The body is of media `type`; parameters such as charset allowed. */
@@ -182,6 +300,8 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
 {
     const struct srv_config *cfg = http->cfg;
 
+    if (!framing_ok(conn, &rq->resp))
+        return false;
     rq->route = api_route_find(method, url, &rq->resp);
     if (rq->route == NULL)
         return false;
@@ -210,14 +330,82 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
     return true;
 }
 
+/* Writes all of `len` bytes of `p` to the socket `fd`, or gives up. */
+static bool send_all(int fd, const char *p, size_t len)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            poll(&pfd, 1, 1000) > 0)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/*
+ * Answers `resp` at once, in the middle of the body, and has the
+ * connection closed. libmicrohttpd 0.9 takes a reply only once the whole
+ * body has been read, so a chunked body past the limit would be read to
+ * its end, however long; instead the reply goes straight to the socket,
+ * the sending side is shut, and returning MHD_NO closes the connection
+ * without reading more.
+ */
+static enum MHD_Result refuse_now(struct MHD_Connection *conn,
+                                  const struct api_response *resp)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *reason = MHD_get_reason_phrase_for(resp->status);
+    char head[512], date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+
+    if (ci == NULL)
+        return MHD_NO;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %u %s\r\nConnection: close\r\n"
+                 "Content-Length: %zu\r\nDate: %s\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Cache-Control: no-store\r\n\r\n",
+                 resp->status, reason != NULL ? reason : "", resp->body.len,
+                 date);
+    if (n > 0 && (size_t)n < sizeof(head) &&
+        send_all(ci->connect_fd, head, (size_t)n) &&
+        send_all(ci->connect_fd, resp->body.data, resp->body.len))
+        shutdown(ci->connect_fd, SHUT_WR);
+    log_info("event=request_refused status=%u detail=\"body over the limit; "
+             "connection closed\"",
+             resp->status);
+    return MHD_NO;
+}
+
 /* A piece of a streamed body, or its end. */
-static enum MHD_Result stream_step(struct request *rq, const char *data,
-                                   size_t *size, struct MHD_Connection *conn)
+static enum MHD_Result stream_step(struct srv_http *http, struct request *rq,
+                                   const char *data, size_t *size,
+                                   struct MHD_Connection *conn)
 {
     if (*size > 0) {
+        rq->received += *size;
         api_stream_data(rq->stream, data, *size);
         *size = 0;
-        return MHD_YES;
+        if (rq->received <= http->cfg->max_body)
+            return MHD_YES;
+        /* The stream refused the message at the limit; say so now. */
+        api_stream_end(rq->stream, &rq->resp);
+        rq->stream = NULL;
+        return refuse_now(conn, &rq->resp);
     }
     api_stream_end(rq->stream, &rq->resp);
     rq->stream = NULL;
@@ -231,6 +419,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 {
     struct srv_http *http = cls;
     struct request *rq = *state;
+    bool admitted;
 
     (void)version;
     if (rq == NULL) {
@@ -241,28 +430,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         api_response_init(&rq->resp);
         buf_init(&rq->body, http->cfg->max_body);
         atomic_fetch_add(&http->in_flight, 1);
-        if (!admit(http, conn, method, url, rq))
-            return queue(conn, &rq->resp);
-        return MHD_YES;
+        admitted = admit(http, conn, method, url, rq);
+        wipe_authorization(conn);
+        return admitted ? MHD_YES : queue(conn, &rq->resp);
     }
     if (rq->stream != NULL)
-        return stream_step(rq, upload_data, upload_data_size, conn);
+        return stream_step(http, rq, upload_data, upload_data_size, conn);
     if (*upload_data_size > 0) {
-        if (!rq->too_large &&
+        rq->received += *upload_data_size;
+        if (rq->received > http->cfg->max_body ||
             buf_append(&rq->body, upload_data, *upload_data_size) != GW_OK) {
-            rq->too_large = true;
-            buf_free(&rq->body);
+            api_error(&rq->resp, 413, NULL,
+                      "the body is larger than the limit of %zu bytes",
+                      http->cfg->max_body);
+            return refuse_now(conn, &rq->resp);
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (rq->too_large)
-        api_error(&rq->resp, 413, NULL,
-                  "the body is larger than the limit of %zu bytes",
-                  http->cfg->max_body);
-    else
-        api_handle(rq->route, http->ctx,
-                   &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
+    api_handle(rq->route, http->ctx,
+               &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
     return queue(conn, &rq->resp);
 }
 
@@ -278,10 +465,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     /* A stream still open here lost its client before the end. */
     if (rq->stream != NULL)
         api_stream_cancel(rq->stream);
-    /* A body may hold a secret in the clear (PUT /v1/credentials). */
+    /* A body may hold a secret in the clear (PUT /v1/credentials), and a
+       reply a new token (POST /v1/tokens). */
     if (rq->body.data != NULL)
         explicit_bzero(rq->body.data, rq->body.len);
     buf_free(&rq->body);
+    if (rq->resp.body.data != NULL)
+        explicit_bzero(rq->resp.body.data, rq->resp.body.len);
     api_response_free(&rq->resp);
     free(rq);
     *state = NULL;
@@ -308,7 +498,8 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
         (const struct sockaddr *)&cfg->listen_sa, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, http, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
+        (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
     if (http->daemon == NULL) {
         free(http);
         return gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen),

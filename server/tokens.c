@@ -14,21 +14,36 @@
 struct srv_tokens {
     char path[4096];
     pthread_mutex_t lock;
-    struct api_token *v; /* the stored tokens */
+    const struct vault *vault;       /* the gateway's key pair */
+    struct vault_hash_key *key;      /* the key of the stored hashes */
+    struct api_tokens_keying keying; /* as the file has it */
+    struct api_token *v;             /* the stored tokens */
     size_t n;
-    struct srv_file_stamp stamp;    /* the file as last read or written */
-    char bootstrap[VAULT_HASH_MAX]; /* "" when there is none */
+    struct srv_file_stamp stamp;       /* the file as last read or written */
+    char bootstrap_v1[VAULT_HASH_MAX]; /* "" when there is none */
+    char bootstrap[VAULT_HASH_MAX];    /* the same, keyed with `key` */
 };
 
-/* Reads the file into a new list; an absent file is an empty list. */
+/*
+ * Reads the file into a new list and its keying; an absent file is an
+ * empty list of version 0.
+ */
 static enum gw_err read_list(const char *path, struct api_token **out,
-                             size_t *n, struct gw_error *err)
+                             size_t *n, struct api_tokens_keying *keying,
+                             struct gw_error *err)
 {
     struct buf text;
     enum gw_err rc;
+    char why[512];
 
+    memset(keying, 0, sizeof(*keying));
     buf_init(&text, API_FILE_MAX);
-    rc = srv_file_read(path, &text, err);
+    /* Read again while the gateway runs: it must still be its own. */
+    rc = srv_file_private(path, why, sizeof(why))
+             ? srv_file_read(path, &text, err)
+             : gw_error_set(err, GW_EINVAL, "%s", why);
+    if (rc == GW_OK)
+        rc = api_tokens_keying_decode(text.data, text.len, keying, err);
     if (rc == GW_OK)
         rc = api_tokens_decode(text.data, text.len, out, n, err);
     buf_free(&text);
@@ -41,18 +56,50 @@ static enum gw_err read_list(const char *path, struct api_token **out,
     return rc == GW_OK ? GW_OK : gw_error_prefix(err, path);
 }
 
-/* Reads the file again when it was replaced; the lock is held. */
+/* Takes `key` as the key of the hashes, for `keying`. */
+static void set_key(struct srv_tokens *t, struct vault_hash_key *key,
+                    const struct api_tokens_keying *keying)
+{
+    vault_hash_key_free(t->key);
+    t->key = key;
+    t->keying = *keying;
+    if (t->bootstrap_v1[0] != '\0')
+        vault_token_rehash(key, t->bootstrap_v1, t->bootstrap);
+}
+
+/*
+ * Reads the file again when it was replaced; the lock is held. While
+ * the gateway runs only a file of version 2 is taken, whose hash key
+ * opens with its key pair: one of version 1 is carried over at start.
+ */
 static enum gw_err refresh(struct srv_tokens *t, struct gw_error *err)
 {
     struct srv_file_stamp now;
+    struct api_tokens_keying keying;
+    struct vault_hash_key *key = NULL;
     struct api_token *v;
     size_t n;
 
     srv_file_stamp(t->path, &now);
     if (t->v != NULL && srv_file_same(&now, &t->stamp))
         return GW_OK;
-    if (read_list(t->path, &v, &n, err) != GW_OK)
+    if (read_list(t->path, &v, &n, &keying, err) != GW_OK)
         return err->code;
+    if (keying.version != 2) {
+        free(v);
+        return gw_error_set(err, GW_EINVAL,
+                            "%s: a token file of version %d; the gateway "
+                            "carries it over to version 2 when it starts",
+                            t->path, keying.version);
+    }
+    if (strcmp(keying.hash_key, t->keying.hash_key) != 0) {
+        key = vault_hash_key_unwrap(t->vault, keying.hash_key, err);
+        if (key == NULL) {
+            free(v);
+            return gw_error_prefix(err, t->path);
+        }
+        set_key(t, key, &keying);
+    }
     free(t->v);
     t->v = v;
     t->n = n;
@@ -60,8 +107,85 @@ static enum gw_err refresh(struct srv_tokens *t, struct gw_error *err)
     return GW_OK;
 }
 
-struct srv_tokens *srv_tokens_open(const char *path, const char *bootstrap,
-                                   struct gw_error *err)
+/* Writes `v` to the file; the file's lock and t->lock are held. */
+static enum gw_err write_list(struct srv_tokens *t, const struct api_token *v,
+                              size_t n, struct gw_error *err)
+{
+    struct buf text;
+    enum gw_err rc;
+
+    buf_init(&text, API_FILE_MAX);
+    rc = api_tokens_encode_keyed(v, n, &t->keying, &text, err);
+    if (rc == GW_OK)
+        rc = srv_file_write(t->path, text.data, text.len, 0600, err);
+    buf_free(&text);
+    if (rc == GW_OK)
+        srv_file_stamp(t->path, &t->stamp);
+    return rc;
+}
+
+/*
+ * A file of version 1 (hashes keyed with a constant) or none: a new hash
+ * key, every hash keyed with it, written as version 2. Both locks held.
+ */
+static enum gw_err migrate(struct srv_tokens *t, struct api_token *v, size_t n,
+                           int version, struct gw_error *err)
+{
+    struct api_tokens_keying keying = {.version = 2};
+    struct vault_hash_key *key = vault_hash_key_new(err);
+
+    if (key == NULL)
+        return err->code;
+    snprintf(keying.key_id, sizeof(keying.key_id), "%s",
+             vault_key_id(t->vault));
+    vault_hash_key_wrap(t->vault, key, keying.hash_key);
+    for (size_t i = 0; i < n; i++) {
+        if (!vault_token_rehash(key, v[i].hash, v[i].hash)) {
+            vault_hash_key_free(key);
+            return gw_error_set(err, GW_EINVAL, "tokens[%zu]: bad hash", i);
+        }
+    }
+    set_key(t, key, &keying);
+    t->v = v;
+    t->n = n;
+    /* With no file yet, a data directory the gateway may not write
+       still serves the bootstrap token, as before there were files. */
+    if (write_list(t, v, n, err) != GW_OK)
+        return version == 0 && err->code == GW_ECONFLICT ? GW_OK : err->code;
+    if (version == 1)
+        log_info("event=tokens_migrated tokens=%zu key_id=%s", n,
+                 keying.key_id);
+    return GW_OK;
+}
+
+/* The first reading, under the file's lock: carries version 1 over. */
+static enum gw_err first_read(struct srv_tokens *t, struct gw_error *err)
+{
+    struct api_tokens_keying keying;
+    struct api_token *v;
+    size_t n;
+    int lock = srv_file_lock(t->path, err);
+    enum gw_err rc;
+
+    if (lock < 0)
+        return err->code;
+    pthread_mutex_lock(&t->lock);
+    rc = read_list(t->path, &v, &n, &keying, err);
+    if (rc == GW_OK && keying.version == 2) {
+        free(v);
+        rc = refresh(t, err);
+    } else if (rc == GW_OK) {
+        rc = migrate(t, v, n, keying.version, err);
+        if (t->v != v)
+            free(v);
+    }
+    pthread_mutex_unlock(&t->lock);
+    srv_file_unlock(lock);
+    return rc;
+}
+
+struct srv_tokens *srv_tokens_open(const char *path, const struct vault *vault,
+                                   const char *bootstrap, struct gw_error *err)
 {
     struct srv_tokens *t = calloc(1, sizeof(*t));
 
@@ -69,13 +193,36 @@ struct srv_tokens *srv_tokens_open(const char *path, const char *bootstrap,
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     snprintf(t->path, sizeof(t->path), "%s", path);
     pthread_mutex_init(&t->lock, NULL);
+    t->vault = vault;
     if (bootstrap != NULL)
-        vault_token_hash(bootstrap, t->bootstrap);
-    if (refresh(t, err) != GW_OK) {
+        vault_token_hash(NULL, bootstrap, t->bootstrap_v1);
+    if (first_read(t, err) != GW_OK) {
         srv_tokens_free(t);
         return NULL;
     }
     return t;
+}
+
+enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
+                             struct gw_error *err)
+{
+    int lock = srv_file_lock(t->path, err);
+    enum gw_err rc;
+
+    if (lock < 0)
+        return err->code;
+    pthread_mutex_lock(&t->lock);
+    rc = refresh(t, err);
+    if (rc == GW_OK) {
+        t->vault = next;
+        snprintf(t->keying.key_id, sizeof(t->keying.key_id), "%s",
+                 vault_key_id(next));
+        vault_hash_key_wrap(next, t->key, t->keying.hash_key);
+        rc = write_list(t, t->v, t->n, err);
+    }
+    pthread_mutex_unlock(&t->lock);
+    srv_file_unlock(lock);
+    return rc;
 }
 
 void srv_tokens_free(struct srv_tokens *t)
@@ -83,6 +230,7 @@ void srv_tokens_free(struct srv_tokens *t)
     if (t == NULL)
         return;
     pthread_mutex_destroy(&t->lock);
+    vault_hash_key_free(t->key);
     free(t->v);
     explicit_bzero(t, sizeof(*t));
     free(t);
@@ -96,10 +244,10 @@ bool srv_tokens_check(struct srv_tokens *t, const char *token,
     const struct api_token *found = NULL;
     bool boot;
 
-    vault_token_hash(token, hash);
     pthread_mutex_lock(&t->lock);
     if (refresh(t, &err) != GW_OK)
         log_warn("event=tokens_unreadable detail=\"%s\"", err.detail);
+    vault_token_hash(t->key, token, hash);
     /* No early exit: every hash is compared whatever matches. */
     boot = t->bootstrap[0] != '\0' && vault_hash_equal(hash, t->bootstrap);
     for (size_t i = 0; i < t->n; i++) {
@@ -117,23 +265,6 @@ bool srv_tokens_check(struct srv_tokens *t, const char *token,
     pthread_mutex_unlock(&t->lock);
     explicit_bzero(hash, sizeof(hash));
     return boot || found != NULL;
-}
-
-/* Writes `v` to the file; the file's lock and t->lock are held. */
-static enum gw_err write_list(struct srv_tokens *t, const struct api_token *v,
-                              size_t n, struct gw_error *err)
-{
-    struct buf text;
-    enum gw_err rc;
-
-    buf_init(&text, API_FILE_MAX);
-    rc = api_tokens_encode(v, n, &text, err);
-    if (rc == GW_OK)
-        rc = srv_file_write(t->path, text.data, text.len, 0600, err);
-    buf_free(&text);
-    if (rc == GW_OK)
-        srv_file_stamp(t->path, &t->stamp);
-    return rc;
 }
 
 static void now_rfc3339(char *out, size_t size)
@@ -166,7 +297,7 @@ static enum gw_err add(struct srv_tokens *t, struct api_token *rec, char *token,
         return gw_error_set(err, GW_ENOMEM, "out of memory");
     t->v = v;
     vault_token_new(token);
-    vault_token_hash(token, rec->hash);
+    vault_token_hash(t->key, token, rec->hash);
     now_rfc3339(rec->created, sizeof(rec->created));
     v[t->n] = *rec;
     if (write_list(t, v, t->n + 1, err) != GW_OK)

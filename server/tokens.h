@@ -17,6 +17,7 @@
 
 #include "../api/records.h"
 #include "../smtp/err.h"
+#include "vault.h"
 
 /* The caller name of the bootstrap token, which no stored token may use. */
 #define SRV_BOOTSTRAP_NAME "bootstrap"
@@ -24,12 +25,23 @@
 struct srv_tokens;
 
 /*
- * Reads the token file at `path` (none yet is no tokens). `bootstrap`,
- * when not NULL, is hashed; the caller wipes its copy. NULL with `err` set
- * when the file is not a token file.
+ * Reads the token file at `path`, whose hashes are keyed with a key of
+ * its own that only `vault`, which must outlive the result, can open.
+ * A file of version 1 (hashes keyed with a constant), or none, is
+ * carried over: a new hash key, every stored hash keyed with it, written
+ * at once. `bootstrap`, when not NULL, is hashed; the caller wipes its
+ * copy. NULL with `err` set when the file is not a token file or its hash
+ * key does not open.
  */
-struct srv_tokens *srv_tokens_open(const char *path, const char *bootstrap,
-                                   struct gw_error *err);
+struct srv_tokens *srv_tokens_open(const char *path, const struct vault *vault,
+                                   const char *bootstrap, struct gw_error *err);
+
+/*
+ * Wraps the hash key for the key pair `next` (a rekey), which from now
+ * on must outlive `t`, and rewrites the file: the stored hashes stay.
+ */
+enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
+                             struct gw_error *err);
 void srv_tokens_free(struct srv_tokens *t);
 
 /*

@@ -16,9 +16,20 @@
 /* The largest box, in bytes, before base64. */
 #define BOX_BYTES_MAX (VAULT_SECRET_MAX + crypto_box_SEALBYTES)
 
-/* The key of the token hash: it ties stored hashes to this use alone. */
+/* The key of the first token hash: it ties hashes to this use alone. */
 static const unsigned char token_hash_key[crypto_generichash_KEYBYTES] =
     "smtp-gateway api token hash v1";
+
+/* What the key wrapping the hash key is derived with, from the secret key. */
+static const char wrap_context[] = "smtp-gateway token hash key wrap v1";
+
+#define HASH_KEY_BYTES 32
+#define WRAPPED_BYTES                                                          \
+    (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + HASH_KEY_BYTES)
+
+struct vault_hash_key {
+    unsigned char *k; /* guarded memory, HASH_KEY_BYTES */
+};
 
 struct vault {
     unsigned char *sk; /* guarded memory, read-only once set */
@@ -332,14 +343,138 @@ void vault_token_new(char out[VAULT_TOKEN_MAX])
     sodium_memzero(r, sizeof(r));
 }
 
-void vault_token_hash(const char *token, char out[VAULT_HASH_MAX])
+static struct vault_hash_key *hash_key_alloc(struct gw_error *err)
+{
+    struct vault_hash_key *k = vault_init() ? calloc(1, sizeof(*k)) : NULL;
+
+    if (k != NULL && (k->k = sodium_malloc(HASH_KEY_BYTES)) == NULL) {
+        free(k);
+        k = NULL;
+    }
+    if (k == NULL)
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+    return k;
+}
+
+struct vault_hash_key *vault_hash_key_new(struct gw_error *err)
+{
+    struct vault_hash_key *k = hash_key_alloc(err);
+
+    if (k != NULL) {
+        randombytes_buf(k->k, HASH_KEY_BYTES);
+        sodium_mprotect_readonly(k->k);
+    }
+    return k;
+}
+
+/* The key that wraps hash keys, derived from the secret key of `v`. */
+static void wrap_key(const struct vault *v,
+                     unsigned char out[crypto_secretbox_KEYBYTES])
+{
+    crypto_generichash(
+        out, crypto_secretbox_KEYBYTES, (const unsigned char *)wrap_context,
+        sizeof(wrap_context) - 1, v->sk, crypto_box_SECRETKEYBYTES);
+}
+
+void vault_hash_key_wrap(const struct vault *v, const struct vault_hash_key *k,
+                         char out[VAULT_HASH_KEY_MAX])
+{
+    unsigned char wk[crypto_secretbox_KEYBYTES];
+    unsigned char w[WRAPPED_BYTES];
+
+    wrap_key(v, wk);
+    randombytes_buf(w, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(w + crypto_secretbox_NONCEBYTES, k->k, HASH_KEY_BYTES,
+                          w, wk);
+    sodium_bin2base64(out, VAULT_HASH_KEY_MAX, w, sizeof(w), B64);
+    sodium_memzero(wk, sizeof(wk));
+}
+
+struct vault_hash_key *vault_hash_key_unwrap(const struct vault *v,
+                                             const char *wrapped,
+                                             struct gw_error *err)
+{
+    unsigned char wk[crypto_secretbox_KEYBYTES];
+    unsigned char w[WRAPPED_BYTES];
+    struct vault_hash_key *k;
+    size_t n = 0;
+    int rc;
+
+    if (sodium_base642bin(w, sizeof(w), wrapped, strlen(wrapped), NULL, &n,
+                          NULL, B64) != 0 ||
+        n != sizeof(w))
+        return gw_error_set(err, GW_EINVAL,
+                            "hash_key: not a wrapped key (%d bytes in base64)",
+                            WRAPPED_BYTES),
+               NULL;
+    k = hash_key_alloc(err);
+    if (k == NULL)
+        return NULL;
+    wrap_key(v, wk);
+    rc = crypto_secretbox_open_easy(k->k, w + crypto_secretbox_NONCEBYTES,
+                                    sizeof(w) - crypto_secretbox_NONCEBYTES, w,
+                                    wk);
+    sodium_memzero(wk, sizeof(wk));
+    if (rc != 0) {
+        vault_hash_key_free(k);
+        return gw_error_set(err, GW_EINVAL,
+                            "hash_key: does not open with the gateway's key "
+                            "(key id %s): it was made for another key, or "
+                            "altered",
+                            v->key_id),
+               NULL;
+    }
+    sodium_mprotect_readonly(k->k);
+    return k;
+}
+
+void vault_hash_key_free(struct vault_hash_key *k)
+{
+    if (k == NULL)
+        return;
+    sodium_free(k->k);
+    free(k);
+}
+
+/* The hash of `inner` (a first-version hash) with `k`, into `out`. */
+static void keyed_hash(const struct vault_hash_key *k, unsigned char *inner,
+                       char out[VAULT_HASH_MAX])
+{
+    unsigned char h[32];
+
+    crypto_generichash(h, sizeof(h), inner, 32, k->k, HASH_KEY_BYTES);
+    sodium_bin2hex(out, VAULT_HASH_MAX, h, sizeof(h));
+    sodium_memzero(h, sizeof(h));
+}
+
+void vault_token_hash(const struct vault_hash_key *k, const char *token,
+                      char out[VAULT_HASH_MAX])
 {
     unsigned char h[32];
 
     vault_init();
     crypto_generichash(h, sizeof(h), (const unsigned char *)token,
                        strlen(token), token_hash_key, sizeof(token_hash_key));
-    sodium_bin2hex(out, VAULT_HASH_MAX, h, sizeof(h));
+    if (k != NULL)
+        keyed_hash(k, h, out);
+    else
+        sodium_bin2hex(out, VAULT_HASH_MAX, h, sizeof(h));
+    sodium_memzero(h, sizeof(h));
+}
+
+bool vault_token_rehash(const struct vault_hash_key *k, const char *v1_hex,
+                        char out[VAULT_HASH_MAX])
+{
+    unsigned char h[32];
+    size_t n = 0;
+
+    if (strlen(v1_hex) != 64 ||
+        sodium_hex2bin(h, sizeof(h), v1_hex, 64, NULL, &n, NULL) != 0 ||
+        n != sizeof(h))
+        return false;
+    keyed_hash(k, h, out);
+    sodium_memzero(h, sizeof(h));
+    return true;
 }
 
 bool vault_hash_equal(const char *a, const char *b)

@@ -120,12 +120,52 @@ enum gw_err vault_reseal(const struct vault *from, const char *to_public,
 /* A new random API token: VAULT_TOKEN_PREFIX and 32 bytes in base64url. */
 void vault_token_new(char out[VAULT_TOKEN_MAX]);
 
+/* Room for a wrapped hash key in base64, with its NUL. */
+#define VAULT_HASH_KEY_MAX 100
+
+struct vault_hash_key; /* the key of the token hashes, in guarded memory */
+
+/* A new random hash key, or NULL with `err` set; free with _free(). */
+struct vault_hash_key *vault_hash_key_new(struct gw_error *err);
+
 /*
- * The hash under which a token is stored (keyed BLAKE2b-256, in hex).
- * Tokens are 256 random bits, so a fast hash is enough: no guessing can
- * find one, and a stolen token file gives no token.
+ * The hash key `wrapped` holds, as vault_hash_key_wrap() made it with the
+ * same key pair. NULL with `err` set (GW_EINVAL) when it was wrapped with
+ * another key pair or altered: no one without the secret key can make a
+ * hash key the gateway takes, and so no token hash.
  */
-void vault_token_hash(const char *token, char out[VAULT_HASH_MAX]);
+struct vault_hash_key *vault_hash_key_unwrap(const struct vault *v,
+                                             const char *wrapped,
+                                             struct gw_error *err);
+
+/*
+ * Encrypts the hash key with a key derived from the secret key of `v`
+ * (XSalsa20-Poly1305, a random nonce) into `out`, in base64.
+ */
+void vault_hash_key_wrap(const struct vault *v, const struct vault_hash_key *k,
+                         char out[VAULT_HASH_KEY_MAX]);
+
+/* Wipes and frees the hash key; harmless on NULL. */
+void vault_hash_key_free(struct vault_hash_key *k);
+
+/*
+ * The hash under which a token is stored, in hex: BLAKE2b-256 keyed with
+ * `k` of the token's first-version hash, BLAKE2b-256 keyed with a
+ * constant (which is the whole hash when `k` is NULL, as token files of
+ * version 1 hold it). Tokens are 256 random bits, so a fast hash is
+ * enough: no guessing can find one, and a stolen token file gives no
+ * token; the secret key keeps anyone from making a hash of their own.
+ */
+void vault_token_hash(const struct vault_hash_key *k, const char *token,
+                      char out[VAULT_HASH_MAX]);
+
+/*
+ * The hash with `k` of the token whose first-version hash is `v1_hex`:
+ * how a token file of version 1 is carried over. False when `v1_hex` is
+ * not 64 hex digits.
+ */
+bool vault_token_rehash(const struct vault_hash_key *k, const char *v1_hex,
+                        char out[VAULT_HASH_MAX]);
 
 /* Compares two token hashes in time independent of their content. */
 bool vault_hash_equal(const char *a, const char *b);

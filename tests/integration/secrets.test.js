@@ -23,6 +23,7 @@ const {
   request,
   runGateway,
   send,
+  sleep,
   startGateway,
   validEnv,
 } = require('./lib/gateway');
@@ -32,6 +33,44 @@ const { assertNoSecretsIn, keygen, makeCerts, modeOf, runCli, seal, tamper } = r
 const T = { timeout: 60000 };
 
 after(cleanupAll);
+
+/*
+ * Where the strings `needles` lie in the memory of process `pid`: every
+ * readable mapping, read through /proc/<pid>/mem (root may, though the
+ * gateway is not dumpable). Returns "mapping@address" for each hit.
+ */
+function scanMemory(pid, needles) {
+  const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+  const hits = [];
+  try {
+    for (const line of maps) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (!m || m[3][0] !== 'r' || m[4] === '[vvar]' || m[4] === '[vsyscall]') continue;
+      const start = parseInt(m[1], 16);
+      const end = parseInt(m[2], 16);
+      // Pieces of 1 MiB, overlapping by a token's length.
+      for (let at = start; at < end; at += 1 << 20) {
+        const len = Math.min((1 << 20) + 256, end - at);
+        const b = Buffer.alloc(len);
+        let n;
+        try {
+          n = fs.readSync(fd, b, 0, len, at);
+        } catch {
+          continue;
+        }
+        for (const s of needles) {
+          for (let k = b.indexOf(s); k >= 0 && k < Math.min(n, 1 << 20); k = b.indexOf(s, k + 1)) {
+            hits.push(`${m[4] || 'anonymous'}@${(at + k).toString(16)}`);
+          }
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hits;
+}
 
 const MSG = { from: 'ci@example.com', to: 'rcpt@example.com', subject: 'sealed', text: 'hello' };
 
@@ -554,6 +593,32 @@ describe('process hygiene', () => {
           assert.ok(!environ.includes(secret), `a secret (${secret.slice(0, 4)}...) is still in the environment`);
         }
       }
+    } finally {
+      await gw.stop();
+    }
+    assertCleanRun(gw);
+  });
+
+  it('no bearer token stays in the memory of the process after its requests', T, async () => {
+    const gw = await startGateway();
+    try {
+      const made = await request(gw, 'POST', '/v1/tokens', { body: { name: 'scan', scope: 'admin' } });
+      assert.equal(made.status, 201, made.text);
+      const tokens = [gw.token, made.json.token];
+      gw.secrets.push(made.json.token);
+      // Each request on its own connection, some at once, one refused.
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => request(gw, 'GET', '/v1/credentials', { token: tokens[i % 2] })),
+      );
+      for (const token of tokens) {
+        const r = await send(gw, MSG, { token });
+        assert.equal(r.status, 502, r.text); // no upstream listens
+      }
+      const bad = await request(gw, 'GET', '/v1/credentials', { token: `${gw.token}x` });
+      assert.equal(bad.status, 401);
+      await sleep(300); // the connections' threads end
+      const found = scanMemory(gw.pid, tokens);
+      assert.deepEqual(found, [], `token bytes found in the gateway's memory at ${found.join(', ')}`);
     } finally {
       await gw.stop();
     }

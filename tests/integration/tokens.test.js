@@ -14,9 +14,13 @@ const {
   assertCleanRun,
   assertErrorReply,
   cleanupAll,
+  makeDataDir,
+  removeDir,
   request,
+  runGateway,
   send,
   startGateway,
+  validEnv,
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { modeOf, runCli, runOk } = require('./lib/secrets');
@@ -207,5 +211,104 @@ describe('API tokens', () => {
   it('GATEWAY_API_TOKEN stays the bootstrap admin token', T, async () => {
     assert.equal((await request(gw, 'GET', '/v1/tokens')).status, 200);
     assert.equal((await send(gw, { ...MSG, credential: 'billing', from: 'x@anywhere.example' })).status, 200);
+  });
+});
+
+// A token and its hash as token files of version 1 hold it: BLAKE2b-256
+// keyed with the constant "smtp-gateway api token hash v1" (computed once
+// with Python's hashlib; tests/unit/test_vault.c checks the same pair).
+const OLD_TOKEN = 'sgw_oldconstantkeyedtoken0123456789abcdefghij';
+const OLD_HASH = 'fed1b6debf02a80844f8a62d9d1c0b0edfa89068e54dea6a68a48ee1cdb18030';
+
+function readTokens(dir) {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'tokens.json'), 'utf8'));
+}
+
+function writeTokens(dir, doc) {
+  fs.writeFileSync(path.join(dir, 'tokens.json'), JSON.stringify(doc), { mode: 0o600 });
+}
+
+describe('the key of the token hashes', () => {
+  const oldFile = {
+    version: 1,
+    tokens: [{ name: 'old', scope: 'admin', credentials: [], from_domains: [], hash: OLD_HASH, created: '2026-01-01T00:00:00Z' }],
+  };
+
+  it('a token file of version 1 is carried over at start: its token still works, its hash is keyed anew', T, async () => {
+    const dir = makeDataDir();
+    writeTokens(dir, oldFile);
+    const gw = await startGateway({ dataDir: dir, secrets: [OLD_TOKEN] });
+    try {
+      const r = await request(gw, 'GET', '/v1/tokens', { token: OLD_TOKEN });
+      assert.equal(r.status, 200, r.text);
+      const doc = readTokens(dir);
+      assert.equal(doc.version, 2);
+      const key = await request(gw, 'GET', '/v1/public-key', { token: null });
+      assert.equal(doc.key_id, key.json.key_id);
+      assert.match(doc.hash_key, /^[A-Za-z0-9+/]{96}$/);
+      assert.equal(doc.tokens[0].name, 'old');
+      assert.match(doc.tokens[0].hash, /^[0-9a-f]{64}$/);
+      assert.notEqual(doc.tokens[0].hash, OLD_HASH, 'the hash is keyed with the secret now');
+      assert.match(gw.stderr(), /event=tokens_migrated tokens=1 /);
+    } finally {
+      await gw.stop();
+      removeDir(dir);
+    }
+    assertCleanRun(gw);
+  });
+
+  it('a hash made with the constant key is no token; a new token is hashed with the secret key', T, async () => {
+    const dir = makeDataDir();
+    const gw = await startGateway({ dataDir: dir, secrets: [OLD_TOKEN] });
+    try {
+      const made = await runOk(['token', 'create', 'new', '--scope', 'admin'], { dataDir: dir });
+      const token = made.trim();
+      gw.secrets.push(token);
+      // What someone who may write the file, and knows the constant, adds.
+      const doc = readTokens(dir);
+      doc.tokens.push({ ...oldFile.tokens[0], name: 'planted' });
+      writeTokens(dir, doc);
+      const planted = await request(gw, 'GET', '/v1/tokens', { token: OLD_TOKEN });
+      assert.equal(planted.status, 401, planted.text);
+      const good = await request(gw, 'GET', '/v1/tokens', { token });
+      assert.equal(good.status, 200, good.text);
+      assert.ok(good.json.tokens.some((t) => t.name === 'planted'), 'the file was read again');
+      // The same file as version 1 (no hash key) is not taken while running.
+      writeTokens(dir, { version: 1, tokens: doc.tokens });
+      assert.equal((await request(gw, 'GET', '/v1/tokens', { token: OLD_TOKEN })).status, 401);
+      assert.match(gw.stderr(), /event=tokens_unreadable .*version 1/);
+    } finally {
+      await gw.stop();
+      removeDir(dir);
+    }
+    assertCleanRun(gw);
+  });
+
+  it('rekey wraps the hash key for the new key pair: tokens keep working, the old key opens it no more', T, async () => {
+    const dir = makeDataDir();
+    try {
+      const token = (await runOk(['token', 'create', 'ci', '--scope', 'admin'], { dataDir: dir })).trim();
+      const before = readTokens(dir);
+      const oldKey = fs.readFileSync(path.join(dir, 'gateway.key'), 'utf8').trim();
+      const rekeyed = JSON.parse(await runOk(['rekey'], { dataDir: dir }));
+      const after = readTokens(dir);
+      assert.equal(before.key_id === rekeyed.key_id, false);
+      assert.equal(after.key_id, rekeyed.key_id);
+      assert.notEqual(after.hash_key, before.hash_key);
+      assert.deepEqual(after.tokens, before.tokens, 'the hashes stay');
+      const gw = await startGateway({ dataDir: dir, secrets: [token] });
+      try {
+        assert.equal((await request(gw, 'GET', '/v1/tokens', { token })).status, 200);
+      } finally {
+        await gw.stop();
+      }
+      assertCleanRun(gw);
+      // With the old key the token file does not open: exit 2, saying so.
+      const r = await runGateway(['serve'], await validEnv({ GATEWAY_DATA_DIR: dir, GATEWAY_SECRET_KEY: oldKey }));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /\nsmtp-gateway: [^\n]*tokens\.json: hash_key: does not open with the gateway's key[^\n]*\n$/);
+    } finally {
+      removeDir(dir);
+    }
   });
 });

@@ -188,15 +188,80 @@ TEST(tokens_are_random_prefixed_and_stored_by_hash)
     vault_token_new(t2);
     CHECK(strncmp(t1, VAULT_TOKEN_PREFIX, 4) == 0 && strlen(t1) == 47);
     CHECK(strcmp(t1, t2) != 0);
-    vault_token_hash(t1, h1);
-    vault_token_hash(t1, h1b);
-    vault_token_hash(t2, h2);
+    vault_token_hash(NULL, t1, h1);
+    vault_token_hash(NULL, t1, h1b);
+    vault_token_hash(NULL, t2, h2);
     CHECK(strlen(h1) == 64 && strspn(h1, "0123456789abcdef") == 64);
     CHECK(strstr(h1, t1 + 4) == NULL);
     CHECK(vault_hash_equal(h1, h1b));
     CHECK(!vault_hash_equal(h1, h2));
     CHECK(!vault_hash_equal(h1, ""));
     CHECK(!vault_hash_equal("", ""));
+}
+
+/* A token and its hash with the constant key of token files of version 1
+   (BLAKE2b-256 keyed with "smtp-gateway api token hash v1"). */
+#define OLD_TOKEN "sgw_oldconstantkeyedtoken0123456789abcdefghij"
+#define OLD_HASH                                                               \
+    "fed1b6debf02a80844f8a62d9d1c0b0edfa89068e54dea6a68a48ee1cdb18030"
+
+TEST(the_token_hash_is_keyed_with_a_secret_and_carries_old_hashes_over)
+{
+    struct gw_error err = {0};
+    struct vault_hash_key *k1 = vault_hash_key_new(&err);
+    struct vault_hash_key *k2 = vault_hash_key_new(&err);
+    char h[VAULT_HASH_MAX], h2[VAULT_HASH_MAX], moved[VAULT_HASH_MAX];
+
+    CHECK(k1 != NULL && k2 != NULL);
+    vault_token_hash(NULL, OLD_TOKEN, h);
+    CHECK(strcmp(h, OLD_HASH) == 0);
+    /* With a key, the hash is another, and another for another key. */
+    vault_token_hash(k1, OLD_TOKEN, h);
+    vault_token_hash(k2, OLD_TOKEN, h2);
+    CHECK(strlen(h) == 64 && strcmp(h, OLD_HASH) != 0);
+    CHECK(strcmp(h, h2) != 0);
+    /* An old hash carried over is the hash the token now has. */
+    CHECK(vault_token_rehash(k1, OLD_HASH, moved));
+    CHECK(vault_hash_equal(moved, h));
+    CHECK(!vault_token_rehash(k1, "not hex", moved));
+    vault_hash_key_free(k1);
+    vault_hash_key_free(k2);
+}
+
+TEST(the_hash_key_opens_only_with_the_key_pair_it_was_wrapped_with)
+{
+    struct gw_error err = {0};
+    struct vault *a = vault_generate(&err), *b = vault_generate(&err);
+    struct vault_hash_key *k = vault_hash_key_new(&err), *back;
+    char wrapped[VAULT_HASH_KEY_MAX], again[VAULT_HASH_KEY_MAX];
+    char h[VAULT_HASH_MAX], hb[VAULT_HASH_MAX];
+
+    CHECK(a != NULL && b != NULL && k != NULL);
+    vault_hash_key_wrap(a, k, wrapped);
+    vault_hash_key_wrap(a, k, again);
+    CHECK(strcmp(wrapped, again) != 0); /* a fresh nonce each time */
+    back = vault_hash_key_unwrap(a, wrapped, &err);
+    CHECK(back != NULL);
+    vault_token_hash(k, OLD_TOKEN, h);
+    vault_token_hash(back, OLD_TOKEN, hb);
+    CHECK(vault_hash_equal(h, hb));
+    vault_hash_key_free(back);
+    /* Another key pair, or one changed character, does not open it. */
+    CHECK(vault_hash_key_unwrap(b, wrapped, &err) == NULL);
+    CHECK(err.code == GW_EINVAL && strstr(err.detail, vault_key_id(b)));
+    wrapped[10] = wrapped[10] == 'A' ? 'B' : 'A';
+    CHECK(vault_hash_key_unwrap(a, wrapped, &err) == NULL);
+    CHECK(vault_hash_key_unwrap(a, "c2hvcnQ=", &err) == NULL);
+    /* A rekey wraps the same key for the new pair. */
+    vault_hash_key_wrap(b, k, wrapped);
+    back = vault_hash_key_unwrap(b, wrapped, &err);
+    CHECK(back != NULL);
+    vault_token_hash(back, OLD_TOKEN, hb);
+    CHECK(vault_hash_equal(h, hb));
+    vault_hash_key_free(back);
+    vault_hash_key_free(k);
+    vault_free(a);
+    vault_free(b);
 }
 
 const struct unit_test vault_tests[] = {
@@ -208,4 +273,6 @@ const struct unit_test vault_tests[] = {
     UNIT(the_key_round_trips_through_its_file_and_base64),
     UNIT(reseal_moves_a_secret_to_another_key),
     UNIT(tokens_are_random_prefixed_and_stored_by_hash),
+    UNIT(the_token_hash_is_keyed_with_a_secret_and_carries_old_hashes_over),
+    UNIT(the_hash_key_opens_only_with_the_key_pair_it_was_wrapped_with),
     {NULL, NULL}};
