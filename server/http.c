@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../smtp/io.h"
 #include "../smtp/log.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
@@ -51,6 +52,11 @@ struct request {
 
 /* The most query parameters a request may have (to= may repeat). */
 #define MAX_PARAMS 1100
+
+/* How long a connection refused in the middle of its body is read on,
+   at most, and how long the client may be quiet before it is closed. */
+#define LINGER_MAX_MS   2000
+#define LINGER_QUIET_MS 500
 
 struct params {
     struct api_param v[MAX_PARAMS];
@@ -352,6 +358,35 @@ static bool send_all(int fd, const char *p, size_t len)
 }
 
 /*
+ * After a reply sent in the middle of a body: reads and drops what the
+ * client still sends, until it closes, goes quiet for LINGER_QUIET_MS, or
+ * LINGER_MAX_MS have passed. Closing with unread bytes would make the
+ * kernel answer with a reset, and a reset makes the client's kernel drop
+ * the reply it has not read yet; a client that sees the reply stops
+ * sending, so the wait is short (the lingering close of Apache and
+ * nginx), and one that does not is cut off at the bound.
+ */
+static void linger(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t until = io_now_ms() + LINGER_MAX_MS;
+    char scrap[16 * 1024];
+
+    for (uint64_t now = io_now_ms(); now < until; now = io_now_ms()) {
+        int wait = (int)(until - now < LINGER_QUIET_MS ? until - now
+                                                       : LINGER_QUIET_MS);
+        ssize_t n;
+
+        if (poll(&pfd, 1, wait) <= 0)
+            return;
+        n = recv(fd, scrap, sizeof(scrap), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN &&
+                       errno != EWOULDBLOCK))
+            return;
+    }
+}
+
+/*
  * Answers `resp` at once, in the middle of the body, and has the
  * connection closed. libmicrohttpd 0.9 takes a reply only once the whole
  * body has been read, so a chunked body past the limit would be read to
@@ -383,8 +418,9 @@ static enum MHD_Result refuse_now(struct MHD_Connection *conn,
                  date);
     if (n > 0 && (size_t)n < sizeof(head) &&
         send_all(ci->connect_fd, head, (size_t)n) &&
-        send_all(ci->connect_fd, resp->body.data, resp->body.len))
-        shutdown(ci->connect_fd, SHUT_WR);
+        send_all(ci->connect_fd, resp->body.data, resp->body.len) &&
+        shutdown(ci->connect_fd, SHUT_WR) == 0)
+        linger(ci->connect_fd);
     log_info("event=request_refused status=%u detail=\"body over the limit; "
              "connection closed\"",
              resp->status);
