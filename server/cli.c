@@ -418,9 +418,10 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
 }
 
 /*
- * The data directory's key is replaced in three steps that a crash can
- * stop anywhere (srv_key_load() finishes or undoes them): the new key
- * beside the old, the store re-sealed, the new key renamed over the old.
+ * The data directory's key is replaced in steps that a crash can stop
+ * anywhere (gateway.c finishes or undoes them at the next start): the new
+ * key beside the old, the store re-sealed, the token file's hash key
+ * wrapped for it, the new key renamed over the old.
  */
 static enum gw_err rekey_data_dir(const struct vault *old,
                                   const struct vault *next,
@@ -434,8 +435,6 @@ static enum gw_err rekey_data_dir(const struct vault *old,
         unlink(paths->next_key);
         return err->code;
     }
-    /* The store is sealed for the new key now, which a restart takes
-       (gateway.c finishes the rename); so must the token file be. */
     if (srv_tokens_rekey(tokens, next, err) != GW_OK)
         return err->code;
     if (rename(paths->next_key, paths->key) != 0)

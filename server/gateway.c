@@ -42,29 +42,71 @@ bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
 }
 
 /*
- * A rekey writes the new key beside the old one, re-seals the store, then
- * renames the new key over the old. Stopped between the last two steps,
- * the store is sealed for the new key: finish the rename. Stopped
- * earlier, the store still matches the old key: drop the new one.
+ * Seals for `next` what of the store and the token file a stopped rekey
+ * left sealed for `old`; `store_id` and `tokens_id` say for which key
+ * each is now.
+ */
+static enum gw_err carry_over(const struct srv_paths *paths,
+                              const struct vault *old, const struct vault *next,
+                              const char *store_id, const char *tokens_id,
+                              struct gw_error *err)
+{
+    struct srv_tokens *tokens;
+    enum gw_err rc;
+    size_t n;
+
+    if (strcmp(store_id, vault_key_id(old)) == 0 &&
+        srv_store_rekey(paths->credentials, old, next, &n, err) != GW_OK)
+        return err->code;
+    if (strcmp(tokens_id, vault_key_id(old)) != 0)
+        return GW_OK;
+    tokens = srv_tokens_open(paths->tokens, old, NULL, err);
+    if (tokens == NULL)
+        return err->code;
+    rc = srv_tokens_rekey(tokens, next, err);
+    srv_tokens_free(tokens);
+    return rc;
+}
+
+/*
+ * A rekey writes the new key beside the old one, seals the store and the
+ * token file for it, one after the other, then renames the new key over
+ * the old. Stopped once either file is sealed for the new key, the rekey
+ * is finished here: the other file is carried over, the key renamed.
+ * Stopped before, every file still matches the old key: the new one is
+ * dropped. Either way every file matches the one key that stays.
  */
 static void finish_rekey(const struct srv_paths *paths)
 {
-    char store_id[VAULT_KEY_ID_LEN + 1];
+    char store_id[VAULT_KEY_ID_LEN + 1], tokens_id[VAULT_KEY_ID_LEN + 1];
     struct gw_error err = {0};
-    struct vault *next;
+    struct vault *old, *next;
+    bool begun;
 
     if (access(paths->next_key, F_OK) != 0)
         return;
     next = vault_load(paths->next_key, &err);
+    old = vault_load(paths->key, &err);
     srv_store_key_id(paths->credentials, store_id);
-    if (next != NULL && strcmp(store_id, vault_key_id(next)) == 0 &&
-        rename(paths->next_key, paths->key) == 0) {
-        vault_save(next, NULL, paths->public_key, &err);
-        log_warn("event=rekey_finished key_id=%s", vault_key_id(next));
-    } else {
+    srv_tokens_key_id(paths->tokens, tokens_id);
+    begun = next != NULL && old != NULL &&
+            (strcmp(store_id, vault_key_id(next)) == 0 ||
+             strcmp(tokens_id, vault_key_id(next)) == 0);
+    if (!begun) {
         unlink(paths->next_key);
         log_warn("event=rekey_abandoned path=%s", paths->next_key);
+    } else if (carry_over(paths, old, next, store_id, tokens_id, &err) !=
+                   GW_OK ||
+               rename(paths->next_key, paths->key) != 0) {
+        /* The new key stays: files are sealed for it. */
+        log_error("event=rekey_unfinished path=%s detail=\"%s\"",
+                  paths->next_key,
+                  err.code != GW_OK ? err.detail : strerror(errno));
+    } else {
+        vault_save(next, NULL, paths->public_key, &err);
+        log_warn("event=rekey_finished key_id=%s", vault_key_id(next));
     }
+    vault_free(old);
     vault_free(next);
 }
 

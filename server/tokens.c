@@ -225,6 +225,19 @@ enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
     return rc;
 }
 
+void srv_tokens_key_id(const char *path, char *key_id)
+{
+    struct api_tokens_keying keying;
+    struct gw_error err = {0};
+    struct api_token *v = NULL;
+    size_t n;
+
+    key_id[0] = '\0';
+    if (read_list(path, &v, &n, &keying, &err) == GW_OK && keying.version == 2)
+        snprintf(key_id, VAULT_KEY_ID_LEN + 1, "%s", keying.key_id);
+    free(v);
+}
+
 void srv_tokens_free(struct srv_tokens *t)
 {
     if (t == NULL)

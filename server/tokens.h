@@ -44,6 +44,10 @@ enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
                              struct gw_error *err);
 void srv_tokens_free(struct srv_tokens *t);
 
+/* The key id the hash key of the token file at `path` is wrapped for,
+   into `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
+void srv_tokens_key_id(const char *path, char *key_id);
+
 /*
  * True when `token` is the bootstrap token or a stored one, with who it
  * is in `caller` (hash left empty). Every stored hash is compared, in

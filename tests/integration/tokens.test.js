@@ -284,6 +284,82 @@ describe('the key of the token hashes', () => {
     assertCleanRun(gw);
   });
 
+  /*
+   * A rekey stopped by a crash leaves the new key beside the old one and
+   * some of the files sealed for it. Each such state is made from the
+   * files before and after a real rekey; the next start must leave every
+   * file matching one key, with the stored credential and the token
+   * working.
+   */
+  describe('a rekey stopped half-way', () => {
+    const FILES = ['gateway.key', 'gateway.pub', 'credentials.json', 'tokens.json'];
+
+    /* { before, after, token }: the files of a data directory with a
+     * stored credential and a token, before and after `rekey`. */
+    async function snapshots() {
+      const dir = makeDataDir();
+      try {
+        const token = (await runOk(['token', 'create', 'ci', '--scope', 'admin'], { dataDir: dir })).trim();
+        const gw = await startGateway({ dataDir: dir, secrets: [token] });
+        try {
+          const put = await request(gw, 'PUT', '/v1/credentials/billing', { body: { host: '127.0.0.1', port: 25, username: 'u', password: 'pw-stored' } });
+          assert.equal(put.status, 201, put.text);
+        } finally {
+          await gw.stop();
+        }
+        const read = () => Object.fromEntries(FILES.map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+        const before = read();
+        await runOk(['rekey'], { dataDir: dir });
+        return { before, after: read(), token };
+      } finally {
+        removeDir(dir);
+      }
+    }
+
+    /* A data directory holding `files` (name to content). */
+    function dirOf(files) {
+      const dir = makeDataDir();
+      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });
+      return dir;
+    }
+
+    const states = [
+      ['after the store was re-sealed, before the token file', 'finished', (b, a) => ({ ...b, 'gateway.key.next': a['gateway.key'], 'credentials.json': a['credentials.json'] })],
+      ['after the token file, with no stored credential yet', 'finished', (b, a) => {
+        const { 'credentials.json': _, ...rest } = b;
+        return { ...rest, 'gateway.key.next': a['gateway.key'], 'tokens.json': a['tokens.json'] };
+      }],
+      ['after the new key was written, before anything else', 'abandoned', (b, a) => ({ ...b, 'gateway.key.next': a['gateway.key'] })],
+    ];
+    for (const [when, outcome, make] of states) {
+      it(`${when}: the next start ${outcome === 'finished' ? 'finishes' : 'drops'} it, and every file matches the key`, T, async () => {
+        const { before, after, token } = await snapshots();
+        const dir = dirOf(make(before, after));
+        try {
+          const gw = await startGateway({ dataDir: dir, secrets: [token] });
+          try {
+            assert.equal((await request(gw, 'GET', '/v1/tokens', { token })).status, 200, 'the token works');
+            const key = (await request(gw, 'GET', '/v1/public-key', { token: null })).json.key_id;
+            const expected = JSON.parse((outcome === 'finished' ? after : before)['tokens.json']).key_id;
+            assert.equal(key, expected);
+            assert.equal(readTokens(dir).key_id, key, 'the token file matches the key');
+            if (fs.existsSync(path.join(dir, 'credentials.json'))) {
+              assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'credentials.json'), 'utf8')).key_id, key);
+              assert.equal((await request(gw, 'GET', '/v1/credentials/billing', { token })).status, 200);
+            }
+            assert.ok(!fs.existsSync(path.join(dir, 'gateway.key.next')), 'the new key is renamed or dropped');
+            assert.match(gw.stderr(), new RegExp(`event=rekey_${outcome}`));
+          } finally {
+            await gw.stop();
+          }
+          assertCleanRun(gw);
+        } finally {
+          removeDir(dir);
+        }
+      });
+    }
+  });
+
   it('rekey wraps the hash key for the new key pair: tokens keep working, the old key opens it no more', T, async () => {
     const dir = makeDataDir();
     try {
