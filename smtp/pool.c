@@ -6,8 +6,9 @@
  *
  * An idle connection is reused newest first, checked with NOOP when it
  * has been idle for a while, closed when idle too long or after many
- * messages. Nothing here runs on its own: expired connections are closed
- * the next time the pool is used, or when it is freed.
+ * messages. A connection on which the server has spoken or hung up while
+ * idle is never reused. Nothing here runs on its own: expired connections
+ * are closed the next time the pool is used, or when it is freed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,14 @@
 #include "log.h"
 #include "sasl.h"
 #include "session.h"
+
+/* Closes a connection the server has left or spoken on: no QUIT. */
+static void conn_drop(struct conn *c)
+{
+    io_discard(&c->io);
+    io_close(&c->io);
+    free(c);
+}
 
 /* Closes an idle connection for good, saying QUIT without waiting. */
 static void conn_close(struct conn *c)
@@ -186,10 +195,17 @@ static struct conn *take_idle(struct smtp_pool *pool, uint64_t now)
 
         pool->idle = c->next;
         pool->n_idle--;
-        if (now - c->idle_since < pool->srv.idle_ms)
+        if (io_pending(&c->io)) {
+            /* Whatever the server said meanwhile, its next reply would
+               not be the one to the next command. */
+            log_debug("event=smtp_idle_drop host=%s", pool->srv.host);
+            conn_drop(c);
+        } else if (now - c->idle_since >= pool->srv.idle_ms) {
+            log_debug("event=smtp_idle_close host=%s", pool->srv.host);
+            conn_close(c);
+        } else {
             return c;
-        log_debug("event=smtp_idle_close host=%s", pool->srv.host);
-        conn_close(c);
+        }
     }
     return NULL;
 }

@@ -98,6 +98,8 @@ struct session {
     bool reused;           /* the connection came from the pool */
     bool ready;            /* greeting, EHLO and AUTH are done: reusable */
     bool unknown;          /* the message went out, its verdict never came */
+    bool no_reuse;         /* the server's state is in doubt: the
+                              connection ends with this send */
     unsigned sends;        /* transactions this connection has carried */
     const char *auth_mech; /* the mechanism AUTH tried; NULL before */
     bool verifying;        /* smtp_pool_verify(): AUTH may not be skipped */

@@ -1,7 +1,8 @@
 'use strict';
 // The upstream connection pool: many messages over few connections, RSET
 // between messages, recovery when the server drops a kept connection or
-// says 421, and no growth of file descriptors or memory over many sends.
+// says 421, no kept connection out of step with its server, and no growth
+// of file descriptors or memory over many sends.
 
 const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -39,6 +40,19 @@ function nextSend(n) {
     read('DATA', '354 go\r\n'),
     readData(`250 queued ${n}\r\n`),
   ];
+}
+
+/* The first transaction, whose reply to the dot is followed by `extra`. */
+function firstSendSayingMore(extra) {
+  return [...firstSend().slice(0, -1), readData(`250 queued 1\r\n${extra}`)];
+}
+
+/* What the gateway sends for one message on a new connection: EHLO,
+ * MAIL, RCPT, DATA and the body as the server read it, then `tail`. */
+function firstWire(conn, tail) {
+  const m = /^EHLO (\S+)\r\n/.exec(conn.text);
+  assert.ok(m, `starts with EHLO <name>: ${JSON.stringify(conn.text.slice(0, 80))}`);
+  return `EHLO ${m[1]}\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n${conn.data}.\r\n${tail}`;
 }
 
 /*
@@ -176,6 +190,71 @@ describe('the upstream connection pool', () => {
     assert.equal(srv.connections.length, 2);
     assert.deepEqual(srv.connections[1].mismatches, []);
   });
+
+  it('a line after the reply to the dot: that connection is not kept', T, async () => {
+    const srv = await startScripted([
+      firstSendSayingMore('250 2.1.5 Ok\r\n'),
+      [...firstSend(), read('QUIT', '221 bye\r\n')],
+    ]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await srv.waitForClose(0, 10000);
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 2);
+    for (const c of srv.connections) assert.deepEqual(c.mismatches, []);
+    // Out of step, the first connection is closed without another word:
+    // its next reply could not be told from the stray line.
+    assert.equal(srv.connections[0].text, firstWire(srv.connections[0], ''));
+    assert.equal(srv.connections[1].text, firstWire(srv.connections[1], 'QUIT\r\n'));
+  });
+
+  for (const [reply, tail, end] of [
+    ['500 5.5.1 unrecognized command', 'QUIT\r\n', [read('QUIT', '221 bye\r\n'), { close: true }]],
+    ['421 4.3.2 pool.test is shutting down', '', [{ close: true }]],
+  ]) {
+    it(`RSET after a refusal answered ${reply.slice(0, 3)}: the connection is closed, the next send opens a new one`, T, async () => {
+      const srv = await startScripted([
+        [
+          say('220 pool.test ESMTP\r\n'),
+          read(/^EHLO \S+$/, '250-pool.test\r\n250 8BITMIME\r\n'),
+          read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
+          read('RCPT TO:<b@example.com>', '550 5.1.1 no such user\r\n'),
+          read('RSET', `${reply}\r\n`),
+          ...end,
+        ],
+        [...firstSend(), read('QUIT', '221 bye\r\n')],
+      ]);
+      const gw = await startGateway({ smtpPort: srv.port });
+      try {
+        let r = await send(gw, MSG);
+        assert.equal(r.json.status, 'failed', r.text);
+        assert.match(r.json.error, /550 5\.1\.1 no such user/);
+        await srv.waitForClose(0, 10000);
+        r = await send(gw, MSG);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.status, 'sent');
+      } finally {
+        await gw.stop();
+        await srv.close();
+      }
+      assertCleanRun(gw);
+      assert.equal(srv.connections.length, 2);
+      for (const c of srv.connections) assert.deepEqual(c.mismatches, []);
+      const first = srv.connections[0].text;
+      const name = /^EHLO (\S+)\r\n/.exec(first)[1];
+      assert.equal(first, `EHLO ${name}\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRSET\r\n${tail}`);
+      assert.equal(srv.connections[1].text, firstWire(srv.connections[1], 'QUIT\r\n'));
+    });
+  }
 
   it('GATEWAY_SMTP_IDLE_TIMEOUT=0 opens a connection for every send', T, async () => {
     const smtp = await startSmtpServer();

@@ -20,7 +20,8 @@
     SUITE(sasl)                                                                \
     SUITE(rawmsg)                                                              \
     SUITE(vault)                                                               \
-    SUITE(records)
+    SUITE(records)                                                             \
+    SUITE(pool)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES
