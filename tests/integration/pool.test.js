@@ -13,6 +13,7 @@ const { SMTPServer } = require('smtp-server');
 const { assertCleanRun, cleanupAll, send, sleep, startGateway } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { startScripted, send: say, read, readData } = require('./lib/scripted');
+const { getCerts } = require('./lib/certs');
 
 const T = { timeout: 60000 };
 
@@ -43,9 +44,12 @@ function nextSend(n) {
   ];
 }
 
-/* The first transaction, whose reply to the dot is followed by `extra`. */
-function firstSendSayingMore(extra) {
-  return [...firstSend().slice(0, -1), readData(`250 queued 1\r\n${extra}`)];
+/* The first transaction, whose reply to the dot is followed by `extra`;
+ * `ehlo` replaces the EHLO reply. */
+function firstSendSayingMore(extra, ehlo) {
+  const steps = firstSend().slice(0, -1);
+  if (ehlo) steps[1] = read(/^EHLO \S+$/, ehlo);
+  return [...steps, readData(`250 queued 1\r\n${extra}`)];
 }
 
 /* What the gateway sends for one message on a new connection: EHLO,
@@ -94,18 +98,23 @@ function socketsTo(pid, port) {
 
 /*
  * Records the raw bytes each connection to `smtp` (a startSmtpServer())
- * brings, and whether the client closed it: [{ text, ended }].
+ * brings, whether the client closed it, and whether it is closed at all:
+ * [{ text, ended, closed }]. Under TLS the raw socket reports no data
+ * and no end, only its close.
  */
 function watchConnections(smtp) {
   const seen = [];
   smtp.server.server.on('connection', (socket) => {
-    const c = { text: '', ended: false };
+    const c = { text: '', ended: false, closed: false };
     seen.push(c);
     socket.on('data', (d) => {
       c.text += d.toString('latin1');
     });
     socket.on('end', () => {
       c.ended = true;
+    });
+    socket.on('close', () => {
+      c.closed = true;
     });
   });
   return seen;
@@ -247,9 +256,12 @@ describe('the upstream connection pool', () => {
     assert.deepEqual(srv.connections[1].mismatches, []);
   });
 
-  it('a line after the reply to the dot: that connection is not kept', T, async () => {
+  for (const [how, ehlo] of [
+    ['', undefined],
+    [' (PIPELINING)', '250-pool.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n'],
+  ]) it(`a line after the reply to the dot${how}: that connection is not kept`, T, async () => {
     const srv = await startScripted([
-      firstSendSayingMore('250 2.1.5 Ok\r\n'),
+      firstSendSayingMore('250 2.1.5 Ok\r\n', ehlo),
       [...firstSend(), read('QUIT', '221 bye\r\n')],
     ]);
     const gw = await startGateway({ smtpPort: srv.port });
@@ -352,6 +364,33 @@ describe('the upstream connection pool', () => {
     }
     assertCleanRun(gw);
     assert.equal(seen.length, 1);
+  });
+
+  it('over TLS too, an idle connection is ended once the idle timeout has passed', T, async () => {
+    const certs = await getCerts();
+    const smtp = await startSmtpServer({ secure: true, tls: { key: certs.server.key, cert: certs.server.cert } });
+    const seen = watchConnections(smtp);
+    const gw = await startGateway({
+      smtpPort: smtp.port,
+      env: {
+        GATEWAY_SMTP_HOST: 'localhost',
+        GATEWAY_SMTP_TLS: 'implicit',
+        GATEWAY_SMTP_CA_FILE: certs.caFile,
+        GATEWAY_SMTP_IDLE_TIMEOUT: 1,
+      },
+    });
+    try {
+      const r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await until(() => seen.length === 1 && seen[0].closed, 10000, 'the idle connection ends');
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server');
+      assert.match(gw.stderr(), /event=smtp_idle_close /, 'ended by the gateway, with QUIT');
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+    assert.deepEqual(smtp.errors, []);
   });
 
   it('a server that closes an idle connection: the gateway closes its end at once, and the next send opens a new one', T, async () => {
