@@ -764,20 +764,21 @@ static struct conn *session_keep(struct session *s)
     const struct smtp_server *srv = &s->pool->srv;
     struct conn *c;
 
-    if (s->state == S_QUIT && io_pending(&s->io)) {
-        /* The server said more than its reply, or hung up: every later
-           reply would be taken for the wrong command, QUIT's included. */
-        log_warn("event=smtp_out_of_step host=%s detail=\"the server sent "
-                 "more than its reply; the connection is closed\"",
-                 srv->host);
-        session_set_state(s, S_DONE);
-        return NULL;
-    }
     if (s->state != S_QUIT || !s->ready || s->no_reuse || srv->idle_ms == 0 ||
         s->sends >= POOL_SENDS_MAX ||
         (srv->username != NULL && !s->authenticated &&
          !srv->ignore_failed_auth))
         return NULL;
+    if (io_pending(&s->io)) {
+        /* The server said more than its reply, or hung up: every later
+           reply would be taken for the wrong command, QUIT's included. */
+        log_warn("event=smtp_out_of_step host=%s detail=\"the server sent "
+                 "more than its reply, or closed the connection; the "
+                 "connection is closed\"",
+                 srv->host);
+        session_set_state(s, S_DONE);
+        return NULL;
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
