@@ -29,9 +29,10 @@ struct entry {
 struct srv_store {
     char path[4096];
     const struct vault *vault;
-    pthread_mutex_t lock; /* the lists and every entry's refs */
-    pthread_mutex_t edit; /* one change (and file write) at a time */
-    struct entry **v;     /* the stored credentials */
+    struct smtp_reaper *reaper; /* closes the pools' idle connections */
+    pthread_mutex_t lock;       /* the lists and every entry's refs */
+    pthread_mutex_t edit;       /* one change (and file write) at a time */
+    struct entry **v;           /* the stored credentials */
     size_t n;
     struct entry *env_default;           /* NULL when none */
     struct srv_file_stamp stamp;         /* the file as last read or written */
@@ -105,7 +106,8 @@ static enum gw_err check_boxes(const struct entry *e, struct gw_error *err)
 }
 
 /* Builds the pool of `e` from its settings and sealed secrets. */
-static enum gw_err build_pool(struct entry *e, struct gw_error *err)
+static enum gw_err build_pool(struct entry *e, struct smtp_reaper *reaper,
+                              struct gw_error *err)
 {
     struct smtp_server srv;
 
@@ -119,7 +121,7 @@ static enum gw_err build_pool(struct entry *e, struct gw_error *err)
     };
     if (srv.username != NULL)
         srv.secrets = &e->secrets;
-    e->pool = smtp_pool_new(&srv, e->cred.pool, err);
+    e->pool = smtp_pool_new(&srv, e->cred.pool, reaper, err);
     return e->pool != NULL ? GW_OK : err->code;
 }
 
@@ -129,7 +131,7 @@ static enum gw_err build_pool(struct entry *e, struct gw_error *err)
  * entry is kept, unusable, with the reason.
  */
 static struct entry *entry_new(const struct api_credential *c, bool from_env,
-                               const struct vault *vault, bool strict,
+                               const struct srv_store *st, bool strict,
                                struct gw_error *err)
 {
     struct entry *e = calloc(1, sizeof(*e));
@@ -139,10 +141,10 @@ static struct entry *entry_new(const struct api_credential *c, bool from_env,
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     e->cred = *c;
     e->from_env = from_env;
-    e->vault = vault;
+    e->vault = st->vault;
     e->refs = 1;
     if (check_boxes(e, &why) == GW_OK)
-        build_pool(e, &why);
+        build_pool(e, st->reaper, &why);
     else
         e->box_failed = true;
     if (e->pool != NULL)
@@ -231,7 +233,7 @@ static enum gw_err load_file(struct srv_store *st, struct gw_error *err)
                  st->path, key_id, vault_key_id(st->vault));
     st->v = calloc(n + 1, sizeof(*st->v));
     for (size_t i = 0; st->v != NULL && i < n && rc == GW_OK; i++) {
-        st->v[i] = entry_new(&creds[i], false, st->vault, false, err);
+        st->v[i] = entry_new(&creds[i], false, st, false, err);
         rc = st->v[i] != NULL ? GW_OK : err->code;
         st->n += rc == GW_OK;
     }
@@ -254,10 +256,11 @@ struct srv_store *srv_store_open(const char *path, const struct vault *vault,
     st->vault = vault;
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->edit, NULL);
-    if (load_file(st, err) != GW_OK)
+    st->reaper = smtp_reaper_new(err);
+    if (st->reaper == NULL || load_file(st, err) != GW_OK)
         goto fail;
     if (env_default != NULL) {
-        st->env_default = entry_new(env_default, true, vault, false, err);
+        st->env_default = entry_new(env_default, true, st, false, err);
         if (st->env_default == NULL)
             goto fail;
         /* Settings in the environment are checked like every other
@@ -287,6 +290,8 @@ void srv_store_free(struct srv_store *st)
     for (size_t i = 0; i < st->n; i++)
         entry_release(st, st->v[i]);
     entry_release(st, st->env_default);
+    /* Every pool is gone now (no send may hold one): the reaper last. */
+    smtp_reaper_free(st->reaper);
     free(st->v);
     pthread_mutex_destroy(&st->lock);
     pthread_mutex_destroy(&st->edit);
@@ -489,7 +494,7 @@ static enum gw_err replace(struct srv_store *st, struct entry *e, bool *created,
 enum gw_err srv_store_set(struct srv_store *st, const struct api_credential *c,
                           bool *created, struct gw_error *err)
 {
-    struct entry *e = entry_new(c, false, st->vault, true, err);
+    struct entry *e = entry_new(c, false, st, true, err);
     enum gw_err rc;
 
     if (e == NULL)

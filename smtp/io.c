@@ -36,6 +36,28 @@ void io_close(struct io *io)
     io_init(io);
 }
 
+bool io_pending(const struct io *io)
+{
+    struct pollfd p = {.fd = io->fd, .events = POLLIN};
+
+    if (io->rstart < io->rend)
+        return true;
+    /* A failed poll() counts as pending too: the connection is dropped
+       rather than trusted. */
+    return io->fd >= 0 && poll(&p, 1, 0) != 0;
+}
+
+void io_discard(struct io *io)
+{
+    char sink[4096];
+
+    io->rstart = io->rend = 0;
+    for (int i = 0; io->fd >= 0 && i < 16; i++) {
+        if (recv(io->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+            break;
+    }
+}
+
 /*
  * Waits until `fd` is ready for `events` or the deadline passes. Returns
  * 1 when ready, 0 on time-out, -1 on error (errno set).

@@ -68,6 +68,21 @@ enum gw_err io_read_line(struct io *io, char *line, size_t max, size_t *len,
 enum gw_err io_read_some(struct io *io, void *p, size_t n, size_t *got,
                          uint64_t deadline, struct gw_error *err);
 
+/*
+ * True when the server has sent something not read yet, closed its end,
+ * or the connection failed: bytes in the buffer, or a socket readable
+ * right now (never waits). A connection between transactions has nothing
+ * to say, so any of these means it cannot be used for the next one.
+ */
+bool io_pending(const struct io *io);
+
+/*
+ * Reads and drops what has arrived, without waiting, so that closing
+ * the socket next ends it with FIN rather than a reset. Bounded: a peer
+ * that keeps sending is not read to its end.
+ */
+void io_discard(struct io *io);
+
 /* Closes the connection; harmless when closed. */
 void io_close(struct io *io);
 

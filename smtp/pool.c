@@ -6,12 +6,20 @@
  *
  * An idle connection is reused newest first, checked with NOOP when it
  * has been idle for a while, closed when idle too long or after many
- * messages. Nothing here runs on its own: expired connections are closed
- * the next time the pool is used, or when it is freed.
+ * messages. A connection on which the server has spoken or hung up while
+ * idle is never reused. The reaper, a thread shared by many pools, ends
+ * idle connections on time and notices the server's hang-ups between
+ * sends; without one, expired connections are closed the next time the
+ * pool is used, or when it is freed.
  */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,12 +27,51 @@
 #include "sasl.h"
 #include "session.h"
 
-/* Closes an idle connection for good, saying QUIT without waiting. */
-static void conn_close(struct conn *c)
+/* How long the reaper waits for the answer to its QUIT before closing. */
+#define REAPER_QUIT_WAIT_MS 2000
+
+/* How long QUIT may take to write; an idle connection takes it at once. */
+#define QUIT_WRITE_MS 100
+
+/* The reaper looks at its pools at most this often: under load, sends
+   give connections back thousands of times a second, and each need not
+   cost a look. */
+#define REAPER_ROUND_MS 100
+
+struct smtp_reaper {
+    pthread_t thread;
+    pthread_mutex_t lock;    /* pools and stop; held while the thread
+                                works on a pool, so none is freed then */
+    struct smtp_pool *pools; /* the pools looked after */
+    bool stop;
+    int wake_fd;        /* an eventfd: a write wakes the thread */
+    atomic_bool woken;  /* wake_fd was written since the last round */
+    struct pollfd *fds; /* the thread's: the sockets of one wait */
+    size_t n_fds, max_fds;
+    bool fds_short; /* some sockets did not fit in fds */
+};
+
+/* Closes a connection the server has left or spoken on: no QUIT. */
+static void conn_drop(struct conn *c)
+{
+    io_discard(&c->io);
+    io_close(&c->io);
+    free(c);
+}
+
+/* Says QUIT on an idle connection; false when it cannot be written. */
+static bool conn_say_quit(struct conn *c)
 {
     struct gw_error ignored = {0};
 
-    io_write(&c->io, "QUIT\r\n", 6, io_now_ms() + 100, &ignored);
+    return io_write(&c->io, "QUIT\r\n", 6, io_now_ms() + QUIT_WRITE_MS,
+                    &ignored) == GW_OK;
+}
+
+/* Closes an idle connection for good, saying QUIT without waiting. */
+static void conn_close(struct conn *c)
+{
+    conn_say_quit(c);
     io_close(&c->io);
     free(c);
 }
@@ -109,7 +156,51 @@ static bool copy_server(struct smtp_pool *pool, const struct smtp_server *srv)
     return !oom && mine->helo_name != NULL;
 }
 
+static void reaper_poke(struct smtp_reaper *r)
+{
+    uint64_t one = 1;
+
+    /* A full counter already means "wake up": nothing to do then. */
+    if (write(r->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("event=reaper_wake_failed detail=\"%s\"", strerror(errno));
+}
+
+/*
+ * Wakes the reaper, so that it looks at its pools again: once per round
+ * is enough, since the round sees every change made before it.
+ */
+static void reaper_wake(struct smtp_reaper *r)
+{
+    if (!atomic_exchange(&r->woken, true))
+        reaper_poke(r);
+}
+
+static void reaper_add(struct smtp_reaper *r, struct smtp_pool *pool)
+{
+    pthread_mutex_lock(&r->lock);
+    pool->reaper = r;
+    pool->reaper_next = r->pools;
+    r->pools = pool;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Once this returns, the reaper never touches `pool` again. */
+static void reaper_remove(struct smtp_pool *pool)
+{
+    struct smtp_reaper *r = pool->reaper;
+    struct smtp_pool **at;
+
+    pthread_mutex_lock(&r->lock);
+    for (at = &r->pools; *at != NULL && *at != pool; at = &(*at)->reaper_next)
+        ;
+    if (*at == pool)
+        *at = pool->reaper_next;
+    pthread_mutex_unlock(&r->lock);
+    pool->reaper = NULL;
+}
+
 struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
+                                struct smtp_reaper *reaper,
                                 struct gw_error *err)
 {
     struct smtp_pool *pool;
@@ -134,6 +225,8 @@ struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
                      "false: the server's certificate is not checked\"",
                      srv->host);
     }
+    if (reaper != NULL)
+        reaper_add(reaper, pool);
     return pool;
 fail:
     smtp_pool_free(pool);
@@ -155,6 +248,8 @@ void smtp_pool_free(struct smtp_pool *pool)
 
     if (pool == NULL)
         return;
+    if (pool->reaper != NULL)
+        reaper_remove(pool);
     srv = &pool->srv;
     free_wiped(srv->host);
     free_wiped(srv->helo_name);
@@ -173,6 +268,12 @@ void smtp_pool_free(struct smtp_pool *pool)
         pool->idle = c->next;
         conn_close(c);
     }
+    while (pool->closing != NULL) {
+        struct conn *c = pool->closing;
+
+        pool->closing = c->next;
+        conn_drop(c);
+    }
     tls_config_free(pool->tls);
     pthread_mutex_destroy(&pool->lock);
     free(pool);
@@ -186,10 +287,17 @@ static struct conn *take_idle(struct smtp_pool *pool, uint64_t now)
 
         pool->idle = c->next;
         pool->n_idle--;
-        if (now - c->idle_since < pool->srv.idle_ms)
+        if (io_pending(&c->io)) {
+            /* Whatever the server said meanwhile, its next reply would
+               not be the one to the next command. */
+            log_debug("event=smtp_idle_drop host=%s", pool->srv.host);
+            conn_drop(c);
+        } else if (now - c->idle_since >= pool->srv.idle_ms) {
+            log_debug("event=smtp_idle_close host=%s", pool->srv.host);
+            conn_close(c);
+        } else {
             return c;
-        log_debug("event=smtp_idle_close host=%s", pool->srv.host);
-        conn_close(c);
+        }
     }
     return NULL;
 }
@@ -265,6 +373,7 @@ enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out)
 
 void pool_release(struct smtp_pool *pool, struct conn *keep)
 {
+    struct smtp_reaper *reaper = keep != NULL ? pool->reaper : NULL;
     struct waiter *next;
 
     pthread_mutex_lock(&pool->lock);
@@ -284,4 +393,228 @@ void pool_release(struct smtp_pool *pool, struct conn *keep)
         pool->busy--;
     }
     pthread_mutex_unlock(&pool->lock);
+    /* A new idle connection: the reaper watches it from now on. */
+    if (reaper != NULL)
+        reaper_wake(reaper);
+}
+
+/* Adds `fd` to the sockets of the next wait, growing the array. */
+static void reaper_watch(struct smtp_reaper *r, int fd)
+{
+    if (r->n_fds == r->max_fds) {
+        size_t max = r->max_fds ? 2 * r->max_fds : 64;
+        struct pollfd *fds = realloc(r->fds, max * sizeof(*fds));
+
+        if (fds == NULL) {
+            r->fds_short = true;
+            return;
+        }
+        r->fds = fds;
+        r->max_fds = max;
+    }
+    r->fds[r->n_fds++] = (struct pollfd){.fd = fd, .events = POLLIN};
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/*
+ * One look at the idle connections of `pool`: those the server spoke on
+ * or closed go to `*drop`, those idle for idle_ms to `*quit`; of those
+ * already sent QUIT, the ones answered or waited for long enough go to
+ * `*drop`. The rest are watched. Returns when the next one falls due.
+ */
+static uint64_t reap_pool(struct smtp_reaper *r, struct smtp_pool *pool,
+                          uint64_t now, struct conn **quit, struct conn **drop)
+{
+    uint64_t due = UINT64_MAX;
+    struct conn **at, *c;
+
+    pthread_mutex_lock(&pool->lock);
+    for (at = &pool->idle; (c = *at) != NULL;) {
+        uint64_t expiry = c->idle_since + pool->srv.idle_ms;
+        bool pending = io_pending(&c->io);
+
+        if (!pending && now < expiry) {
+            due = earlier(due, expiry);
+            reaper_watch(r, c->io.fd);
+            at = &c->next;
+            continue;
+        }
+        *at = c->next;
+        pool->n_idle--;
+        c->next = pending ? *drop : *quit;
+        *(pending ? drop : quit) = c;
+    }
+    for (at = &pool->closing; (c = *at) != NULL;) {
+        if (!io_pending(&c->io) && now < c->quit_until) {
+            due = earlier(due, c->quit_until);
+            reaper_watch(r, c->io.fd);
+            at = &c->next;
+            continue;
+        }
+        *at = c->next;
+        c->next = *drop;
+        *drop = c;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return due;
+}
+
+/*
+ * Closes what reap_pool() took out, outside the pool's lock so that no
+ * send waits for it: QUIT on the expired ones, which then wait on the
+ * pool's closing list for the server's answer (closing first would make
+ * the answer meet a closed socket, and the server a reset).
+ */
+static uint64_t reap_close(struct smtp_reaper *r, struct smtp_pool *pool,
+                           uint64_t now, struct conn *quit, struct conn *drop)
+{
+    uint64_t due = UINT64_MAX;
+
+    while (drop != NULL) {
+        struct conn *c = drop;
+
+        drop = c->next;
+        log_debug("event=smtp_idle_drop host=%s", pool->srv.host);
+        conn_drop(c);
+    }
+    while (quit != NULL) {
+        struct conn *c = quit;
+
+        quit = c->next;
+        log_debug("event=smtp_idle_close host=%s", pool->srv.host);
+        if (!conn_say_quit(c)) {
+            conn_drop(c);
+            continue;
+        }
+        c->quit_until = now + REAPER_QUIT_WAIT_MS;
+        due = earlier(due, c->quit_until);
+        reaper_watch(r, c->io.fd);
+        pthread_mutex_lock(&pool->lock);
+        c->next = pool->closing;
+        pool->closing = c;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    return due;
+}
+
+/* One look at every pool; returns when the next connection falls due. */
+static uint64_t reaper_round(struct smtp_reaper *r)
+{
+    uint64_t now = io_now_ms(), due = UINT64_MAX;
+
+    r->n_fds = 0;
+    r->fds_short = false;
+    reaper_watch(r, r->wake_fd);
+    for (struct smtp_pool *p = r->pools; p != NULL; p = p->reaper_next) {
+        struct conn *quit = NULL, *drop = NULL;
+
+        due = earlier(due, reap_pool(r, p, now, &quit, &drop));
+        due = earlier(due, reap_close(r, p, now, quit, drop));
+    }
+    /* Sockets that found no room are looked at again within a second. */
+    if (r->fds_short || r->n_fds == 0)
+        due = earlier(due, now + 1000);
+    return due;
+}
+
+/* The poll() time-out until `due`: -1 for never. */
+static int wait_ms(uint64_t due)
+{
+    uint64_t now = io_now_ms();
+
+    if (due == UINT64_MAX)
+        return -1;
+    if (due <= now)
+        return 0;
+    return due - now > 60000 ? 60000 : (int)(due - now);
+}
+
+/*
+ * Sleeps until a connection falls due, one of the watched sockets stirs
+ * (the server answered QUIT, spoke or hung up; or a send took the
+ * connection and its traffic woke the thread: the next round no longer
+ * watches it) or a pool wakes it, then looks again.
+ */
+static void *reaper_main(void *arg)
+{
+    struct smtp_reaper *r = arg;
+    uint64_t count;
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        uint64_t due = reaper_round(r);
+        uint64_t next = io_now_ms() + REAPER_ROUND_MS;
+        int rest;
+
+        pthread_mutex_unlock(&r->lock);
+        /* A socket closed meanwhile by its send is harmless here: every
+           round decides from the pools' lists, never from this wait. */
+        if (poll(r->fds, r->n_fds, wait_ms(due)) < 0 && errno != EINTR)
+            log_warn("event=reaper_poll_failed detail=\"%s\"", strerror(errno));
+        rest = wait_ms(next);
+        if (rest > 0)
+            poll(NULL, 0, rest);
+        /* Emptied before `woken` is cleared: a wake-up skipped while it
+           was set is for a change the next round sees anyway. */
+        if (read(r->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+            log_warn("event=reaper_wake_failed detail=\"%s\"", strerror(errno));
+        atomic_store(&r->woken, false);
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+struct smtp_reaper *smtp_reaper_new(struct gw_error *err)
+{
+    struct smtp_reaper *r = calloc(1, sizeof(*r));
+    sigset_t all, was;
+    int rc;
+
+    if (r == NULL)
+        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->wake_fd < 0) {
+        gw_error_set(err, GW_EIO, "eventfd: %s", strerror(errno));
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    /* The thread takes no signal: those are for the threads that wait
+       for them (the thread inherits the mask in force here). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &was);
+    rc = pthread_create(&r->thread, NULL, reaper_main, r);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
+    if (rc != 0) {
+        gw_error_set(err, GW_ENOMEM, "cannot start the reaper thread: %s",
+                     strerror(rc));
+        pthread_mutex_destroy(&r->lock);
+        close(r->wake_fd);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void smtp_reaper_free(struct smtp_reaper *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_mutex_unlock(&r->lock);
+    reaper_poke(r);
+    pthread_join(r->thread, NULL);
+    if (r->pools != NULL)
+        log_warn("event=reaper_pools_left detail=\"pools still use the "
+                 "reaper as it stops\"");
+    pthread_mutex_destroy(&r->lock);
+    close(r->wake_fd);
+    free(r->fds);
+    free(r);
 }

@@ -49,6 +49,7 @@ struct conn {
     bool authenticated;
     unsigned sends;      /* transactions it has carried */
     uint64_t idle_since; /* io_now_ms() when it was last given back */
+    uint64_t quit_until; /* after QUIT: when to stop waiting for 221 */
     struct conn *next;
 };
 
@@ -71,6 +72,11 @@ struct smtp_pool {
     pthread_mutex_t lock;
     /* srv.secrets points here when the credential has sealed secrets. */
     struct smtp_secrets secrets;
+    /* The reaper's: connections sent QUIT, waiting for the server to
+       answer or close; and the next pool the reaper looks after. */
+    struct conn *closing;
+    struct smtp_reaper *reaper; /* NULL when none looks after the pool */
+    struct smtp_pool *reaper_next;
 };
 
 /*
@@ -98,6 +104,8 @@ struct session {
     bool reused;           /* the connection came from the pool */
     bool ready;            /* greeting, EHLO and AUTH are done: reusable */
     bool unknown;          /* the message went out, its verdict never came */
+    bool no_reuse;         /* the server's state is in doubt: the
+                              connection ends with this send */
     unsigned sends;        /* transactions this connection has carried */
     const char *auth_mech; /* the mechanism AUTH tried; NULL before */
     bool verifying;        /* smtp_pool_verify(): AUTH may not be skipped */

@@ -639,14 +639,21 @@ static void finish_body(struct session *s)
         session_set_state(s, S_QUIT);
 }
 
-/* Ends the transaction after a refusal; the error stays what it was. */
+/*
+ * Ends the transaction after a refusal; the error stays what it was. A
+ * server that does not answer 250 may still hold part of the transaction
+ * (RFC 5321 4.1.1.5 leaves it no other answer), so the connection ends
+ * with this send.
+ */
 static void do_rset(struct session *s)
 {
     struct gw_error keep = s->res->error;
     int code = s->res->code;
 
-    if (exchange(s, "RSET"))
+    if (exchange(s, "RSET")) {
+        s->no_reuse = s->reply.code != 250;
         session_set_state(s, S_QUIT);
+    }
     s->res->error = keep;
     s->res->code = code;
 }
@@ -775,7 +782,8 @@ static void session_start(struct session *s, struct conn *kept)
 
 /*
  * The connection after the send: kept for the next one when it is clean
- * and ready (greeting, EHLO and AUTH done, no failure of the link), else
+ * and ready (greeting, EHLO and AUTH done, no failure of the link, the
+ * last reply the one expected, and nothing more from the server), else
  * ended with QUIT or closed.
  */
 static struct conn *session_keep(struct session *s)
@@ -783,11 +791,21 @@ static struct conn *session_keep(struct session *s)
     const struct smtp_server *srv = &s->pool->srv;
     struct conn *c;
 
-    if (s->state != S_QUIT || !s->ready || srv->idle_ms == 0 ||
+    if (s->state != S_QUIT || !s->ready || s->no_reuse || srv->idle_ms == 0 ||
         s->sends >= POOL_SENDS_MAX ||
         (srv->username != NULL && !s->authenticated &&
          !srv->ignore_failed_auth))
         return NULL;
+    if (io_pending(&s->io)) {
+        /* The server said more than its reply, or hung up: every later
+           reply would be taken for the wrong command, QUIT's included. */
+        log_warn("event=smtp_out_of_step host=%s detail=\"the server sent "
+                 "more than its reply, or closed the connection; the "
+                 "connection is closed\"",
+                 srv->host);
+        session_set_state(s, S_DONE);
+        return NULL;
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;

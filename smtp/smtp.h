@@ -140,14 +140,35 @@ struct smtp_result {
 };
 
 /*
+ * The thread that looks after the idle connections of many pools between
+ * sends: it ends a connection with QUIT once it has been idle for the
+ * pool's idle_ms (without holding up any send for the reply), and closes
+ * at once a connection the server closed or spoke on while idle. It
+ * sleeps until the next connection falls due or a socket stirs.
+ */
+struct smtp_reaper;
+
+/*
+ * Starts the thread. Returns the reaper, or NULL with `err` set. The
+ * caller frees it with smtp_reaper_free() after every pool given it.
+ */
+struct smtp_reaper *smtp_reaper_new(struct gw_error *err);
+
+/* Stops the thread and waits for it; harmless on NULL. */
+void smtp_reaper_free(struct smtp_reaper *r);
+
+/*
  * Checks `srv` and returns a new pool of at most `size` connections (at
- * least 1), or NULL with `err` set. The caller frees it with
- * smtp_pool_free() once no send uses it.
+ * least 1), or NULL with `err` set. Its idle connections are looked after
+ * by `reaper`, which must outlive the pool; with NULL they are closed
+ * only when a send finds them expired, or when the pool is freed. The
+ * caller frees the pool with smtp_pool_free() once no send uses it.
  */
 struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
+                                struct smtp_reaper *reaper,
                                 struct gw_error *err);
 
-/* Frees the pool; harmless on NULL. */
+/* Frees the pool, saying QUIT on its idle connections; harmless on NULL. */
 void smtp_pool_free(struct smtp_pool *pool);
 
 /*

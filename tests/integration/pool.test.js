@@ -1,7 +1,9 @@
 'use strict';
 // The upstream connection pool: many messages over few connections, RSET
 // between messages, recovery when the server drops a kept connection or
-// says 421, and no growth of file descriptors or memory over many sends.
+// says 421, no kept connection out of step with its server, idle
+// connections closed on time, and no growth of file descriptors or memory
+// over many sends.
 
 const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -11,6 +13,7 @@ const { SMTPServer } = require('smtp-server');
 const { assertCleanRun, cleanupAll, send, sleep, startGateway } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { startScripted, send: say, read, readData } = require('./lib/scripted');
+const { getCerts } = require('./lib/certs');
 
 const T = { timeout: 60000 };
 
@@ -39,6 +42,82 @@ function nextSend(n) {
     read('DATA', '354 go\r\n'),
     readData(`250 queued ${n}\r\n`),
   ];
+}
+
+/* The first transaction, whose reply to the dot is followed by `extra`;
+ * `ehlo` replaces the EHLO reply. */
+function firstSendSayingMore(extra, ehlo) {
+  const steps = firstSend().slice(0, -1);
+  if (ehlo) steps[1] = read(/^EHLO \S+$/, ehlo);
+  return [...steps, readData(`250 queued 1\r\n${extra}`)];
+}
+
+/* What the gateway sends for one message on a new connection: EHLO,
+ * MAIL, RCPT, DATA and the body as the server read it, then `tail`. */
+function firstWire(conn, tail) {
+  const m = /^EHLO (\S+)\r\n/.exec(conn.text);
+  assert.ok(m, `starts with EHLO <name>: ${JSON.stringify(conn.text.slice(0, 80))}`);
+  return `EHLO ${m[1]}\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n${conn.data}.\r\n${tail}`;
+}
+
+/* Resolves once cond() is true, checking every 50 ms for at most `ms`. */
+async function until(cond, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/*
+ * The states of the TCP sockets process `pid` holds to `port` on
+ * 127.0.0.1, from /proc: "ESTABLISHED", "CLOSE_WAIT", ...
+ */
+function socketsTo(pid, port) {
+  const names = { '01': 'ESTABLISHED', '02': 'SYN_SENT', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '09': 'LAST_ACK', '0B': 'CLOSING' };
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m) inodes.add(m[1]);
+  }
+  const states = [];
+  const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of fs.readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || f[2] !== want || !inodes.has(f[9])) continue;
+    states.push(names[f[3]] || f[3]);
+  }
+  return states;
+}
+
+/*
+ * Records the raw bytes each connection to `smtp` (a startSmtpServer())
+ * brings, whether the client closed it, and whether it is closed at all:
+ * [{ text, ended, closed }]. Under TLS the raw socket reports no data
+ * and no end, only its close.
+ */
+function watchConnections(smtp) {
+  const seen = [];
+  smtp.server.server.on('connection', (socket) => {
+    const c = { text: '', ended: false, closed: false };
+    seen.push(c);
+    socket.on('data', (d) => {
+      c.text += d.toString('latin1');
+    });
+    socket.on('end', () => {
+      c.ended = true;
+    });
+    socket.on('close', () => {
+      c.closed = true;
+    });
+  });
+  return seen;
 }
 
 /*
@@ -175,6 +254,165 @@ describe('the upstream connection pool', () => {
     assertCleanRun(gw);
     assert.equal(srv.connections.length, 2);
     assert.deepEqual(srv.connections[1].mismatches, []);
+  });
+
+  for (const [how, ehlo] of [
+    ['', undefined],
+    [' (PIPELINING)', '250-pool.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n'],
+  ]) it(`a line after the reply to the dot${how}: that connection is not kept`, T, async () => {
+    const srv = await startScripted([
+      firstSendSayingMore('250 2.1.5 Ok\r\n', ehlo),
+      [...firstSend(), read('QUIT', '221 bye\r\n')],
+    ]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await srv.waitForClose(0, 10000);
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 2);
+    for (const c of srv.connections) assert.deepEqual(c.mismatches, []);
+    // Out of step, the first connection is closed without another word:
+    // its next reply could not be told from the stray line.
+    assert.equal(srv.connections[0].text, firstWire(srv.connections[0], ''));
+    assert.equal(srv.connections[1].text, firstWire(srv.connections[1], 'QUIT\r\n'));
+  });
+
+  it('a line a moment after the reply to the dot: the idle connection is closed before the next send', T, async () => {
+    const srv = await startScripted([
+      [...firstSend(), { delay: 200 }, say('250 2.1.5 Ok\r\n')],
+      [...firstSend(), read('QUIT', '221 bye\r\n')],
+    ]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await srv.waitForClose(0, 10000);
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 2);
+    for (const c of srv.connections) assert.deepEqual(c.mismatches, []);
+    assert.equal(srv.connections[0].text, firstWire(srv.connections[0], ''));
+    assert.equal(srv.connections[1].text, firstWire(srv.connections[1], 'QUIT\r\n'));
+  });
+
+  for (const [reply, tail, end] of [
+    ['500 5.5.1 unrecognized command', 'QUIT\r\n', [read('QUIT', '221 bye\r\n'), { close: true }]],
+    ['421 4.3.2 pool.test is shutting down', '', [{ close: true }]],
+  ]) {
+    it(`RSET after a refusal answered ${reply.slice(0, 3)}: the connection is closed, the next send opens a new one`, T, async () => {
+      const srv = await startScripted([
+        [
+          say('220 pool.test ESMTP\r\n'),
+          read(/^EHLO \S+$/, '250-pool.test\r\n250 8BITMIME\r\n'),
+          read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
+          read('RCPT TO:<b@example.com>', '550 5.1.1 no such user\r\n'),
+          read('RSET', `${reply}\r\n`),
+          ...end,
+        ],
+        [...firstSend(), read('QUIT', '221 bye\r\n')],
+      ]);
+      const gw = await startGateway({ smtpPort: srv.port });
+      try {
+        let r = await send(gw, MSG);
+        assert.equal(r.json.status, 'failed', r.text);
+        assert.match(r.json.error, /550 5\.1\.1 no such user/);
+        await srv.waitForClose(0, 10000);
+        r = await send(gw, MSG);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.status, 'sent');
+      } finally {
+        await gw.stop();
+        await srv.close();
+      }
+      assertCleanRun(gw);
+      assert.equal(srv.connections.length, 2);
+      for (const c of srv.connections) assert.deepEqual(c.mismatches, []);
+      const first = srv.connections[0].text;
+      const name = /^EHLO (\S+)\r\n/.exec(first)[1];
+      assert.equal(first, `EHLO ${name}\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nRSET\r\n${tail}`);
+      assert.equal(srv.connections[1].text, firstWire(srv.connections[1], 'QUIT\r\n'));
+    });
+  }
+
+  it('an idle connection is ended with QUIT once the idle timeout has passed', T, async () => {
+    const smtp = await startSmtpServer();
+    const seen = watchConnections(smtp);
+    const gw = await startGateway({ smtpPort: smtp.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 1 } });
+    try {
+      const r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await until(() => seen.length === 1 && seen[0].ended, 10000, 'the gateway closes the idle connection');
+      assert.match(seen[0].text, /\r\n\.\r\nQUIT\r\n$/, 'QUIT after the message, and nothing else');
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server');
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(seen.length, 1);
+  });
+
+  it('over TLS too, an idle connection is ended once the idle timeout has passed', T, async () => {
+    const certs = await getCerts();
+    const smtp = await startSmtpServer({ secure: true, tls: { key: certs.server.key, cert: certs.server.cert } });
+    const seen = watchConnections(smtp);
+    const gw = await startGateway({
+      smtpPort: smtp.port,
+      env: {
+        GATEWAY_SMTP_HOST: 'localhost',
+        GATEWAY_SMTP_TLS: 'implicit',
+        GATEWAY_SMTP_CA_FILE: certs.caFile,
+        GATEWAY_SMTP_IDLE_TIMEOUT: 1,
+      },
+    });
+    try {
+      const r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await until(() => seen.length === 1 && seen[0].closed, 10000, 'the idle connection ends');
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server');
+      assert.match(gw.stderr(), /event=smtp_idle_close /, 'ended by the gateway, with QUIT');
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+    assert.deepEqual(smtp.errors, []);
+  });
+
+  it('a server that closes an idle connection: the gateway closes its end at once, and the next send opens a new one', T, async () => {
+    // smtp-server says 421 and closes a connection idle for socketTimeout.
+    const smtp = await startSmtpServer({ serverOptions: { socketTimeout: 300 } });
+    const seen = watchConnections(smtp);
+    const gw = await startGateway({ smtpPort: smtp.port });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server (none in CLOSE_WAIT)');
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+      assert.equal(smtp.tcpConnections, 2);
+      assert.doesNotMatch(seen[0].text, /QUIT/, 'no QUIT to a server that has closed');
+    } finally {
+      await gw.stop();
+      await smtp.close();
+    }
+    assertCleanRun(gw);
+    assert.doesNotMatch(gw.stderr(), /event=smtp_reconnect/, 'the second send did not stumble on the closed one');
   });
 
   it('GATEWAY_SMTP_IDLE_TIMEOUT=0 opens a connection for every send', T, async () => {

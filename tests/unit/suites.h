@@ -23,7 +23,8 @@
     SUITE(vault)                                                               \
     SUITE(records)                                                             \
     SUITE(request)                                                             \
-    SUITE(scope)
+    SUITE(scope)                                                               \
+    SUITE(pool)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES

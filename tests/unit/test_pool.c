@@ -1,0 +1,225 @@
+/*
+ * Unit tests of the kept connections (smtp/pool.c, smtp/io.c) over a
+ * socketpair, the test playing the server: when a connection may be
+ * reused, and what the reaper does with idle ones.
+ */
+#include "../../smtp/io.h"
+#include "../../smtp/session.h"
+#include "check.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How long a test waits for the reaper; never reached when it works. */
+#define WAIT_MS 10000
+
+/* A socketpair: [0] the gateway's end (non-blocking), [1] the server's. */
+static bool pair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return false;
+    return fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0;
+}
+
+/*
+ * Reads what the gateway sends on `fd` until it closes its end or
+ * WAIT_MS pass; true when it closed. `out` gets the bytes, NUL-ended.
+ */
+static bool read_to_close(int fd, char *out, size_t max)
+{
+    uint64_t until = io_now_ms() + WAIT_MS;
+    size_t n = 0;
+
+    out[0] = '\0';
+    while (io_now_ms() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t k;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        k = read(fd, out + n, max - 1 - n);
+        if (k <= 0)
+            return k == 0;
+        n += (size_t)k;
+        out[n] = '\0';
+    }
+    return false;
+}
+
+/* Reads from `fd` until `want` has arrived or WAIT_MS pass. */
+static bool read_until(int fd, const char *want, char *out, size_t max)
+{
+    uint64_t until = io_now_ms() + WAIT_MS;
+    size_t n = 0;
+
+    out[0] = '\0';
+    while (strstr(out, want) == NULL && io_now_ms() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t k;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        k = read(fd, out + n, max - 1 - n);
+        if (k <= 0)
+            return false;
+        n += (size_t)k;
+        out[n] = '\0';
+    }
+    return strstr(out, want) != NULL;
+}
+
+/* A pool of one connection to nowhere, kept `idle_ms` between sends. */
+static struct smtp_pool *pool_of(unsigned idle_ms, struct smtp_reaper *r)
+{
+    struct smtp_server srv = {
+        .host = "127.0.0.1", .port = 25, .idle_ms = idle_ms};
+    struct gw_error err = {0};
+
+    return smtp_pool_new(&srv, 1, r, &err);
+}
+
+/* Gives the pool a kept connection on `fd`, as a send that ended would. */
+static bool keep_conn(struct smtp_pool *pool, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c)), *none = NULL;
+
+    if (c == NULL || pool_acquire(pool, &none) != GW_OK || none != NULL) {
+        free(c);
+        return false;
+    }
+    io_init(&c->io);
+    c->io.fd = fd;
+    pool_release(pool, c);
+    return true;
+}
+
+static unsigned idle_count(struct smtp_pool *pool)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&pool->lock);
+    n = pool->n_idle;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
+TEST(pending_sees_bytes_and_hang_ups)
+{
+    struct io io;
+    int sv[2];
+    char c;
+
+    CHECK(pair(sv));
+    io_init(&io);
+    io.fd = sv[0];
+    CHECK(!io_pending(&io));
+    CHECK(write(sv[1], "250 stray\r\n", 11) == 11);
+    CHECK(io_pending(&io));
+    io_discard(&io);
+    CHECK(!io_pending(&io));
+    /* A byte read into the buffer but not consumed counts too. */
+    io.rbuf[0] = 'x';
+    io.rend = 1;
+    CHECK(io_pending(&io));
+    io.rend = 0;
+    close(sv[1]);
+    CHECK(io_pending(&io));
+    CHECK(read(sv[0], &c, 1) == 0);
+    io_close(&io);
+}
+
+TEST(a_connection_the_server_spoke_on_is_not_reused)
+{
+    struct smtp_pool *pool = pool_of(60000, NULL);
+    struct conn *got = NULL;
+    char seen[256];
+    int sv[2];
+
+    CHECK(pool != NULL);
+    CHECK(pair(sv));
+    CHECK(keep_conn(pool, sv[0]));
+    CHECK(write(sv[1], "250 2.1.5 Ok\r\n", 14) == 14);
+    CHECK(pool_acquire(pool, &got) == GW_OK);
+    CHECK(got == NULL);
+    pool_release(pool, NULL);
+    /* Closed without a word: no QUIT into a conversation out of step. */
+    CHECK(read_to_close(sv[1], seen, sizeof(seen)));
+    CHECK_STR(seen, "");
+    close(sv[1]);
+    smtp_pool_free(pool);
+}
+
+TEST(the_reaper_ends_an_idle_connection_with_quit)
+{
+    struct gw_error err = {0};
+    struct smtp_reaper *r = smtp_reaper_new(&err);
+    struct smtp_pool *pool = pool_of(100, r);
+    char seen[256];
+    int sv[2];
+
+    CHECK(r != NULL && pool != NULL);
+    CHECK(pair(sv));
+    CHECK(keep_conn(pool, sv[0]));
+    CHECK(read_until(sv[1], "QUIT\r\n", seen, sizeof(seen)));
+    CHECK_STR(seen, "QUIT\r\n");
+    CHECK(idle_count(pool) == 0);
+    /* It waits for the answer, then closes its end. */
+    CHECK(write(sv[1], "221 bye\r\n", 9) == 9);
+    CHECK(read_to_close(sv[1], seen, sizeof(seen)));
+    CHECK_STR(seen, "");
+    close(sv[1]);
+    smtp_pool_free(pool);
+    smtp_reaper_free(r);
+}
+
+TEST(the_reaper_closes_a_connection_the_server_closed)
+{
+    struct gw_error err = {0};
+    struct smtp_reaper *r = smtp_reaper_new(&err);
+    struct smtp_pool *pool = pool_of(60000, r);
+    char seen[256];
+    int sv[2];
+
+    CHECK(r != NULL && pool != NULL);
+    CHECK(pair(sv));
+    CHECK(keep_conn(pool, sv[0]));
+    CHECK(idle_count(pool) == 1);
+    CHECK(shutdown(sv[1], SHUT_WR) == 0);
+    CHECK(read_to_close(sv[1], seen, sizeof(seen)));
+    CHECK_STR(seen, "");
+    CHECK(idle_count(pool) == 0);
+    close(sv[1]);
+    smtp_pool_free(pool);
+    smtp_reaper_free(r);
+}
+
+TEST(freeing_the_pool_ends_what_the_reaper_waits_on)
+{
+    struct gw_error err = {0};
+    struct smtp_reaper *r = smtp_reaper_new(&err);
+    struct smtp_pool *pool = pool_of(50, r);
+    char seen[256];
+    int sv[2];
+
+    CHECK(r != NULL && pool != NULL);
+    CHECK(pair(sv));
+    CHECK(keep_conn(pool, sv[0]));
+    CHECK(read_until(sv[1], "QUIT\r\n", seen, sizeof(seen)));
+    /* No answer to QUIT: the pool's end closes it all the same. */
+    smtp_pool_free(pool);
+    CHECK(read_to_close(sv[1], seen, sizeof(seen)));
+    close(sv[1]);
+    smtp_reaper_free(r);
+}
+
+const struct unit_test pool_tests[] = {
+    UNIT(pending_sees_bytes_and_hang_ups),
+    UNIT(a_connection_the_server_spoke_on_is_not_reused),
+    UNIT(the_reaper_ends_an_idle_connection_with_quit),
+    UNIT(the_reaper_closes_a_connection_the_server_closed),
+    UNIT(freeing_the_pool_ends_what_the_reaper_waits_on),
+    {NULL, NULL}};
