@@ -40,7 +40,7 @@ bool io_pending(const struct io *io)
 {
     struct pollfd p = {.fd = io->fd, .events = POLLIN};
 
-    if (io->rstart < io->rend)
+    if (io->rstart < io->rend || (io->tls != NULL && tls_pending(io->tls)))
         return true;
     /* A failed poll() counts as pending too: the connection is dropped
        rather than trusted. */

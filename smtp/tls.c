@@ -395,6 +395,11 @@ enum gw_err tls_write(struct tls_conn *c, const void *p, size_t n,
     return GW_OK;
 }
 
+bool tls_pending(const struct tls_conn *c)
+{
+    return mbedtls_ssl_get_bytes_avail(&c->ssl) > 0;
+}
+
 void tls_close(struct tls_conn *c)
 {
     if (c == NULL)

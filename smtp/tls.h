@@ -73,6 +73,10 @@ enum gw_err tls_write(struct tls_conn *c, const void *p, size_t n,
 enum gw_err tls_hmac_md5(const void *key, size_t key_len, const void *msg,
                          size_t msg_len, unsigned char out[16]);
 
+/* True when the TLS layer holds bytes it decrypted that no tls_read()
+   has taken yet: they are in no socket buffer, so poll() cannot see them. */
+bool tls_pending(const struct tls_conn *c);
+
 /* Sends close_notify when it can and frees the connection (not the fd). */
 void tls_close(struct tls_conn *c);
 

@@ -285,6 +285,41 @@ describe('the upstream connection pool', () => {
     assert.equal(srv.connections[1].text, firstWire(srv.connections[1], 'QUIT\r\n'));
   });
 
+  it('over TLS, a line that mbedTLS still holds after the reply to the dot: that connection is not kept', T, async () => {
+    // The reply to the dot fills the 4 KiB read buffer exactly (eight
+    // lines of 512 bytes) and the stray line follows in the same TLS
+    // record: it waits inside the TLS layer, not in the buffer or the
+    // socket.
+    const certs = await getCerts();
+    const tlsOpts = { key: certs.server.key, cert: certs.server.cert };
+    const fill = (last) => `250${last ? ' ' : '-'}${'x'.repeat(506)}\r\n`;
+    const big = Array.from({ length: 8 }, (_, i) => fill(i === 7)).join('');
+    assert.equal(big.length, 4096);
+    const session = () => [{ tls: tlsOpts }, ...firstSend().slice(0, -1)];
+    const srv = await startScripted([
+      [...session(), readData(`${big}250 2.1.5 Ok\r\n`)],
+      [...session(), readData('250 queued 2\r\n'), read('QUIT', '221 bye\r\n')],
+    ]);
+    const gw = await startGateway({
+      smtpPort: srv.port,
+      env: { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_TLS: 'implicit', GATEWAY_SMTP_CA_FILE: certs.caFile },
+    });
+    try {
+      let r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      r = await send(gw, MSG);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.status, 'sent');
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    assert.equal(srv.connections.length, 2, 'the second send opened a new connection');
+    for (const c of srv.connections) assert.deepEqual(c.mismatches, []);
+    assert.doesNotMatch(srv.connections[0].text, /RSET/, 'no later command on the connection out of step');
+  });
+
   it('a line a moment after the reply to the dot: the idle connection is closed before the next send', T, async () => {
     const srv = await startScripted([
       [...firstSend(), { delay: 200 }, say('250 2.1.5 Ok\r\n')],
