@@ -31,7 +31,8 @@ enum state {
     S_DATA,
     S_BODY,
     S_RSET,
-    S_QUIT,
+    S_END,  /* the transaction is over: the connection is kept, or QUIT */
+    S_QUIT, /* QUIT is sent */
     S_DONE,
 };
 
@@ -122,7 +123,7 @@ struct session {
 /* Moves to `next`, logging the transition at debug level. */
 void session_set_state(struct session *s, enum state next);
 
-/* Records why the send failed and heads for QUIT. */
+/* Records why the send failed and ends the transaction (END). */
 void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

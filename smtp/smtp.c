@@ -4,12 +4,14 @@
  * pool that bounds connections per upstream.
  *
  *   CONNECT -> [TLS] -> GREETING -> EHLO (or HELO) -> [STARTTLS -> EHLO]
- *           -> [AUTH] -> MAIL -> RCPT... -> DATA -> BODY -> QUIT -> DONE
+ *           -> [AUTH] -> MAIL -> RCPT... -> DATA -> BODY -> END
+ *   END -> DONE (the connection is kept for the next send)
+ *       -> QUIT -> DONE
  *
  * Every step sends one command (or, with PIPELINING, one batch), reads
  * the replies and picks the next state from them; each transition is
  * logged at debug level with the state's name. A failure records what
- * happened in the result and moves to RSET or QUIT, so that the
+ * happened in the result and moves to RSET or END, so that the
  * connection ends politely when it can; a broken connection or a 421
  * goes straight to DONE.
  */
@@ -45,7 +47,8 @@ static const char *const state_names[] = {
     [S_GREETING] = "GREETING", [S_EHLO] = "EHLO", [S_HELO] = "HELO",
     [S_STARTTLS] = "STARTTLS", [S_AUTH] = "AUTH", [S_MAIL] = "MAIL",
     [S_RCPT] = "RCPT",         [S_DATA] = "DATA", [S_BODY] = "BODY",
-    [S_RSET] = "RSET",         [S_QUIT] = "QUIT", [S_DONE] = "DONE",
+    [S_RSET] = "RSET",         [S_END] = "END",   [S_QUIT] = "QUIT",
+    [S_DONE] = "DONE",
 };
 
 bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
@@ -97,7 +100,7 @@ void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
     set_error(s, code, fmt, ap);
     va_end(ap);
     s->failed = true;
-    session_set_state(s, S_QUIT);
+    session_set_state(s, S_END);
 }
 
 /* The server's last reply refused what the send needed. */
@@ -537,7 +540,7 @@ static void do_mail(struct session *s)
         } else {
             mail_refused(s);
             s->failed = true;
-            session_set_state(s, S_QUIT);
+            session_set_state(s, S_END);
         }
     }
     buf_free(&mail);
@@ -636,7 +639,7 @@ static void finish_body(struct session *s)
         session_fail(s, GW_EREJECTED, "the message was refused: %s",
                      session_reply(s));
     else
-        session_set_state(s, S_QUIT);
+        session_set_state(s, S_END);
 }
 
 /*
@@ -652,7 +655,7 @@ static void do_rset(struct session *s)
 
     if (exchange(s, "RSET")) {
         s->no_reuse = s->reply.code != 250;
-        session_set_state(s, S_QUIT);
+        session_set_state(s, S_END);
     }
     s->res->error = keep;
     s->res->code = code;
@@ -672,13 +675,13 @@ static void do_quit(struct session *s)
 }
 
 /*
- * Runs the conversation until `until` is reached, or QUIT or DONE: whether
+ * Runs the conversation until `until` is reached, or END or DONE: whether
  * the session ends with QUIT or stays open for the next send is for
  * stream_close() to decide.
  */
 static void run(struct session *s, enum state until)
 {
-    while (s->state != S_DONE && s->state != S_QUIT && s->state != until) {
+    while (s->state != S_DONE && s->state != S_END && s->state != until) {
         switch (s->state) {
         case S_CONNECT:
             do_connect(s);
@@ -717,6 +720,7 @@ static void run(struct session *s, enum state until)
         case S_RSET:
             do_rset(s);
             break;
+        case S_END:
         case S_QUIT:
         case S_DONE:
             break;
@@ -791,7 +795,7 @@ static struct conn *session_keep(struct session *s)
     const struct smtp_server *srv = &s->pool->srv;
     struct conn *c;
 
-    if (s->state != S_QUIT || !s->ready || s->no_reuse || srv->idle_ms == 0 ||
+    if (s->state != S_END || !s->ready || s->no_reuse || srv->idle_ms == 0 ||
         s->sends >= POOL_SENDS_MAX ||
         (srv->username != NULL && !s->authenticated &&
          !srv->ignore_failed_auth))
@@ -823,8 +827,10 @@ static void stream_close(struct smtp_stream *st)
 {
     struct conn *keep = session_keep(&st->s);
 
-    if (st->s.state == S_QUIT)
+    if (st->s.state == S_END) {
+        session_set_state(&st->s, S_QUIT);
         do_quit(&st->s);
+    }
     io_close(&st->s.io);
     smtp_reply_free(&st->s.reply);
     pool_release(st->pool, keep);
@@ -909,7 +915,7 @@ enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n)
 
 enum gw_err smtp_stream_end(struct smtp_stream *st, struct smtp_result *res)
 {
-    run(&st->s, S_QUIT);
+    run(&st->s, S_END);
     stream_close(st);
     return res->status == SMTP_SENT || res->status == SMTP_PARTIAL
                ? GW_OK

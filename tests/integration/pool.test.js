@@ -213,6 +213,27 @@ describe('the upstream connection pool', () => {
     ]);
   });
 
+  it('the state log of a send whose connection is kept names no QUIT', T, async () => {
+    const srv = await startScripted([[...firstSend(), read('QUIT', '221 bye\r\n')]]);
+    const gw = await startGateway({ smtpPort: srv.port });
+    let during;
+    let wire;
+    try {
+      const r = await send(gw, MSG);
+      assert.equal(r.json.status, 'sent', r.text);
+      during = gw.stderr();
+      wire = srv.connections[0].text;
+    } finally {
+      await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
+    const states = (text) => text.split('\n').filter((l) => /event=smtp_state /.test(l)).map((l) => / to=(\S+)/.exec(l)[1]);
+    assert.ok(!states(during).includes('QUIT'), `no QUIT was sent, none logged: ${states(during)}`);
+    assert.doesNotMatch(wire, /QUIT/, 'kept: no QUIT until the gateway stops');
+    assert.match(srv.connections[0].text, /QUIT\r\n$/, 'the kept connection is ended with QUIT at shutdown');
+  });
+
   it('when the server dropped a kept connection, the next send opens a new one', T, async () => {
     const srv = await startScripted([
       [...firstSend(), { destroy: true }],
