@@ -417,7 +417,7 @@ static const struct setting settings[] = {
      AT(smtp_auth_from), "AUTH= parameter of MAIL FROM"},
     {"--smtp-allow-plaintext-auth", "GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH",
      "false", parse_bool, AT(smtp_allow_plaintext_auth),
-     "allow PLAIN, LOGIN, XOAUTH2 without TLS"},
+     "allow AUTH (any mechanism) without TLS"},
     {"--smtp-ignore-failed-auth", "GATEWAY_SMTP_IGNORE_FAILED_AUTH", "false",
      parse_bool, AT(smtp_ignore_failed_auth),
      "send unauthenticated when AUTH fails"},
