@@ -127,8 +127,9 @@ openapi-lint:
 # fuzz_compose, which drives the API's request path, api/request.c too,
 # and fuzz_records, for the credential and token files, all of api/.
 FUZZ_CC      ?= clang
+# Every sanitizer report stops the harness, so that `make fuzz` fails.
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-                -fsanitize=fuzzer,address,undefined
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
