@@ -8,7 +8,9 @@
 #   make lint       clang-format check, cppcheck, banned functions
 #   make SANITIZE=1 test    the same tests on an ASan + UBSan build
 #   make fuzz       build the libFuzzer harnesses and run each for
-#                   FUZZ_SECONDS (10)
+#                   FUZZ_SECONDS (60) from its kept corpus
+#   make fuzz-merge minimise what the fuzz runs found into the kept
+#                   corpora, tests/fuzz/corpus/
 
 SHELL   := /bin/bash
 CC      ?= cc
@@ -47,7 +49,8 @@ UNIT_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
 BIN  := $(BUILD)/smtp-gateway
 UNIT := $(BUILD)/unit-tests
 
-.PHONY: all run test unit integration openapi-lint lint fuzz bench deps \
+.PHONY: all run test unit integration openapi-lint lint fuzz fuzz-merge \
+        bench deps \
         test-container \
         deps-build deps-test clean
 
@@ -123,58 +126,99 @@ test-container:
 openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
-# libFuzzer harnesses, one per parser; each links the smtp/ library;
-# fuzz_compose, which drives the API's request path, api/request.c too,
-# and fuzz_records, for the credential and token files, all of api/.
+# libFuzzer harnesses, tests/fuzz/fuzz_<name>.c, one per parser and one
+# for each path that joins them. Each links all of smtp/ and api/, built
+# once with the fuzzer's instrumentation. A harness's inputs are found by
+# its name:
+#   tests/fuzz/seeds/fuzz_<name>/    hand-written seeds
+#   tests/fuzz/fuzz_<name>.dict      its dictionary (libFuzzer's format)
+#   tests/fuzz/corpus/fuzz_<name>/   the corpus kept in the tree, which
+#                                    `make fuzz-merge` minimises
+#   build/fuzz/found/fuzz_<name>/    what the runs found since
+# and a crash goes to build/fuzz/crash/. A run fails on any crash, leak,
+# timeout or sanitizer report.
 FUZZ_CC      ?= clang
+# Every sanitizer report stops the harness, so that `make fuzz` fails.
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
-                -fsanitize=fuzzer,address,undefined
-FUZZ_SECONDS ?= 10
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_LIBS    := -ljansson -lmbedtls -lmbedx509 -lmbedcrypto -lidn2 -lpthread
+FUZZ_SECONDS ?= 60
+# Seconds one input may take before it counts as a hang.
+FUZZ_TIMEOUT ?= 10
+FUZZ_MAX_LEN ?= 4096
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN     := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(SMTP_SRC) $(API_SRC)) \
+                build/fuzz/obj/gen/assets.o
 
-build/fuzz/%: tests/fuzz/%.c $(SMTP_SRC)
-	@mkdir -p build/fuzz
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+
+build/fuzz/obj/gen/assets.o: $(BUILD)/gen/assets.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
-	    $(SMTP_SRC) $(FUZZ_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -MF build/fuzz/obj/$(notdir $@).d \
+	    -o $@ $< $(FUZZ_OBJ) $(FUZZ_LIBS)
 
-FUZZ_API_SRC := api/request.c
-FUZZ_LIBS    := -lmbedtls -lmbedx509 -lmbedcrypto -lidn2 -lpthread
+-include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 
-build/fuzz/fuzz_compose: tests/fuzz/fuzz_compose.c $(SMTP_SRC) $(FUZZ_API_SRC)
-	@mkdir -p build/fuzz
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
-	    $(SMTP_SRC) $(FUZZ_API_SRC) $(FUZZ_LIBS) -ljansson
+# The options of a run of harness $(1): its dictionary, if any, and the
+# corpora, the directory that new inputs go to first.
+fuzz_dict = $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict)
+fuzz_dirs = build/fuzz/found/$(1) $(wildcard tests/fuzz/corpus/$(1) \
+              tests/fuzz/seeds/$(1))
 
-# All of api/, so the documents it serves too.
-build/fuzz/fuzz_records: tests/fuzz/fuzz_records.c $(SMTP_SRC) $(API_SRC) \
-                         $(BUILD)/gen/assets.c
-	@mkdir -p build/fuzz
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -o $@ $< \
-	    $(SMTP_SRC) $(API_SRC) $(BUILD)/gen/assets.c $(FUZZ_LIBS) -ljansson
-
-# The reply parser through to the JSON of a send's reply: all of api/.
-build/fuzz/fuzz_send_reply: tests/fuzz/fuzz_send_reply.c $(SMTP_SRC) \
-                            $(API_SRC) $(BUILD)/gen/assets.c
-	@mkdir -p build/fuzz
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -I. -o $@ $< \
-	    $(SMTP_SRC) $(API_SRC) $(BUILD)/gen/assets.c $(FUZZ_LIBS) -ljansson
-
+# Runs each harness for FUZZ_SECONDS from its kept corpus and seeds, one
+# after the other (FUZZ=fuzz_raw runs one).
+FUZZ ?= $(FUZZ_NAMES)
 fuzz:
 	@scripts/deps.sh fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do \
-	  corpus=tests/fuzz/corpus-$$(basename $$f); mkdir -p $$corpus; \
+	@$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZ))
+	@for f in $(FUZZ); do \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	      -print_final_stats=0 $$corpus tests/fuzz/seeds 2>&1 | \
-	      grep -E '^(Done|==[0-9]+==ERROR|SUMMARY)' ; \
-	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	  $(MAKE) --no-print-directory -s fuzz-run-$$f || exit 1; \
 	done
+
+fuzz-run-%: build/fuzz/%
+	@mkdir -p build/fuzz/found/$* build/fuzz/crash
+	@build/fuzz/$* -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=$(FUZZ_TIMEOUT) -max_len=$(FUZZ_MAX_LEN) \
+	    -artifact_prefix=build/fuzz/crash/$*- -print_final_stats=0 \
+	    $(call fuzz_dict,$*) $(call fuzz_dirs,$*) 2>&1 | \
+	  { grep -E '^(Done|==[0-9]+==ERROR|SUMMARY|artifact_prefix)|runtime error' \
+	    || true; }; \
+	  test $${PIPESTATUS[0]} -eq 0
+
+# Minimises what the runs found, with the kept corpus, back into
+# tests/fuzz/corpus/<harness>/: the fewest inputs that reach every edge
+# the seeds do not, the seeds left out. Edges, not hit counts, so that
+# the tree keeps a few hundred small files per harness.
+fuzz-merge:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZ))
+	@for f in $(FUZZ); do $(MAKE) --no-print-directory -s fuzz-merge-$$f \
+	  || exit 1; done
+
+fuzz-merge-%: build/fuzz/%
+	@rm -rf build/fuzz/merge/$* && mkdir -p build/fuzz/merge/$* \
+	    build/fuzz/found/$* tests/fuzz/corpus/$*
+	@seeds=$$(ls tests/fuzz/seeds/$* 2>/dev/null); \
+	for s in $$seeds; do cp tests/fuzz/seeds/$*/$$s build/fuzz/merge/$*/; done; \
+	build/fuzz/$* -merge=1 -use_counters=0 -timeout=$(FUZZ_TIMEOUT) \
+	    -max_len=$(FUZZ_MAX_LEN) build/fuzz/merge/$* \
+	    tests/fuzz/corpus/$* build/fuzz/found/$* \
+	    >build/fuzz/merge/$*.log 2>&1 || \
+	  { tail -20 build/fuzz/merge/$*.log; exit 1; }; \
+	for s in $$seeds; do rm -f build/fuzz/merge/$*/$$s; done; \
+	rm -rf tests/fuzz/corpus/$* build/fuzz/found/$*; \
+	mv build/fuzz/merge/$* tests/fuzz/corpus/$*; \
+	echo "fuzz-merge: $* keeps $$(ls tests/fuzz/corpus/$* | wc -l) inputs," \
+	     "$$(cat tests/fuzz/corpus/$*/* </dev/null | wc -c) bytes"
 
 lint:
 	@scripts/deps.sh lint

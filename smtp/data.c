@@ -4,19 +4,18 @@
 enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err)
 {
     size_t line = 1, line_len = 0;
+    bool after_cr = false;
 
     for (size_t i = 0; i < len; i++) {
-        char c = msg[i];
+        enum smtp_eol eol = smtp_eol_next(&after_cr, msg[i]);
 
-        if (c == '\0')
+        if (msg[i] == '\0')
             return gw_error_set(err, GW_EINVAL,
                                 "line %zu of the message has a NUL byte", line);
-        if (c == '\r' || c == '\n') {
-            if (c == '\r' && i + 1 < len && msg[i + 1] == '\n')
-                i++;
+        if (eol == SMTP_EOL_END) {
             line++;
             line_len = 0;
-        } else if (++line_len > SMTP_LINE_MAX) {
+        } else if (eol == SMTP_EOL_NONE && ++line_len > SMTP_LINE_MAX) {
             return gw_error_set(err, GW_ELIMIT,
                                 "line %zu of the message is longer than "
                                 "%d bytes",
@@ -40,16 +39,12 @@ enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
 
     for (size_t i = 0; i < n && rc == GW_OK; i++) {
         char c = in[i];
+        enum smtp_eol eol = smtp_eol_next(&st->after_cr, c);
 
-        if (st->pending_cr) {
-            /* The CR already ended its line; a LF right after is part of
-               the same CRLF and writes nothing more. */
-            st->pending_cr = false;
-            if (c == '\n')
-                continue;
-        }
-        if (c == '\r' || c == '\n') {
-            st->pending_cr = c == '\r';
+        /* The CR of a CR LF has written the CRLF already. */
+        if (eol == SMTP_EOL_REST)
+            continue;
+        if (eol == SMTP_EOL_END) {
             rc = end_line(st, out);
             continue;
         }
@@ -71,6 +66,6 @@ enum gw_err smtp_data_finish(struct smtp_data *st, struct buf *out)
 
     if (st->mid_line)
         rc = end_line(st, out);
-    st->pending_cr = false;
+    st->after_cr = false;
     return rc == GW_OK ? buf_append(out, ".\r\n", 3) : rc;
 }

@@ -309,6 +309,11 @@ enum gw_err enc_crlf(struct buf *out, const char *s, size_t n)
     size_t start = 0, i = 0;
     enum gw_err rc = GW_OK;
 
+    /* An empty content may come as NULL (mime.h), and even NULL + 0, as
+       the copy of the last line below computes it, is undefined. */
+    if (n == 0)
+        return GW_OK;
+
     while (i < n && rc == GW_OK) {
         size_t eol = line_end(s, n, i);
 

@@ -75,7 +75,8 @@ bool enc_is_8bit(const char *s, size_t n);
 
 /*
  * Appends `s` with every line end (LF, CRLF or a lone CR) written as
- * CRLF; nothing else changes.
+ * CRLF; nothing else changes. `s` may be NULL when `n` is 0 (an empty
+ * attachment).
  */
 enum gw_err enc_crlf(struct buf *out, const char *s, size_t n);
 

@@ -10,9 +10,8 @@ void raw_filter_init(struct raw_filter *f, bool show_bcc)
 {
     memset(f, 0, sizeof(*f));
     f->show_bcc = show_bcc;
-    /* A header line and its CR LF; the DATA encoder checks the length
-       exactly, this only bounds the memory. */
-    buf_init(&f->line, SMTP_LINE_MAX + 2);
+    /* A header line without its line end: the limit is the line's. */
+    buf_init(&f->line, SMTP_LINE_MAX);
 }
 
 void raw_filter_free(struct raw_filter *f)
@@ -44,40 +43,47 @@ static void keep_message_id(struct raw_filter *f, const char *v, size_t n)
     }
 }
 
-/* Decides the fate of one complete header line (with its line end). */
-static enum gw_err header_line(struct raw_filter *f, struct buf *out,
-                               struct gw_error *err)
+/*
+ * Decides the fate of one header line, ended (its end is not in `line`).
+ * The empty line that ends the header is passed on as it came, `end`
+ * itself (the LF of a CR LF follows as the first body byte); a field line
+ * gets CRLF, or "" at the end of the message.
+ */
+static enum gw_err header_line(struct raw_filter *f, const char *end,
+                               struct buf *out, struct gw_error *err)
 {
     const char *s = f->line.data;
     size_t n = f->line.len, name;
-    size_t text = n - (n > 0 && s[n - 1] == '\n') -
-                  (n > 1 && s[n - 1] == '\n' && s[n - 2] == '\r');
+    enum gw_err rc;
 
     f->line_no++;
-    if (text == 0) {
+    if (n == 0) {
         if (f->line_no == 1)
             return gw_error_set(err, GW_EINVAL,
                                 "the message has no header fields");
         f->in_body = true;
-        return buf_append(out, s, n);
+        return buf_puts(out, end);
     }
     if (s[0] == ' ' || s[0] == '\t') {
         if (f->line_no == 1)
             return gw_error_set(err, GW_EINVAL,
                                 "the message starts with a continuation "
                                 "line");
-        return f->dropping ? GW_OK : buf_append(out, s, n);
-    }
-    name = field_name(s, text);
-    if (name == 0)
+    } else if ((name = field_name(s, n)) == 0) {
         return gw_error_set(err, GW_EINVAL,
                             "line %zu of the header is not a header field "
                             "(Name: value)",
                             f->line_no);
-    if (name == 10 && strncasecmp(s, "Message-ID", 10) == 0)
-        keep_message_id(f, s + name + 1, text - name - 1);
-    f->dropping = !f->show_bcc && name == 3 && strncasecmp(s, "Bcc", 3) == 0;
-    return f->dropping ? GW_OK : buf_append(out, s, n);
+    } else {
+        if (name == 10 && strncasecmp(s, "Message-ID", 10) == 0)
+            keep_message_id(f, s + name + 1, n - name - 1);
+        f->dropping =
+            !f->show_bcc && name == 3 && strncasecmp(s, "Bcc", 3) == 0;
+    }
+    if (f->dropping)
+        return GW_OK;
+    rc = buf_append(out, s, n);
+    return rc == GW_OK && end[0] != '\0' ? buf_append(out, "\r\n", 2) : rc;
 }
 
 enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
@@ -86,19 +92,24 @@ enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
     enum gw_err rc = GW_OK;
     size_t i = 0;
 
-    while (i < n && !f->in_body && rc == GW_OK) {
-        const char *nl = memchr(p + i, '\n', n - i);
-        size_t k = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
+    for (; i < n && !f->in_body && rc == GW_OK; i++) {
+        char end[2] = {p[i], '\0'};
 
-        if (buf_append(&f->line, p + i, k) != GW_OK)
-            return gw_error_set(err, GW_EINVAL,
-                                "line %zu of the header is longer than %d "
-                                "bytes",
-                                f->line_no + 1, SMTP_LINE_MAX);
-        i += k;
-        if (nl != NULL) {
-            rc = header_line(f, out, err);
+        switch (smtp_eol_next(&f->after_cr, p[i])) {
+        case SMTP_EOL_REST:
+            /* Written with the CRLF of its line, or dropped with it. */
+            break;
+        case SMTP_EOL_END:
+            rc = header_line(f, end, out, err);
             buf_reset(&f->line);
+            break;
+        case SMTP_EOL_NONE:
+            if (buf_putc(&f->line, p[i]) != GW_OK)
+                return gw_error_set(err, GW_EINVAL,
+                                    "line %zu of the header is longer than "
+                                    "%d bytes",
+                                    f->line_no + 1, SMTP_LINE_MAX);
+            break;
         }
     }
     if (rc == GW_OK && i < n)
@@ -112,7 +123,7 @@ enum gw_err raw_filter_finish(struct raw_filter *f, struct buf *out,
     enum gw_err rc = GW_OK;
 
     if (!f->in_body && f->line.len > 0)
-        rc = header_line(f, out, err);
+        rc = header_line(f, "", out, err);
     if (rc == GW_OK && f->line_no == 0)
         rc = gw_error_set(err, GW_EINVAL, "the message is empty");
     return rc;

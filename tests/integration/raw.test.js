@@ -336,3 +336,67 @@ describe('POST /v1/messages/raw: the query as POST /v1/messages reads it', () =>
     assert.equal(r.status, 200);
   });
 });
+
+describe('POST /v1/messages/raw: a bare CR ends a header line', () => {
+  let smtp;
+  let gw;
+
+  before(async () => {
+    smtp = await startSmtpServer();
+    gw = await startGateway({ smtpPort: smtp.port });
+  });
+
+  after(async () => {
+    await gw.stop();
+    await smtp.close();
+    assertCleanRun(gw);
+  });
+
+  // The DATA stream makes every bare CR a CRLF, so the server sees a Bcc
+  // field after one: the header check must see it too, and drop it.
+  it('a Bcc field after a bare CR is dropped', T, async () => {
+    const n = smtp.transactions.length;
+    const message =
+      'From: a@example.com\r\n' +
+      'Subject: a\rBcc: hidden@example.com\r\n' +
+      'To: b@example.com\r\n' +
+      '\r\n' +
+      'body\r\n';
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', message);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'sent');
+    assert.deepEqual(r.json.recipients.map((x) => [x.address, x.accepted]), [['b@example.com', true]]);
+    const msgs = await smtp.waitForMessages(n + 1);
+    const raw = msgs[n].raw.toString('latin1');
+    const header = raw.slice(0, raw.indexOf('\r\n\r\n') + 2);
+    assert.doesNotMatch(header, /^bcc\s*:/im, 'no Bcc header line reached the server');
+    assert.equal(header, 'From: a@example.com\r\nSubject: a\r\nTo: b@example.com\r\n');
+    assert.equal(raw, `${header}\r\nbody\r\n`);
+    assert.equal(msgs[n].parsed.bcc, undefined);
+  });
+
+  // Dropping the field between a line ended by a bare CR and an empty
+  // line ended by a bare LF must not join the two into one CRLF, which
+  // would make the body's first line a header line.
+  it('the empty line after a dropped Bcc still ends the header', T, async () => {
+    const n = smtp.transactions.length;
+    const message = 'From: a@example.com\r\nSubject: b\rBcc: hidden@example.com\n\nBody: not a field\r\n';
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', message);
+    assert.equal(r.status, 200, r.text);
+    const msgs = await smtp.waitForMessages(n + 1);
+    assert.equal(
+      msgs[n].raw.toString('latin1'),
+      'From: a@example.com\r\nSubject: b\r\n\r\nBody: not a field\r\n',
+    );
+  });
+
+  it('a line after a bare CR that is not a field is refused: 400, nothing delivered', T, async () => {
+    const n = smtp.transactions.length;
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', 'Subject: a\rnot a field\r\n\r\nbody\r\n');
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.field, 'message');
+    assert.match(r.json.error, /line 2 of the header is not a header field/);
+    await sleep(200);
+    assert.equal(smtp.transactions.length, n, 'nothing delivered');
+  });
+});

@@ -170,6 +170,27 @@ TEST(crlf_normalises_every_line_end)
     buf_free(&b);
 }
 
+/*
+ * An empty attachment's content is NULL (mime.h), as the data of an
+ * empty buffer is: the encoders of its body take (NULL, 0) as the empty
+ * input, without arithmetic on the NULL, which a sanitizer build stops at.
+ */
+TEST(body_encoders_take_null_as_empty)
+{
+    struct buf b, empty;
+
+    buf_init(&b, 64);
+    buf_init(&empty, 64);
+    CHECK(empty.data == NULL && empty.len == 0);
+    CHECK(buf_puts(&b, "kept") == GW_OK);
+    CHECK(enc_crlf(&b, empty.data, empty.len) == GW_OK);
+    CHECK(enc_qp(&b, empty.data, empty.len) == GW_OK);
+    CHECK(enc_base64(&b, empty.data, empty.len) == GW_OK);
+    CHECK(enc_base64_lines(&b, empty.data, empty.len) == GW_OK);
+    CHECK_STR(buf_cstr(&b), "kept");
+    buf_free(&b);
+}
+
 TEST(qp_escapes_what_rfc2045_requires)
 {
     struct buf b;
@@ -355,6 +376,7 @@ const struct unit_test encode_tests[] = {
     UNIT(words_first_word_fits_the_room_given),
     UNIT(seven_bit_needs_ascii_crlf_and_short_lines),
     UNIT(crlf_normalises_every_line_end),
+    UNIT(body_encoders_take_null_as_empty),
     UNIT(qp_escapes_what_rfc2045_requires),
     UNIT(qp_breaks_long_lines_softly),
     UNIT(base64_decode_inverts_the_rfc4648_vectors),

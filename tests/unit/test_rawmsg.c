@@ -1,4 +1,5 @@
 /* Unit tests of raw message header checks and Bcc removal (smtp/rawmsg.c). */
+#include "../../smtp/data.h"
 #include "../../smtp/rawmsg.h"
 #include "check.h"
 
@@ -60,7 +61,11 @@ TEST(other_fields_pass_untouched)
     struct buf out;
 
     buf_init(&out, 4096);
-    CHECK_STR(filter(msg, 3, false, &out, &err), msg);
+    /* Header lines are passed with CRLF, as the DATA encoder writes them;
+       the body as it came. */
+    CHECK_STR(filter(msg, 3, false, &out, &err),
+              "Bcc2: kept\r\nX-Bcc: kept\r\nBccx: kept\r\n"
+              "Subject: x\r\n\nbody");
     CHECK_STR(filter("Subject: no body", 4, false, &out, &err),
               "Subject: no body");
     buf_free(&out);
@@ -104,7 +109,90 @@ TEST(overlong_header_line_is_refused)
     buf_init(&out, 4096);
     CHECK(filter(msg, 100, false, &out, &err) == NULL);
     CHECK(check_contains(err.detail, "longer than 998"));
+    /* The limit is the line's, without its line end, whichever it is. */
+    memcpy(msg + 998, "\r\r\n", 4);
+    CHECK(filter(msg, 100, false, &out, &err) != NULL);
+    memcpy(msg + 998, "a\r\n", 4);
+    CHECK(filter(msg, 100, false, &out, &err) == NULL);
+    CHECK(check_contains(err.detail, "line 1 of the header is longer"));
     buf_free(&out);
+}
+
+/*
+ * Filters `msg` (fed in chunks of `chunk` bytes) and encodes the result
+ * for DATA, as a raw send does; returns the wire text or NULL.
+ */
+static const char *filter_wire(const char *msg, size_t chunk, bool show_bcc,
+                               struct buf *wire)
+{
+    struct gw_error err = {0};
+    struct smtp_data st = {0};
+    struct buf out;
+    const char *res = NULL;
+
+    buf_init(&out, 4096);
+    buf_reset(wire);
+    if (filter(msg, chunk, show_bcc, &out, &err) != NULL &&
+        smtp_data_encode(&st, out.data, out.len, wire) == GW_OK &&
+        smtp_data_finish(&st, wire) == GW_OK)
+        res = buf_cstr(wire);
+    buf_free(&out);
+    return res;
+}
+
+TEST(a_bare_cr_ends_a_header_line_as_on_the_wire)
+{
+    static const struct {
+        const char *msg, *wire;
+    } cases[] = {
+        /* The DATA encoder makes the CR a line end: the Bcc after it is a
+           field of its own and must go. */
+        {"Subject: a\rBcc: hidden@example.com\r\n\r\nbody",
+         "Subject: a\r\n\r\nbody\r\n.\r\n"},
+        {"Bcc: x\rSubject: a\r\rbody", "Subject: a\r\n\r\nbody\r\n.\r\n"},
+        /* Without the Bcc between them, a CR and a LF would make one line
+           end and the empty line would be lost. */
+        {"Subject: a\rBcc: x\n\nbody", "Subject: a\r\n\r\nbody\r\n.\r\n"},
+        {"Subject: a\rbcc: x\r\n folded\r\nTo: b\n\r\n.body",
+         "Subject: a\r\nTo: b\r\n\r\n..body\r\n.\r\n"},
+    };
+    struct buf wire;
+
+    buf_init(&wire, 4096);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t chunk = 1; chunk < 6; chunk++)
+            CHECK_STR(filter_wire(cases[i].msg, chunk, false, &wire),
+                      cases[i].wire);
+    }
+    buf_free(&wire);
+}
+
+TEST(a_bare_cr_in_a_field_is_checked_as_a_line_end)
+{
+    struct gw_error err = {0};
+    struct buf out;
+
+    buf_init(&out, 4096);
+    CHECK(filter("Subject: a\rnot a field\r\n\r\n", 3, false, &out, &err) ==
+          NULL);
+    CHECK(check_contains(err.detail, "line 2 of the header"));
+    buf_free(&out);
+}
+
+TEST(show_bcc_changes_nothing_on_the_wire)
+{
+    static const char msg[] = "Subject: a\rBcc: h@example.com\n\r\nbody\r";
+    struct buf wire, direct;
+    struct smtp_data st = {0};
+
+    buf_init(&wire, 4096);
+    buf_init(&direct, 4096);
+    CHECK(smtp_data_encode(&st, msg, strlen(msg), &direct) == GW_OK);
+    CHECK(smtp_data_finish(&st, &direct) == GW_OK);
+    for (size_t chunk = 1; chunk < 6; chunk++)
+        CHECK_STR(filter_wire(msg, chunk, true, &wire), buf_cstr(&direct));
+    buf_free(&wire);
+    buf_free(&direct);
 }
 
 const struct unit_test rawmsg_tests[] = {
@@ -112,5 +200,8 @@ const struct unit_test rawmsg_tests[] = {
     UNIT(other_fields_pass_untouched),
     UNIT(malformed_headers_are_refused),
     UNIT(overlong_header_line_is_refused),
+    UNIT(a_bare_cr_ends_a_header_line_as_on_the_wire),
+    UNIT(a_bare_cr_in_a_field_is_checked_as_a_line_end),
+    UNIT(show_bcc_changes_nothing_on_the_wire),
     {NULL, NULL},
 };
