@@ -64,7 +64,9 @@ struct params {
     bool overflow;
 };
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages, printf-style. */
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
     char shown[LOG_QUOTE_MAX];

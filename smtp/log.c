@@ -40,7 +40,8 @@ bool log_enabled(enum log_level level)
  * Formats the whole line first and writes it with one call, so lines from
  * concurrent threads never interleave.
  */
-static void log_write(enum log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+log_write(enum log_level level, const char *fmt, va_list ap)
 {
     char line[2048];
     struct tm tm;

@@ -81,8 +81,8 @@ void session_set_state(struct session *s, enum state next)
  * Records the error of the send; one that a reply of the server caused
  * (a refusal, a failed AUTH) keeps that reply's code beside it.
  */
-static void set_error(struct session *s, enum gw_err code, const char *fmt,
-                      va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+set_error(struct session *s, enum gw_err code, const char *fmt, va_list ap)
 {
     bool by_reply = code == GW_EREJECTED || code == GW_EAUTH;
     char detail[GW_ERROR_DETAIL_MAX];
