@@ -21,7 +21,8 @@
     SUITE(sasl)                                                                \
     SUITE(rawmsg)                                                              \
     SUITE(vault)                                                               \
-    SUITE(records)
+    SUITE(records)                                                             \
+    SUITE(smtp)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES
