@@ -1,7 +1,8 @@
 'use strict';
 // The deadline of a whole send (GATEWAY_SMTP_DEADLINE, a credential's
 // `deadline`): each step waits the smaller of its own timeout and what is
-// left of the deadline, and the wait for a pool slot counts against it.
+// left of the deadline, the wait for a pool slot counts against it, and
+// the QUIT after a send never keeps the client waiting.
 //
 // Outcomes are asserted, not speed: the scripted servers answer each step
 // well inside its own timeout, so without a deadline every send here
@@ -13,7 +14,7 @@ const assert = require('node:assert/strict');
 
 const { assertCleanRun, assertErrorReply, cleanupAll, request, runGateway, validEnv } = require('./lib/gateway');
 const { sendChecked: send, startSessionGateway: startGateway, assertOutcome } = require('./lib/upstream');
-const { startScripted, send: say, read, readData } = require('./lib/scripted');
+const { startScripted, send: say, read, readData, gate } = require('./lib/scripted');
 
 const T = { timeout: 60000 };
 const MSG = { from: 'a@example.com', to: 'b@example.com', subject: 'deadline', text: 'x' };
@@ -131,6 +132,37 @@ describe('the deadline of a whole send', () => {
       assert.equal(srv.connections.length, 2, 'the second send got the slot and connected');
       await srv.waitForClose(1, 10000);
       assert.deepEqual(linesOf(srv.connections[1]), [], 'nothing was sent to the second server');
+    });
+  });
+
+  it('idle_timeout 0 and a server that holds its QUIT reply: the client has its 200 first', T, async () => {
+    // The reply to QUIT is held until the client has its answer, or 1.5 s
+    // at most; a gateway waiting for it would only answer after that.
+    const answered = gate();
+    let released = null;
+    const script = [
+      say('220 quit.test ESMTP\r\n'),
+      read(/^EHLO \S+$/, '250 quit.test\r\n'),
+      read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
+      read('RCPT TO:<b@example.com>', '250 ok\r\n'),
+      read('DATA', '354 go\r\n'),
+      readData('250 queued\r\n'),
+      read('QUIT', async () => {
+        released = await Promise.race([answered.promise.then(() => 'answer'), sleep(1500).then(() => 'timer')]);
+        return '221 bye\r\n';
+      }),
+      { close: true },
+    ];
+    await withScripted([script], { GATEWAY_SMTP_IDLE_TIMEOUT: 0 }, async (gw, srv) => {
+      const r = await send(gw, MSG);
+      const heldStill = released === null;
+      answered.open();
+      assertOutcome(r, 200, 'sent');
+      assert.ok(heldStill, `the answer came after the QUIT reply was released (by the ${released})`);
+      await srv.waitForLine(/^QUIT\r\n$/);
+      await srv.waitForClose(0, 10000);
+      const lines = linesOf(srv.connections[0]);
+      assert.equal(lines[lines.length - 1], 'QUIT', 'QUIT was sent, last');
     });
   });
 });
