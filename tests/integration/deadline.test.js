@@ -2,7 +2,8 @@
 // The deadline of a whole send (GATEWAY_SMTP_DEADLINE, a credential's
 // `deadline`): each step waits the smaller of its own timeout and what is
 // left of the deadline, the wait for a pool slot counts against it, and
-// the QUIT after a send never keeps the client waiting.
+// the QUIT after a send never keeps the client waiting. Also the AUTH
+// error for a server that offers AUTH only after STARTTLS.
 //
 // Outcomes are asserted, not speed: the scripted servers answer each step
 // well inside its own timeout, so without a deadline every send here
@@ -189,5 +190,31 @@ describe('GATEWAY_SMTP_DEADLINE and deadline: the values', () => {
       await gw.stop();
     }
     assertCleanRun(gw);
+  });
+});
+
+describe('AUTH offered only after STARTTLS', () => {
+  it('a user name, tls none, a server offering STARTTLS and no AUTH → the error says to use starttls; no MAIL', T, async () => {
+    const script = [
+      say('220 tls-first.test ESMTP\r\n'),
+      read(/^EHLO \S+$/, '250-tls-first.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n'),
+      read('QUIT', '221 bye\r\n'),
+      { close: true },
+    ];
+    const env = { GATEWAY_SMTP_USERNAME: 'mailer', GATEWAY_SMTP_TLS: 'none' };
+    await withScripted([script], env, async (gw, srv) => {
+      const r = await send(gw, MSG);
+      assertOutcome(r, 502, 'failed', [
+        'offers STARTTLS',
+        'AUTH may follow it',
+        'tls starttls',
+      ]);
+      await srv.waitForClose(0, 10000);
+      const conn = srv.connections[0];
+      assert.deepEqual(conn.mismatches, []);
+      assert.equal(linesOf(conn).length, 2, conn.text);
+      assert.match(linesOf(conn)[0], /^EHLO \S+$/);
+      assert.equal(linesOf(conn)[1], 'QUIT', 'no STARTTLS, no AUTH, no MAIL: only QUIT');
+    });
   });
 });
