@@ -60,6 +60,7 @@ static const struct field fields[] = {
     {"dot_timeout", K_UINT, AT(dot_timeout_s), 0, 3600},
     {"pool", K_UINT, AT(pool), 1, 1024},
     {"idle_timeout", K_UINT, AT(idle_timeout_s), 0, 3600},
+    {"deadline", K_UINT, AT(deadline_s), 0, 3600},
 };
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -112,6 +113,7 @@ void api_credential_smtp(const struct api_credential *c,
     out->timeouts.command_ms = c->command_timeout_s * 1000;
     out->timeouts.data_ms = c->data_timeout_s * 1000;
     out->timeouts.dot_ms = c->dot_timeout_s * 1000;
+    out->deadline_ms = c->deadline_s * 1000;
 }
 
 bool api_name_valid(const char *name)

@@ -55,6 +55,9 @@ struct api_credential {
     unsigned pool;                     /* most connections at once */
     unsigned idle_timeout_s;        /* a connection kept for the next send; 0:
                                        a new one for every send */
+    unsigned deadline_s;            /* a whole send, the wait for a
+                                       connection included; 0: twice the
+                                       longest step timeout */
     char password_box[API_BOX_MAX]; /* sealed, base64; "" for none */
     char access_token_box[API_BOX_MAX];
 };

@@ -441,6 +441,9 @@ static const struct setting settings[] = {
     {"--smtp-idle-timeout", "GATEWAY_SMTP_IDLE_TIMEOUT", "30",
      parse_idle_timeout, AT(smtp_idle_timeout_s),
      "seconds a connection stays open for reuse (0: none)"},
+    {"--smtp-deadline", "GATEWAY_SMTP_DEADLINE", "", parse_step_timeout,
+     AT(smtp_deadline_s),
+     "seconds for a whole send [twice the longest step timeout]"},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -606,6 +609,7 @@ void srv_config_credential(const struct srv_config *cfg,
     out->command_timeout_s = cfg->smtp_command_timeout_s;
     out->data_timeout_s = cfg->smtp_data_timeout_s;
     out->dot_timeout_s = cfg->smtp_dot_timeout_s;
+    out->deadline_s = cfg->smtp_deadline_s;
     out->pool = cfg->smtp_pool;
     if (cfg->smtp_username[0] == '\0')
         return;

@@ -62,6 +62,8 @@ struct srv_config {
     unsigned smtp_dot_timeout_s;
     unsigned smtp_pool;
     unsigned smtp_idle_timeout_s; /* 0: a new connection for every send */
+    unsigned smtp_deadline_s;     /* a whole send; 0: twice the longest
+                                     step timeout */
 };
 
 /*

@@ -67,7 +67,13 @@ static enum sasl_mech choose(const struct session *s, char *why, size_t size)
         }
         return m;
     }
-    if (s->caps.auth[0] == '\0')
+    /* Servers commonly offer AUTH only inside TLS (RFC 3207 4.2). */
+    if (s->caps.auth[0] == '\0' && s->caps.starttls && s->io.tls == NULL)
+        snprintf(why, size,
+                 "the server does not offer AUTH on this connection without "
+                 "TLS, but it offers STARTTLS, and AUTH may follow it: set "
+                 "tls starttls (GATEWAY_SMTP_TLS=starttls)");
+    else if (s->caps.auth[0] == '\0')
         snprintf(why, size,
                  "the server does not offer AUTH, but a user name is set");
     else if (held_back)

@@ -119,6 +119,14 @@ enum gw_err io_connect(struct io *io, const char *host, unsigned port,
                        int ip_version, unsigned timeout_ms,
                        struct gw_error *err)
 {
+    return io_connect_within(io, host, port, ip_version, timeout_ms, UINT64_MAX,
+                             err);
+}
+
+enum gw_err io_connect_within(struct io *io, const char *host, unsigned port,
+                              int ip_version, unsigned timeout_ms,
+                              uint64_t deadline, struct gw_error *err)
+{
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_ADDRCONFIG};
     struct addrinfo *list = NULL;
@@ -134,7 +142,13 @@ enum gw_err io_connect(struct io *io, const char *host, unsigned port,
         return gw_error_set(err, GW_ECONNECT, "cannot resolve %s: %s", host,
                             gai_strerror(rc));
     for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
-        last = connect_one(ai, io_now_ms() + timeout_ms, &io->fd);
+        uint64_t until = io_now_ms() + timeout_ms;
+
+        if (io_now_ms() >= deadline) {
+            last = ETIMEDOUT;
+            break;
+        }
+        last = connect_one(ai, until < deadline ? until : deadline, &io->fd);
         if (last == 0)
             break;
     }
@@ -163,6 +177,11 @@ enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
 {
     const char *at = p;
 
+    /* Past the deadline nothing more goes out: not a command whose reply
+       could not be waited for, above all not the final dot. */
+    if (io_now_ms() >= deadline)
+        return gw_error_set(err, GW_ETIMEDOUT,
+                            "no time was left to write to the SMTP server");
     if (io->tls != NULL)
         return tls_write(io->tls, p, n, deadline, err);
 

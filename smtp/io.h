@@ -37,6 +37,11 @@ enum gw_err io_connect(struct io *io, const char *host, unsigned port,
                        int ip_version, unsigned timeout_ms,
                        struct gw_error *err);
 
+/* io_connect(), with no address tried past `deadline` (io_now_ms()). */
+enum gw_err io_connect_within(struct io *io, const char *host, unsigned port,
+                              int ip_version, unsigned timeout_ms,
+                              uint64_t deadline, struct gw_error *err);
+
 /*
  * Starts TLS on the connection as a client of `host`. Whatever the server
  * sent before the handshake and was not read yet is discarded, so bytes
@@ -47,7 +52,7 @@ enum gw_err io_start_tls(struct io *io, const struct tls_config *cfg,
                          const char *host, uint64_t deadline,
                          struct gw_error *err);
 
-/* Writes all `n` bytes before `deadline`. */
+/* Writes all `n` bytes before `deadline`; nothing once it has passed. */
 enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
                      struct gw_error *err);
 

@@ -337,12 +337,18 @@ static void unqueue(struct smtp_pool *pool, struct waiter *w)
  * to the first in the queue), so that no send waits behind later ones:
  * under load that is what keeps the slowest answers close to the others.
  */
-enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out)
+enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
+                         struct conn **out)
 {
-    struct timespec until = time_after(pool->srv.timeout_ms);
+    uint64_t now = io_now_ms(), wait = pool->srv.timeout_ms;
+    struct timespec until;
     struct waiter me = {.granted = false, .next = NULL};
     enum gw_err rc = GW_OK;
 
+    /* The wait is part of the send: it takes from the deadline. */
+    if (now + wait > deadline)
+        wait = deadline > now ? deadline - now : 0;
+    until = time_after(wait);
     pthread_mutex_lock(&pool->lock);
     if (pool->busy < pool->size && pool->waiters == NULL) {
         pool->busy++;

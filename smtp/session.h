@@ -81,11 +81,13 @@ struct smtp_pool {
 };
 
 /*
- * Takes a slot of the pool, waiting at most the pool's timeout
- * (GW_EBUSY past it), and with it the newest idle connection still worth
- * using, or NULL in `*out` when a new one is to be opened (pool.c).
+ * Takes a slot of the pool, waiting at most the pool's timeout and never
+ * past `deadline` (io_now_ms() time; GW_EBUSY past either), and with it
+ * the newest idle connection still worth using, or NULL in `*out` when a
+ * new one is to be opened (pool.c).
  */
-enum gw_err pool_acquire(struct smtp_pool *pool, struct conn **out);
+enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
+                         struct conn **out);
 
 /* Gives the slot back, with the connection to keep open, or NULL. */
 void pool_release(struct smtp_pool *pool, struct conn *keep);
@@ -116,6 +118,7 @@ struct session {
     size_t next_rcpt;      /* the recipient RCPT TO goes to next */
     size_t accepted;       /* recipients accepted so far */
     bool failed;           /* res->error holds why the send failed */
+    uint64_t deadline;     /* io_now_ms() time the whole send must end by */
     struct smtp_data data; /* the DATA encoder's state */
     char line[SMTP_REPLY_LINE_MAX + 2];
 };
@@ -139,8 +142,16 @@ bool session_exchange(struct session *s, const char *line, bool secret,
 /* The reply just read, every line, as one string. */
 const char *session_reply(const struct session *s);
 
-/* The step's timeout: its own when set, else the general one. */
+/*
+ * How long the step may wait: its own timeout when set, else the general
+ * one, and never more than what is left of the deadline (0 once it has
+ * passed).
+ */
 unsigned session_timeout(const struct session *s, unsigned step_ms);
+
+/* The deadline of a whole send in milliseconds: the server's own, or
+   twice its longest step timeout. */
+unsigned session_deadline_ms(const struct smtp_server *srv);
 
 /* Runs the conversation until `until` (or DONE) is reached. */
 void session_run(struct session *s, enum state until);

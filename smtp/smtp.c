@@ -36,8 +36,8 @@
    three times that (data.h). */
 #define DATA_CHUNK (16 * 1024)
 
-/* How long QUIT may take; its answer changes nothing. */
-#define QUIT_TIMEOUT_MS 2000
+/* How long writing QUIT may take; its answer is not waited for. */
+#define QUIT_WRITE_MS 100
 
 /* The longest MAIL FROM or RCPT TO line, with its parameters. */
 #define COMMAND_MAX 1024
@@ -115,21 +115,65 @@ refused(struct session *s, const char *fmt, ...)
     return GW_EREJECTED;
 }
 
-/* A failure that leaves the connection unusable: no QUIT is possible. */
-static void broken(struct session *s)
+unsigned session_deadline_ms(const struct smtp_server *srv)
 {
-    s->failed = true;
-    session_set_state(s, S_DONE);
+    const struct smtp_timeouts *t = &srv->timeouts;
+    const unsigned steps[] = {srv->timeout_ms, t->connect_ms, t->greeting_ms,
+                              t->command_ms,   t->data_ms,    t->dot_ms};
+    unsigned longest = 0;
+
+    if (srv->deadline_ms != 0)
+        return srv->deadline_ms;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        longest = steps[i] > longest ? steps[i] : longest;
+    return 2 * longest;
+}
+
+/* When a step must end: after its own timeout, or at the deadline. */
+static uint64_t deadline_of(const struct session *s, unsigned step_ms)
+{
+    uint64_t until =
+        io_now_ms() + (step_ms ? step_ms : s->pool->srv.timeout_ms);
+
+    return until < s->deadline ? until : s->deadline;
 }
 
 unsigned session_timeout(const struct session *s, unsigned step_ms)
 {
-    return step_ms ? step_ms : s->pool->srv.timeout_ms;
+    uint64_t now = io_now_ms(), until = deadline_of(s, step_ms);
+
+    return until > now ? (unsigned)(until - now) : 0;
 }
 
-static uint64_t deadline_of(const struct session *s, unsigned step_ms)
+/*
+ * Says that the time-out just met was the deadline of the whole send, so
+ * that nobody raises a step's timeout to cure it. Before the final dot
+ * nothing was delivered; after it conclude() says that it may have been.
+ */
+static void past_deadline(struct session *s)
 {
-    return io_now_ms() + session_timeout(s, step_ms);
+    unsigned ms = session_deadline_ms(&s->pool->srv);
+    char limit[32], why[GW_ERROR_DETAIL_MAX];
+
+    if (ms % 1000 == 0)
+        snprintf(limit, sizeof(limit), "%u s", ms / 1000);
+    else
+        snprintf(limit, sizeof(limit), "%u ms", ms);
+    snprintf(why, sizeof(why), "%s", s->res->error.detail);
+    gw_error_set(&s->res->error, GW_ETIMEDOUT,
+                 "the deadline of the send, %s, ran out at %s: %.300s%s", limit,
+                 state_names[s->state], why,
+                 s->unknown ? "" : "; nothing was delivered");
+}
+
+/* A failure that leaves the connection unusable: no QUIT is possible. */
+static void broken(struct session *s)
+{
+    if (s->state != S_DONE && s->res->error.code == GW_ETIMEDOUT &&
+        io_now_ms() >= s->deadline)
+        past_deadline(s);
+    s->failed = true;
+    session_set_state(s, S_DONE);
 }
 
 const char *session_reply(const struct session *s)
@@ -216,9 +260,9 @@ static void do_connect(struct session *s)
 {
     const struct smtp_server *srv = &s->pool->srv;
 
-    if (io_connect(&s->io, srv->host, srv->port, srv->ip_version,
-                   session_timeout(s, srv->timeouts.connect_ms),
-                   &s->res->error) != GW_OK)
+    if (io_connect_within(&s->io, srv->host, srv->port, srv->ip_version,
+                          session_timeout(s, srv->timeouts.connect_ms),
+                          s->deadline, &s->res->error) != GW_OK)
         broken(s);
     else
         session_set_state(s,
@@ -661,16 +705,22 @@ static void do_rset(struct session *s)
     s->res->code = code;
 }
 
-/* Ends the session politely; whatever QUIT meets changes no outcome. */
+/*
+ * Ends the session with QUIT and closes without waiting for the 221: the
+ * outcome is known already, and a server slow to say goodbye must not
+ * hold up the answer. RFC 5321 4.1.1.10 has the client wait for the
+ * reply, but a closed transaction loses nothing when it does not, and
+ * Postfix's client does the same (smtp_skip_quit_response). The write
+ * has a short bound of its own, so that QUIT goes out even when the
+ * deadline has just passed.
+ */
 static void do_quit(struct session *s)
 {
-    struct gw_error keep = s->res->error;
-    size_t len;
+    struct gw_error ignored = {0};
 
-    if (send_line(s, "QUIT", false) == GW_OK)
-        io_read_line(&s->io, s->line, SMTP_REPLY_LINE_MAX, &len,
-                     io_now_ms() + QUIT_TIMEOUT_MS, &s->res->error);
-    s->res->error = keep;
+    log_debug("event=smtp_send host=%s state=%s command=QUIT",
+              s->pool->srv.host, state_names[s->state]);
+    io_write(&s->io, "QUIT\r\n", 6, io_now_ms() + QUIT_WRITE_MS, &ignored);
     session_set_state(s, S_DONE);
 }
 
@@ -764,7 +814,17 @@ static void conclude(struct session *s)
 struct smtp_stream {
     struct session s;
     struct smtp_pool *pool;
+    uint64_t paused_at; /* when it last went back to its caller */
 };
+
+/*
+ * Back from the caller, which was waiting for more of the message: that
+ * time is not the server's, so it moves the deadline out.
+ */
+static void stream_resume(struct smtp_stream *st)
+{
+    st->s.deadline += io_now_ms() - st->paused_at;
+}
 
 /* Starts the session on a kept connection, or on a new one. */
 static void session_start(struct session *s, struct conn *kept)
@@ -869,6 +929,7 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
                                       const struct smtp_envelope *env,
                                       size_t size, struct smtp_result *res)
 {
+    uint64_t deadline = io_now_ms() + session_deadline_ms(&pool->srv);
     struct smtp_stream *st;
     struct conn *kept = NULL;
 
@@ -882,14 +943,18 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
         return NULL;
     }
     res->n_rcpts = env->n_rcpts;
-    if (pool_acquire(pool, &kept) != GW_OK) {
+    if (pool_acquire(pool, deadline, &kept) != GW_OK) {
         free(st);
         gw_error_set(&res->error, GW_EBUSY, "all %u connections to %s are busy",
                      pool->size, pool->srv.host);
         return NULL;
     }
     st->pool = pool;
-    st->s = (struct session){.pool = pool, .env = env, .len = size, .res = res};
+    st->s = (struct session){.pool = pool,
+                             .env = env,
+                             .len = size,
+                             .res = res,
+                             .deadline = deadline};
     session_start(&st->s, kept);
     run(&st->s, S_BODY);
     if (lost_kept(&st->s)) {
@@ -901,6 +966,7 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
         stream_close(st);
         return NULL;
     }
+    st->paused_at = io_now_ms();
     return st;
 }
 
@@ -908,13 +974,16 @@ enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n)
 {
     if (st->s.state != S_BODY)
         return st->s.res->error.code;
+    stream_resume(st);
     if (write_chunk(&st->s, p, n) != GW_OK)
         broken(&st->s);
+    st->paused_at = io_now_ms();
     return st->s.res->error.code;
 }
 
 enum gw_err smtp_stream_end(struct smtp_stream *st, struct smtp_result *res)
 {
+    stream_resume(st);
     run(&st->s, S_END);
     stream_close(st);
     return res->status == SMTP_SENT || res->status == SMTP_PARTIAL

@@ -87,6 +87,10 @@ struct smtp_server {
     unsigned timeout_ms; /* the default of every step, and the
                             longest wait for a free connection */
     struct smtp_timeouts timeouts;
+    /* The longest a whole send may take, from the wait for a free
+       connection to the verdict on the message; every step waits at most
+       what is left of it. 0: twice the longest step timeout. */
+    unsigned deadline_ms;
     /* Instead of password and access_token (then both NULL): secrets
        opened only for AUTH. NULL when the secrets are given as above. */
     const struct smtp_secrets *secrets;
@@ -174,7 +178,8 @@ void smtp_pool_free(struct smtp_pool *pool);
 /*
  * Sends the message `msg` (`len` bytes, lines ending in CRLF or LF, not
  * yet dot-stuffed) to the envelope's recipients, waiting for a free
- * connection at most the pool's timeout (GW_EBUSY past it). Fills `res`,
+ * connection at most the pool's timeout (GW_EBUSY past it), all within
+ * the server's deadline (GW_ETIMEDOUT past it). Fills `res`,
  * which the caller must release with smtp_result_free() whatever the
  * return. Returns GW_OK when the message was taken by the server for at
  * least one recipient, otherwise res->error.code.
@@ -186,7 +191,9 @@ enum gw_err smtp_pool_send(struct smtp_pool *pool,
 /*
  * A send whose message arrives in pieces, such as a raw message streamed
  * from an HTTP body: the transaction runs up to DATA's 354, the pieces go
- * out as they come, and only smtp_stream_end() sends the final dot. A
+ * out as they come, and only smtp_stream_end() sends the final dot. The
+ * time between the calls, waiting for the pieces, does not count against
+ * the deadline: it bounds what the pool and the server take. A
  * stream ended any other way (smtp_stream_abort(), a broken connection, a
  * bad byte in the message) closes the connection without the dot, so the
  * server drops what it received and nothing half-formed is delivered.

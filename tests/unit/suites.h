@@ -24,7 +24,8 @@
     SUITE(records)                                                             \
     SUITE(request)                                                             \
     SUITE(scope)                                                               \
-    SUITE(pool)
+    SUITE(pool)                                                                \
+    SUITE(smtp)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];
 UNIT_SUITES

@@ -21,6 +21,7 @@ static const char *const all_vars[] = {"GATEWAY_LISTEN",
                                        "GATEWAY_SMTP_PASSWORD",
                                        "GATEWAY_SMTP_TIMEOUT",
                                        "GATEWAY_SMTP_POOL",
+                                       "GATEWAY_SMTP_DEADLINE",
                                        "GATEWAY_SMTP_PASSWORD_SEALED",
                                        "GATEWAY_SECRET_KEY",
                                        "GATEWAY_SECRET_KEY_FILE",
@@ -90,6 +91,9 @@ TEST(errors_name_the_setting)
         {"GATEWAY_LISTEN", "127.0.0.1", "GATEWAY_LISTEN: "},
         {"GATEWAY_SMTP_TIMEOUT", "0", "GATEWAY_SMTP_TIMEOUT: "},
         {"GATEWAY_SMTP_POOL", "0", "GATEWAY_SMTP_POOL: "},
+        {"GATEWAY_SMTP_DEADLINE", "0",
+         "GATEWAY_SMTP_DEADLINE: must be a number of seconds from 1 to 3600"},
+        {"GATEWAY_SMTP_DEADLINE", "3601", "GATEWAY_SMTP_DEADLINE: "},
         {"GATEWAY_API_TOKEN", "", "GATEWAY_API_TOKEN: must not be empty"},
         {"GATEWAY_API_TOKEN", "with space", "GATEWAY_API_TOKEN: must be"},
         {"GATEWAY_SMTP_USERNAME", "a\nb", "GATEWAY_SMTP_USERNAME: "},
@@ -104,6 +108,29 @@ TEST(errors_name_the_setting)
         if (strncmp(line, cases[i].want, strlen(cases[i].want)) != 0)
             CHECK_STR(line, cases[i].want);
     }
+}
+
+TEST(the_deadline_reaches_the_default_credential)
+{
+    char *argv[] = {ARG("--smtp-deadline"), ARG("9")};
+    struct api_credential c;
+    struct smtp_server srv;
+    struct srv_config cfg;
+    char line[256];
+
+    fresh_env();
+    CHECK(load(&cfg, 0, NULL, line));
+    srv_config_credential(&cfg, &c);
+    CHECK(c.deadline_s == 0);
+    setenv("GATEWAY_SMTP_DEADLINE", "7", 1);
+    CHECK(load(&cfg, 0, NULL, line));
+    srv_config_credential(&cfg, &c);
+    CHECK(c.deadline_s == 7);
+    api_credential_smtp(&c, &srv);
+    CHECK(srv.deadline_ms == 7000);
+    CHECK(load(&cfg, 2, argv, line));
+    srv_config_credential(&cfg, &c);
+    CHECK(c.deadline_s == 9);
 }
 
 TEST(missing_token_is_refused)
@@ -196,6 +223,7 @@ const struct unit_test config_tests[] = {
     UNIT(defaults),
     UNIT(flag_wins_over_variable),
     UNIT(errors_name_the_setting),
+    UNIT(the_deadline_reaches_the_default_credential),
     UNIT(missing_token_is_refused),
     UNIT(flag_errors_name_the_flag),
     UNIT(sizes_and_addresses),

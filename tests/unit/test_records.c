@@ -19,12 +19,14 @@ TEST(a_credential_file_round_trips)
     c.port = 587;
     c.tls = SMTP_TLS_STARTTLS;
     c.connect_timeout_s = 5;
+    c.deadline_s = 9;
     snprintf(c.username, sizeof(c.username), "%s", "gw");
     snprintf(c.password_box, sizeof(c.password_box), "%s", "c2VhbGVk");
     buf_init(&text, API_FILE_MAX);
     CHECK(api_store_encode("0011223344556677", list, 1, &text, NULL) == GW_OK);
     CHECK(check_contains(buf_cstr(&text), "\"password_sealed\": \"c2VhbGVk\""));
     CHECK(check_contains(buf_cstr(&text), "\"tls\": \"starttls\""));
+    CHECK(check_contains(buf_cstr(&text), "\"deadline\": 9"));
     CHECK(api_store_decode(text.data, text.len, key_id, sizeof(key_id), &back,
                            &n, NULL) == GW_OK);
     CHECK(n == 1);
@@ -56,6 +58,10 @@ TEST(a_credential_file_refuses_secrets_in_the_clear)
                      &err),
               "credential x: password: unknown field");
     CHECK_STR(decode("{\"version\":1,\"credentials\":{}}", &err), "ok");
+    CHECK_STR(decode("{\"version\":1,\"credentials\":{\"x\":{\"host\":\"h\","
+                     "\"deadline\":3601}}}",
+                     &err),
+              "credential x: deadline: must be a number from 0 to 3600");
     CHECK_STR(decode("{\"version\":2,\"credentials\":{}}", &err),
               "\"version\" must be 1");
     CHECK_STR(decode("{\"version\":1,\"credentials\":{\"../x\":{\"host\":"
