@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "encode.h"
+#include "utf8.h"
 
 /* The limits of RFC 5321 4.5.3.1, in bytes. */
 #define LOCAL_MAX   64
@@ -309,7 +310,7 @@ static enum gw_err check_mailbox(const char *m, size_t n, char **out,
         if (bad != NULL)
             return invalid(err, bad);
     }
-    if (!enc_utf8_valid(m, n))
+    if (!utf8_valid(m, n))
         return invalid(err, "the address is not valid UTF-8");
     if (n > (has_8bit(m, n) ? MAILBOX_RAW_MAX : MAILBOX_MAX))
         return invalid(err, "the address is longer than 254 bytes");
@@ -354,7 +355,7 @@ enum gw_err addr_domain_ascii(const char *domain, char **out,
             return invalid(err, "the domain has a space or a control "
                                 "character");
     }
-    if (!enc_utf8_valid(domain, n))
+    if (!utf8_valid(domain, n))
         return invalid(err, "the domain is not valid UTF-8");
     rc = check_domain(domain, n, err);
     if (rc != GW_OK)
@@ -381,7 +382,7 @@ static enum gw_err check_name(const char *name, size_t n, struct gw_error *err)
         if (is_ctl((unsigned char)name[i]))
             return invalid(err, "the name has a control character");
     }
-    if (!enc_utf8_valid(name, n))
+    if (!utf8_valid(name, n))
         return invalid(err, "the name is not valid UTF-8");
     return GW_OK;
 }

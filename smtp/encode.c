@@ -1,8 +1,10 @@
-/* UTF-8 checks, base64, encoded-words and body encodings; see encode.h. */
+/* base64, encoded-words and body encodings; see encode.h. */
 #include "encode.h"
 
 #include <stdint.h>
 #include <string.h>
+
+#include "utf8.h"
 
 /* The longest soft-broken quoted-printable line, without its "=". */
 #define QP_LINE_MAX 76
@@ -22,58 +24,6 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char hex_upper[] = "0123456789ABCDEF";
-
-size_t enc_utf8_len(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t len;
-    uint32_t cp, min;
-
-    if (n == 0)
-        return 0;
-    if (u[0] < 0x80)
-        return 1;
-    if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-        len = 2;
-        cp = u[0] & 0x1F;
-        min = 0x80;
-    } else if ((u[0] & 0xF0) == 0xE0) {
-        len = 3;
-        cp = u[0] & 0x0F;
-        min = 0x800;
-    } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-        len = 4;
-        cp = u[0] & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((u[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (u[i] & 0x3F);
-    }
-    /* Overlong forms and surrogates are refused, as RFC 3629 requires. */
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-bool enc_utf8_valid(const char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        size_t len = enc_utf8_len(s + i, n - i);
-
-        if (len == 0)
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 enum gw_err enc_base64(struct buf *out, const void *p, size_t n)
 {
@@ -213,7 +163,7 @@ static size_t whole_chars(const char *s, size_t n, size_t room)
     size_t take = 0;
 
     while (take < n) {
-        size_t len = enc_utf8_len(s + take, n - take);
+        size_t len = utf8_len(s + take, n - take);
 
         if (len == 0)
             len = 1;

@@ -1,8 +1,8 @@
 /*
- * The byte-level encoders behind the MIME composer: UTF-8 checks, base64
- * (both ways), RFC 2047 encoded-words for header text, RFC 2231 percent
- * encoding for parameter values, and the body encodings (7bit or 8bit
- * with CRLF line ends, RFC 2045 quoted-printable, base64 lines).
+ * The byte-level encoders behind the MIME composer: base64 (both ways),
+ * RFC 2047 encoded-words for header text, RFC 2231 percent encoding for
+ * parameter values, and the body encodings (7bit or 8bit with CRLF line
+ * ends, RFC 2045 quoted-printable, base64 lines). UTF-8 checks: utf8.h.
  *
  * Every function appends to a bounded struct buf and returns GW_OK,
  * GW_ELIMIT when the buffer's limit is reached or GW_ENOMEM; none of them
@@ -19,17 +19,6 @@
 
 /* The longest RFC 2047 encoded-word, in characters (RFC 2047 2). */
 #define ENC_WORD_MAX 75
-
-/*
- * Returns the length (1 to 4) of the well-formed UTF-8 sequence that
- * starts `s`, which has `n` bytes left, or 0 when it is not one: a stray
- * continuation byte, a truncated or overlong sequence, a surrogate or a
- * code point past U+10FFFF.
- */
-size_t enc_utf8_len(const char *s, size_t n);
-
-/* True when the `n` bytes of `s` are well-formed UTF-8. */
-bool enc_utf8_valid(const char *s, size_t n);
 
 /* Appends the base64 form (RFC 4648, with padding) of `n` bytes. */
 enum gw_err enc_base64(struct buf *out, const void *p, size_t n);

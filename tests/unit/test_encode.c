@@ -40,36 +40,6 @@ static char *repeat(const char *piece, size_t count)
     return s;
 }
 
-TEST(utf8_len_accepts_each_width)
-{
-    CHECK(enc_utf8_len("a", 1) == 1);
-    CHECK(enc_utf8_len("\xC3\xA9", 2) == 2);         /* é */
-    CHECK(enc_utf8_len("\xE2\x82\xAC", 3) == 3);     /* € */
-    CHECK(enc_utf8_len("\xF0\x9F\x98\x80", 4) == 4); /* 😀 */
-    CHECK(enc_utf8_len("\xF4\x8F\xBF\xBF", 4) == 4); /* U+10FFFF */
-    CHECK(enc_utf8_len("", 0) == 0);
-}
-
-TEST(utf8_len_refuses_malformed_sequences)
-{
-    CHECK(enc_utf8_len("\x80", 1) == 0);             /* lone continuation */
-    CHECK(enc_utf8_len("\xC0\xAF", 2) == 0);         /* overlong '/' */
-    CHECK(enc_utf8_len("\xE0\x80\xAF", 3) == 0);     /* overlong */
-    CHECK(enc_utf8_len("\xED\xA0\x80", 3) == 0);     /* surrogate */
-    CHECK(enc_utf8_len("\xF4\x90\x80\x80", 4) == 0); /* past U+10FFFF */
-    CHECK(enc_utf8_len("\xF5\x80\x80\x80", 4) == 0); /* bad lead byte */
-    CHECK(enc_utf8_len("\xC3\x28", 2) == 0);         /* bad continuation */
-    CHECK(enc_utf8_len("\xE2\x82\xAC", 2) == 0);     /* cut short */
-}
-
-TEST(utf8_valid_checks_the_whole_string)
-{
-    CHECK(enc_utf8_valid("caf\xC3\xA9 \xE6\x97\xA5", 9));
-    CHECK(!enc_utf8_valid("caf\xC3", 4));
-    CHECK(!enc_utf8_valid("ok\xFF", 3));
-    CHECK(enc_utf8_valid("", 0));
-}
-
 TEST(base64_matches_rfc4648_vectors)
 {
     struct buf b;
@@ -366,9 +336,6 @@ TEST(pct_keeps_attribute_chars_and_escapes_the_rest)
 }
 
 const struct unit_test encode_tests[] = {
-    UNIT(utf8_len_accepts_each_width),
-    UNIT(utf8_len_refuses_malformed_sequences),
-    UNIT(utf8_valid_checks_the_whole_string),
     UNIT(base64_matches_rfc4648_vectors),
     UNIT(words_encode_short_text_as_one_word),
     UNIT(words_split_between_emoji),

@@ -1,6 +1,7 @@
 /* Unit tests of the MIME composer (smtp/mime.c). */
 #include "../../smtp/encode.h"
 #include "../../smtp/mime.h"
+#include "../../smtp/utf8.h"
 #include "check.h"
 
 #include <stdio.h>
@@ -229,7 +230,7 @@ static char *decode_words(const char *s, size_t n)
             strncmp(w + wl - 2, "?=", 2) != 0)
             goto fail;
         got = b64_decode(w + 10, wl - 12, out + len);
-        if (got < 0 || !enc_utf8_valid(out + len, (size_t)got))
+        if (got < 0 || !utf8_valid(out + len, (size_t)got))
             goto fail;
         len += (size_t)got;
         pos += wl + (sp != NULL ? 1 : 0);
@@ -1976,7 +1977,7 @@ TEST(continuations_hold_whole_characters)
         if (strncmp(seg, "utf-8''", 7) == 0)
             memmove(seg, seg + 7, strlen(seg + 7) + 1);
         pct_decode(seg);
-        CHECK(enc_utf8_valid(seg, strlen(seg)));
+        CHECK(utf8_valid(seg, strlen(seg)));
         free(seg);
         parts++;
     }

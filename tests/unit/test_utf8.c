@@ -118,11 +118,44 @@ TEST(cut_never_splits_a_character)
     CHECK(utf8_cut("\xe2\x82\xe2\x82", 4, 3) == 3);
 }
 
+TEST(utf8_len_accepts_each_width)
+{
+    CHECK(utf8_len("a", 1) == 1);
+    CHECK(utf8_len("\xC3\xA9", 2) == 2);         /* é */
+    CHECK(utf8_len("\xE2\x82\xAC", 3) == 3);     /* € */
+    CHECK(utf8_len("\xF0\x9F\x98\x80", 4) == 4); /* 😀 */
+    CHECK(utf8_len("\xF4\x8F\xBF\xBF", 4) == 4); /* U+10FFFF */
+    CHECK(utf8_len("", 0) == 0);
+}
+
+TEST(utf8_len_refuses_malformed_sequences)
+{
+    CHECK(utf8_len("\x80", 1) == 0);             /* lone continuation */
+    CHECK(utf8_len("\xC0\xAF", 2) == 0);         /* overlong '/' */
+    CHECK(utf8_len("\xE0\x80\xAF", 3) == 0);     /* overlong */
+    CHECK(utf8_len("\xED\xA0\x80", 3) == 0);     /* surrogate */
+    CHECK(utf8_len("\xF4\x90\x80\x80", 4) == 0); /* past U+10FFFF */
+    CHECK(utf8_len("\xF5\x80\x80\x80", 4) == 0); /* bad lead byte */
+    CHECK(utf8_len("\xC3\x28", 2) == 0);         /* bad continuation */
+    CHECK(utf8_len("\xE2\x82\xAC", 2) == 0);     /* cut short */
+}
+
+TEST(utf8_valid_checks_the_whole_string)
+{
+    CHECK(utf8_valid("caf\xC3\xA9 \xE6\x97\xA5", 9));
+    CHECK(!utf8_valid("caf\xC3", 4));
+    CHECK(!utf8_valid("ok\xFF", 3));
+    CHECK(utf8_valid("", 0));
+}
+
 const struct unit_test utf8_tests[] = {
     UNIT(valid_text_is_valid),
     UNIT(ill_formed_text_is_refused),
     UNIT(each_maximal_subpart_becomes_one_replacement),
     UNIT(sanitize_cuts_on_a_character_boundary),
     UNIT(cut_never_splits_a_character),
+    UNIT(utf8_len_accepts_each_width),
+    UNIT(utf8_len_refuses_malformed_sequences),
+    UNIT(utf8_valid_checks_the_whole_string),
     {NULL, NULL},
 };
