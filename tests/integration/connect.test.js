@@ -16,7 +16,7 @@ const {
   validEnv,
 } = require('./lib/gateway');
 const { sendChecked: send, startSessionGateway: startGateway } = require('./lib/upstream');
-const { startScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
+const { startScripted, withScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
 const { getCerts } = require('./lib/certs');
 const { assertOutcome } = require('./lib/upstream');
 
@@ -27,18 +27,8 @@ const MSG = { from: 'a@example.com', to: 'b@example.com', subject: 'timeouts', t
 after(cleanupAll);
 
 
-async function withScripted(scripts, env, fn, listen = {}) {
-  const srv = await startScripted(scripts, listen);
-  let gw;
-  try {
-    gw = await startGateway({ smtpPort: srv.port, env });
-    await fn(gw, srv);
-  } finally {
-    if (gw) await gw.stop();
-    await srv.close();
-  }
-  assertCleanRun(gw);
-}
+/* A scripted server and a gateway with `env` (listen: startScripted's). */
+const withGateway = (scripts, env, fn, listen = {}) => withScripted(scripts, fn, { env }, listen);
 
 const later = (ms, reply) => async () => {
   await new Promise((r) => setTimeout(r, ms));
@@ -75,7 +65,7 @@ describe('per-step timeouts', () => {
   ];
   for (const [name, label, script] of stalls) {
     it(`${name}=1 (TIMEOUT ${HOUR}): a server stalling on ${label} → 504`, T, async () => {
-      await withScripted([script], { GATEWAY_SMTP_TIMEOUT: HOUR, [name]: 1 }, async (gw, srv) => {
+      await withGateway([script], { GATEWAY_SMTP_TIMEOUT: HOUR, [name]: 1 }, async (gw, srv) => {
         const r = await send(gw, MSG, { timeoutMs: 30000 });
         if (name === 'GATEWAY_SMTP_DOT_TIMEOUT') {
           // The whole message went out, so it may have been delivered: the
@@ -107,7 +97,7 @@ describe('per-step timeouts', () => {
     ];
     const line = 'd'.repeat(70) + '\n';
     const text = line.repeat(Math.ceil((16 * 1024 * 1024) / line.length));
-    await withScripted(
+    await withGateway(
       [script],
       { GATEWAY_SMTP_TIMEOUT: HOUR, GATEWAY_SMTP_DATA_TIMEOUT: 1, GATEWAY_MAX_BODY: '64M' },
       async (gw) => {
@@ -119,7 +109,7 @@ describe('per-step timeouts', () => {
 
   it('GATEWAY_SMTP_GREETING_TIMEOUT=1 is for the greeting only: a 2 s EHLO reply is waited for', T, async () => {
     const script = happyScript({ ehloReply: later(2000, '250-scripted.test\r\n250 HELP\r\n') });
-    await withScripted([script], { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_GREETING_TIMEOUT: 1 }, async (gw) => {
+    await withGateway([script], { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_GREETING_TIMEOUT: 1 }, async (gw) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 200, 'sent');
     });
@@ -127,7 +117,7 @@ describe('per-step timeouts', () => {
 
   it('GATEWAY_SMTP_COMMAND_TIMEOUT=1 is not for the final dot: a 2 s reply to it is waited for', T, async () => {
     const script = happyScript({ dataReply: later(2000, '250 2.0.0 queued\r\n') });
-    await withScripted([script], { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_COMMAND_TIMEOUT: 1 }, async (gw) => {
+    await withGateway([script], { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_COMMAND_TIMEOUT: 1 }, async (gw) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 200, 'sent');
     });
@@ -135,7 +125,7 @@ describe('per-step timeouts', () => {
 
   it('GATEWAY_SMTP_DOT_TIMEOUT=1 is not for commands: a 2 s MAIL reply is waited for', T, async () => {
     const script = happyScript({ mailReply: later(2000, '250 2.1.0 ok\r\n') });
-    await withScripted([script], { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_DOT_TIMEOUT: 1 }, async (gw) => {
+    await withGateway([script], { GATEWAY_SMTP_TIMEOUT: 30, GATEWAY_SMTP_DOT_TIMEOUT: 1 }, async (gw) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 200, 'sent');
     });
@@ -162,7 +152,7 @@ describe('per-step timeouts', () => {
 
   it('a TLS handshake that never completes is bounded too (CONNECT and GREETING 1 s) → 504', T, async () => {
     const certs = await getCerts();
-    await withScripted(
+    await withGateway(
       [[{ stall: true }]],
       {
         GATEWAY_SMTP_HOST: 'localhost',
@@ -202,7 +192,7 @@ describe('GATEWAY_SMTP_IP_VERSION', () => {
   const ok = () => [happyScript({ from: 'a@example.com' })];
 
   it('4 with host localhost → sent over IPv4', T, async () => {
-    await withScripted(ok(), { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_IP_VERSION: 4 }, async (gw, srv) => {
+    await withGateway(ok(), { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_IP_VERSION: 4 }, async (gw, srv) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 200, 'sent');
       assert.equal(srv.connections.length, 1);
@@ -210,7 +200,7 @@ describe('GATEWAY_SMTP_IP_VERSION', () => {
   });
 
   it('6 with a server on 127.0.0.1 only → 502, never connects over IPv4', T, async () => {
-    await withScripted(ok(), { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_IP_VERSION: 6 }, async (gw, srv) => {
+    await withGateway(ok(), { GATEWAY_SMTP_HOST: 'localhost', GATEWAY_SMTP_IP_VERSION: 6 }, async (gw, srv) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 502, 'failed');
       assert.equal(srv.connections.length, 0, 'no connection to the IPv4 server');
@@ -238,7 +228,7 @@ describe('GATEWAY_SMTP_IP_VERSION', () => {
 
   it('6 with host ::1 → sent over IPv6', T, async (t) => {
     if (!v6) return t.skip('no IPv6 loopback here');
-    await withScripted(ok(), { GATEWAY_SMTP_HOST: '::1', GATEWAY_SMTP_IP_VERSION: 6 }, async (gw, srv) => {
+    await withGateway(ok(), { GATEWAY_SMTP_HOST: '::1', GATEWAY_SMTP_IP_VERSION: 6 }, async (gw, srv) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 200, 'sent');
       assert.equal(srv.connections.length, 1);
@@ -247,7 +237,7 @@ describe('GATEWAY_SMTP_IP_VERSION', () => {
 
   it('4 with host ::1 → 502, never connects', T, async (t) => {
     if (!v6) return t.skip('no IPv6 loopback here');
-    await withScripted(ok(), { GATEWAY_SMTP_HOST: '::1', GATEWAY_SMTP_IP_VERSION: 4 }, async (gw, srv) => {
+    await withGateway(ok(), { GATEWAY_SMTP_HOST: '::1', GATEWAY_SMTP_IP_VERSION: 4 }, async (gw, srv) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 502, 'failed');
       assert.equal(srv.connections.length, 0);

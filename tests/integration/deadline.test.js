@@ -15,25 +15,15 @@ const assert = require('node:assert/strict');
 
 const { assertCleanRun, assertErrorReply, cleanupAll, request, runGateway, validEnv } = require('./lib/gateway');
 const { sendChecked: send, startSessionGateway: startGateway, assertOutcome } = require('./lib/upstream');
-const { startScripted, send: say, read, readData, gate } = require('./lib/scripted');
+const { startScripted, withScripted, send: say, read, readData, gate } = require('./lib/scripted');
 
 const T = { timeout: 60000 };
 const MSG = { from: 'a@example.com', to: 'b@example.com', subject: 'deadline', text: 'x' };
 
 after(cleanupAll);
 
-async function withScripted(scripts, env, fn) {
-  const srv = await startScripted(scripts);
-  let gw;
-  try {
-    gw = await startGateway({ smtpPort: srv.port, env });
-    await fn(gw, srv);
-  } finally {
-    if (gw) await gw.stop();
-    await srv.close();
-  }
-  assertCleanRun(gw);
-}
+/* A scripted server and a gateway with `env`. */
+const withGateway = (scripts, env, fn) => withScripted(scripts, fn, { env });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const later = (ms, reply) => async () => {
@@ -58,7 +48,7 @@ describe('the deadline of a whole send', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], { GATEWAY_SMTP_TIMEOUT: 2, GATEWAY_SMTP_DEADLINE: 4 }, async (gw, srv) => {
+    await withGateway([script], { GATEWAY_SMTP_TIMEOUT: 2, GATEWAY_SMTP_DEADLINE: 4 }, async (gw, srv) => {
       const started = Date.now();
       const r = await send(gw, MSG, { timeoutMs: 30000 });
       const took = Date.now() - started;
@@ -123,7 +113,7 @@ describe('the deadline of a whole send', () => {
       read(/^MAIL FROM:/, '250 ok\r\n'), read(/^RCPT TO:/, '250 ok\r\n'), read('DATA', '354 go\r\n'),
       readData('250 queued\r\n'), read('QUIT', '221 bye\r\n'), { close: true }];
     const env = { GATEWAY_SMTP_POOL: 1, GATEWAY_SMTP_TIMEOUT: 5, GATEWAY_SMTP_DEADLINE: 6 };
-    await withScripted([first, second], env, async (gw, srv) => {
+    await withGateway([first, second], env, async (gw, srv) => {
       const a = send(gw, { ...MSG, from: 'first@example.com' }, { timeoutMs: 30000 });
       await srv.waitForConnection(0);
       const b = await send(gw, { ...MSG, from: 'second@example.com' }, { timeoutMs: 30000 });
@@ -154,7 +144,7 @@ describe('the deadline of a whole send', () => {
       }),
       { close: true },
     ];
-    await withScripted([script], { GATEWAY_SMTP_IDLE_TIMEOUT: 0 }, async (gw, srv) => {
+    await withGateway([script], { GATEWAY_SMTP_IDLE_TIMEOUT: 0 }, async (gw, srv) => {
       const r = await send(gw, MSG);
       const heldStill = released === null;
       answered.open();
@@ -202,7 +192,7 @@ describe('AUTH offered only after STARTTLS', () => {
       { close: true },
     ];
     const env = { GATEWAY_SMTP_USERNAME: 'mailer', GATEWAY_SMTP_TLS: 'none' };
-    await withScripted([script], env, async (gw, srv) => {
+    await withGateway([script], env, async (gw, srv) => {
       const r = await send(gw, MSG);
       assertOutcome(r, 502, 'failed', [
         'offers STARTTLS',

@@ -14,7 +14,7 @@ const {
 } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { sendChecked: send, startSessionGateway: startGateway } = require('./lib/upstream');
-const { startScripted, send: say, read, readData, unstuff } = require('./lib/scripted');
+const { withScripted, send: say, read, readData, unstuff } = require('./lib/scripted');
 const { assertOutcome, ehloName } = require('./lib/upstream');
 
 const T = { timeout: 30000 };
@@ -26,21 +26,10 @@ function noMismatch(conn) {
   assert.deepEqual(conn.mismatches, [], `the client said something unexpected:\n${conn.text}`);
 }
 
-/* Runs fn(gw, srv) against a scripted server; GATEWAY_SMTP_TIMEOUT=5 so
+/* A scripted server and a gateway with `env`; GATEWAY_SMTP_TIMEOUT=5 so
  * that a client waiting for a reply the server holds back fails (504)
  * instead of hanging. */
-async function withScripted(scripts, fn, env = {}) {
-  const srv = await startScripted(scripts);
-  let gw;
-  try {
-    gw = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_TIMEOUT: 5, ...env } });
-    await fn(gw, srv);
-  } finally {
-    if (gw) await gw.stop();
-    await srv.close();
-  }
-  assertCleanRun(gw);
-}
+const withGateway = (scripts, fn, env = {}) => withScripted(scripts, fn, { env: { GATEWAY_SMTP_TIMEOUT: 5, ...env } });
 
 async function withSmtpServer(serverOpts, fn, gwOpts = {}) {
   const smtp = await startSmtpServer(serverOpts);
@@ -73,7 +62,7 @@ describe('PIPELINING', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, { from: 'a@example.com', to: 'b@example.com', subject: 'piped', text: 'x' });
       const j = assertOutcome(r, 200, 'sent');
       assert.deepEqual(j.recipients.map((x) => [x.address, x.accepted, x.code]), [['b@example.com', true, 250]]);
@@ -96,7 +85,7 @@ describe('PIPELINING', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, {
         from: 'a@example.com',
         to: ['r1@example.com', 'r2@example.com', 'r3@example.com'],
@@ -134,7 +123,7 @@ describe('PIPELINING', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, { from: 'a@example.com', to: ['r1@example.com', 'r2@example.com'], text: 'x' });
       assertOutcome(r, 200, 'sent');
       const conn = await srv.waitForClose(0);
@@ -155,7 +144,7 @@ describe('PIPELINING', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, {
         from: 'a@example.com',
         to: ['r1@example.com', 'r2@example.com', 'r3@example.com'],
@@ -190,7 +179,7 @@ describe('PIPELINING', () => {
       read(/^QUIT$/, '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, { from: 'a@example.com', to: 'b@example.com', subject: 'never', text: 'never sent' });
       assertOutcome(r, 502, 'failed', ['553', 'sender not allowed']);
       const conn = await srv.waitForClose(0);
@@ -222,7 +211,7 @@ describe('without PIPELINING', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, {
         from: 'a@example.com',
         to: ['r1@example.com', 'r2@example.com'],
@@ -264,7 +253,7 @@ describe('SIZE', () => {
       read('QUIT', '221 bye\r\n'),
       { close: true },
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, { from: 'a@example.com', to: 'b@example.com', text: 'z'.repeat(3000) });
       assertOutcome(r, 200, 'sent');
       const conn = await srv.waitForClose(0);

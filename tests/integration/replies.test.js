@@ -9,25 +9,15 @@ const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 
 const { assertCleanRun, cleanupAll, closedPort, request, send, startGateway } = require('./lib/gateway');
-const { startScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
+const { withScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
 
 const T = { timeout: 45000 };
 const MSG = { from: 'a@example.com', to: 'b@example.com', text: 'x' };
 
 after(cleanupAll);
 
-async function withScripted(scripts, fn, env = {}) {
-  const srv = await startScripted(scripts);
-  let gw;
-  try {
-    gw = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...env } });
-    await fn(gw, srv);
-  } finally {
-    if (gw) await gw.stop();
-    await srv.close();
-  }
-  assertCleanRun(gw);
-}
+/* A scripted server and a gateway with `env`. */
+const withGateway = (scripts, fn, env = {}) => withScripted(scripts, fn, { env });
 
 /* The server's side up to the RCPT reply for one recipient. */
 function upToRcpt(rcptReply, ehlo = '250 scripted.test\r\n') {
@@ -79,7 +69,7 @@ describe('retryable: refusals by reply class', () => {
   ];
   for (const [name, script, retryable] of cases) {
     it(`${name} → 502 failed, retryable ${retryable}`, T, async () => {
-      await withScripted([script], async (gw, srv) => {
+      await withGateway([script], async (gw, srv) => {
         expectReply(await send(gw, MSG), 502, 'failed', retryable);
         const conn = await srv.waitForClose(0);
         assert.deepEqual(conn.mismatches, [], conn.text);
@@ -103,7 +93,7 @@ describe('retryable: several recipients', () => {
   const body = (c) => ({ from: 'a@example.com', to: ['b1@example.com', 'b2@example.com'], text: 'x', options: { continue_after_bad_send: c } });
 
   it('every recipient refused with 4xx (continue_after_bad_send) → retryable', T, async () => {
-    await withScripted([twoRcpts('450 4.2.1 busy\r\n', '451 4.3.0 later\r\n', true)], async (gw) => {
+    await withGateway([twoRcpts('450 4.2.1 busy\r\n', '451 4.3.0 later\r\n', true)], async (gw) => {
       const r = await send(gw, body(true));
       expectReply(r, 502, 'failed', true);
       assert.deepEqual(r.json.failed_send, ['b1@example.com', 'b2@example.com']);
@@ -111,7 +101,7 @@ describe('retryable: several recipients', () => {
   });
 
   it('a 450 and a 550 (continue_after_bad_send) → not retryable: the 550 stays', T, async () => {
-    await withScripted([twoRcpts('450 4.2.1 busy\r\n', '550 5.1.1 unknown\r\n', true)], async (gw) => {
+    await withGateway([twoRcpts('450 4.2.1 busy\r\n', '550 5.1.1 unknown\r\n', true)], async (gw) => {
       expectReply(await send(gw, body(true)), 502, 'failed', false);
     });
   });
@@ -127,13 +117,13 @@ describe('retryable: several recipients', () => {
       readData('250 queued\r\n'),
       read('QUIT', '221 bye\r\n'),
     ];
-    await withScripted([script], async (gw) => {
+    await withGateway([script], async (gw) => {
       expectReply(await send(gw, body(true)), 200, 'partial', false);
     });
   });
 
   it('sent → not retryable', T, async () => {
-    await withScripted([happyScript({ from: 'a@example.com' })], async (gw) => {
+    await withGateway([happyScript({ from: 'a@example.com' })], async (gw) => {
       expectReply(await send(gw, MSG), 200, 'sent', false);
     });
   });
@@ -151,21 +141,21 @@ describe('retryable: the connection', () => {
   });
 
   it('no greeting in time → 504, retryable', T, async () => {
-    await withScripted([[{ stall: true }]], async (gw) => {
+    await withGateway([[{ stall: true }]], async (gw) => {
       expectReply(await send(gw, MSG), 504, 'failed', true);
     }, { GATEWAY_SMTP_TIMEOUT: 1 });
   });
 
   it('the connection lost after the final dot → 502 unknown, not retryable', T, async () => {
     const script = [...upToRcpt('250 ok\r\n'), read('DATA', '354 go\r\n'), readData(''), { destroy: true }];
-    await withScripted([script], async (gw) => {
+    await withGateway([script], async (gw) => {
       expectReply(await send(gw, MSG), 502, 'unknown', false);
     });
   });
 
   it('no verdict on the final dot in time → 504 unknown, not retryable', T, async () => {
     const script = [...upToRcpt('250 ok\r\n'), read('DATA', '354 go\r\n'), readData(''), { stall: true }];
-    await withScripted([script], async (gw) => {
+    await withGateway([script], async (gw) => {
       expectReply(await send(gw, MSG), 504, 'unknown', false);
     }, { GATEWAY_SMTP_TIMEOUT: 1 });
   });
@@ -182,13 +172,13 @@ describe('retryable: AUTH', () => {
   const env = { GATEWAY_SMTP_USERNAME: 'user', GATEWAY_SMTP_PASSWORD: 'pw-secret', GATEWAY_SMTP_MECHANISMS: 'PLAIN', GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH: 'true' };
 
   it('454 temporary authentication failure → retryable', T, async () => {
-    await withScripted([authScript('454 4.7.0 temporary authentication failure\r\n')], async (gw) => {
+    await withGateway([authScript('454 4.7.0 temporary authentication failure\r\n')], async (gw) => {
       expectReply(await send(gw, MSG), 502, 'failed', true);
     }, env);
   });
 
   it('535 bad credentials → not retryable', T, async () => {
-    await withScripted([authScript('535 5.7.8 bad credentials\r\n')], async (gw) => {
+    await withGateway([authScript('535 5.7.8 bad credentials\r\n')], async (gw) => {
       expectReply(await send(gw, MSG), 502, 'failed', false);
     }, env);
   });
@@ -197,7 +187,7 @@ describe('retryable: AUTH', () => {
 describe('the raw route says retryable too', () => {
   it('RCPT 450 on /v1/messages/raw → 502, retryable', T, async () => {
     const script = [...upToRcpt('450 4.2.1 mailbox busy\r\n'), read('RSET', '250 ok\r\n'), read('QUIT', '221 bye\r\n')];
-    await withScripted([script], async (gw) => {
+    await withGateway([script], async (gw) => {
       const r = await request(gw, 'POST', '/v1/messages/raw?from=a@example.com&to=b@example.com', {
         headers: { 'content-type': 'message/rfc822' },
         body: Buffer.from('From: a@example.com\r\nTo: b@example.com\r\nSubject: x\r\n\r\nhello\r\n'),
@@ -222,7 +212,7 @@ describe('every reply the server gave is reported', () => {
       read('RSET', '250 2.0.0 reset\r\n'),
       read('QUIT', '221 bye\r\n'),
     ];
-    await withScripted([script], async (gw, srv) => {
+    await withGateway([script], async (gw, srv) => {
       const r = await send(gw, { from: 'a@example.com', to: ['ok@example.com', 'refused@example.com', 'ok2@example.com'], text: 'x' });
       expectReply(r, 502, 'failed', false);
       assert.deepEqual(r.json.failed_send, ['refused@example.com']);

@@ -11,7 +11,7 @@ const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 
 const { assertCleanRun, assertErrorReply, cleanupAll, rawRequest, request, send, startGateway } = require('./lib/gateway');
-const { startScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
+const { withScripted, send: say, read, readData, happyScript } = require('./lib/scripted');
 
 const T = { timeout: 60000 };
 const RAW = 'message/rfc822';
@@ -27,19 +27,6 @@ function bytes(latin1) {
 /* What a WHATWG decoder makes of `latin1` (a string of bytes). */
 function decoded(latin1) {
   return new TextDecoder('utf-8').decode(Buffer.from(latin1, 'latin1'));
-}
-
-async function withScripted(scripts, fn) {
-  const srv = await startScripted(scripts);
-  let gw;
-  try {
-    gw = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0 } });
-    await fn(gw, srv);
-  } finally {
-    if (gw) await gw.stop();
-    await srv.close();
-  }
-  assertCleanRun(gw);
 }
 
 /* The one connection's transcript had no surprise and exactly one DATA

@@ -9,33 +9,15 @@ const assert = require('node:assert/strict');
 const { simpleParser } = require('mailparser');
 
 const { assertCleanRun, cleanupAll, closedPort, send, startGateway } = require('./lib/gateway');
-const { startScripted, send: say, read, readData, gate, happyScript, holdingScript, unstuff } = require('./lib/scripted');
+const { withScripted, send: say, read, readData, gate, happyScript, holdingScript, unstuff } = require('./lib/scripted');
 
 const T = { timeout: 45000 };
 
 after(cleanupAll);
 
-/* Runs fn(gw, srv) with a scripted server and a gateway pointed at it,
- * cleaning both up; then checks the logs for secrets. Each send has a
- * connection of its own (no reuse), so each script is one whole session
- * from greeting to QUIT; reuse has tests of its own (pool.test.js). */
-async function withScripted(scripts, fn, gwOpts = {}) {
-  const srv = await startScripted(scripts);
-  let gw;
-  try {
-    gw = await startGateway({
-      smtpPort: srv.port,
-      ...gwOpts,
-      env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(gwOpts.env || {}) },
-    });
-    await fn(gw, srv);
-  } finally {
-    if (gw) await gw.stop();
-    await srv.close();
-  }
-  assertCleanRun(gw);
-  return gw;
-}
+// withScripted gives each send a connection of its own (no reuse), so
+// each script is one whole session; reuse has tests of its own
+// (pool.test.js).
 
 function noMismatch(conn) {
   assert.deepEqual(conn.mismatches, [], `the client said something unexpected:\n${conn.text}`);

@@ -51,6 +51,7 @@ const net = require('node:net');
 const { Duplex } = require('node:stream');
 const tls = require('node:tls');
 const { track } = require('./cleanup');
+const { assertCleanRun, startGateway } = require('./gateway');
 
 function send(data, opts = {}) {
   return { send: data, ...opts };
@@ -440,4 +441,30 @@ function unstuff(data) {
   return data.replace(/(^|\r\n)\.\./g, '$1.');
 }
 
-module.exports = { startScripted, send, read, readData, gate, happyScript, holdingScript, unstuff };
+/*
+ * Runs fn(gw, srv) with a scripted server (startScripted(scripts, listen))
+ * and a gateway pointed at it (startGateway with `gwOpts`), stops both,
+ * then checks the gateway's run with assertCleanRun. Each send has a
+ * connection of its own (GATEWAY_SMTP_IDLE_TIMEOUT=0 unless gwOpts.env
+ * says otherwise), so each script is one whole session, greeting to QUIT.
+ * Resolves to the gateway, for what its logs say.
+ */
+async function withScripted(scripts, fn, gwOpts = {}, listen = {}) {
+  const srv = await startScripted(scripts, listen);
+  let gw;
+  try {
+    gw = await startGateway({
+      smtpPort: srv.port,
+      ...gwOpts,
+      env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0, ...(gwOpts.env || {}) },
+    });
+    await fn(gw, srv);
+  } finally {
+    if (gw) await gw.stop();
+    await srv.close();
+  }
+  assertCleanRun(gw);
+  return gw;
+}
+
+module.exports = { startScripted, withScripted, send, read, readData, gate, happyScript, holdingScript, unstuff };
