@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "../smtp/addr.h"
+#include "../smtp/data.h"
 #include "../smtp/encode.h"
 
 /* The most of one From, Sender or Reply-To field of a raw message that
@@ -395,35 +396,30 @@ static unsigned line_end(struct api_header_scan *s, const char *p, size_t n,
 unsigned api_header_scan_feed(struct api_header_scan *s, const char *p,
                               size_t n, bool last, struct gw_error *err)
 {
-    size_t i = 0;
+    size_t start = 0;
 
-    /* A CRLF split between two pieces is one line end. */
-    if (s->pending_cr && n > 0 && p[0] == '\n')
-        i = 1;
-    s->pending_cr = false;
-    while (i < n && !s->done) {
-        size_t k = 0;
+    /* Lines end where the DATA encoder ends them (smtp_eol_next()). */
+    for (size_t i = 0; i < n && !s->done; i++) {
         unsigned status;
 
-        while (i + k < n && p[i + k] != '\r' && p[i + k] != '\n')
-            k++;
-        if (i + k == n) {
-            /* The rest of a line that has not ended yet. */
-            if (buf_append(&s->line, p + i, k) != GW_OK) {
-                gw_error_set(err, GW_EINVAL, "a header line is too long");
-                return 400;
-            }
+        switch (smtp_eol_next(&s->after_cr, p[i])) {
+        case SMTP_EOL_NONE:
+            continue;
+        case SMTP_EOL_REST:
+            start = i + 1;
+            continue;
+        case SMTP_EOL_END:
             break;
         }
-        status = line_end(s, p + i, k, err);
+        status = line_end(s, p + start, i - start, err);
         if (status != 0)
             return status;
-        i += k;
-        if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
-            i++;
-        else if (p[i] == '\r' && i + 1 == n)
-            s->pending_cr = true;
-        i++;
+        start = i + 1;
+    }
+    /* The rest of a line that has not ended yet. */
+    if (!s->done && start < n && buf_append(&s->line, p + start, n - start)) {
+        gw_error_set(err, GW_EINVAL, "a header line is too long");
+        return 400;
     }
     if (!last || s->done)
         return 0;

@@ -37,7 +37,7 @@ bool api_request_in_scope(const struct api_token *caller,
 struct api_header_scan {
     const struct api_token *caller; /* borrowed; NULL checks no domains */
     bool done;                      /* the header section has ended */
-    bool pending_cr;                /* the last byte seen was a CR */
+    bool after_cr;                  /* the last byte seen was a CR */
     bool keeping;                   /* the field being read is one to check */
     struct buf field;               /* that field, unfolded, while it is read */
     struct buf line; /* the start of a line that has not ended yet */
