@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "data.h"
+#include "utf8.h"
 
 void raw_filter_init(struct raw_filter *f, bool show_bcc)
 {
@@ -50,7 +51,8 @@ static enum gw_err header_line(struct raw_filter *f, struct buf *out,
 {
     const char *s = f->line.data;
     size_t n = f->line.len, name;
-    size_t text = n - (n > 0 && s[n - 1] == '\n') -
+    enum gw_err rc;
+    size_t text = n - (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) -
                   (n > 1 && s[n - 1] == '\n' && s[n - 2] == '\r');
 
     f->line_no++;
@@ -66,18 +68,31 @@ static enum gw_err header_line(struct raw_filter *f, struct buf *out,
             return gw_error_set(err, GW_EINVAL,
                                 "the message starts with a continuation "
                                 "line");
-        return f->dropping ? GW_OK : buf_append(out, s, n);
-    }
-    name = field_name(s, text);
-    if (name == 0)
+        if (f->dropping)
+            return GW_OK;
+    } else if ((name = field_name(s, text)) == 0) {
         return gw_error_set(err, GW_EINVAL,
                             "line %zu of the header is not a header field "
                             "(Name: value)",
                             f->line_no);
-    if (name == 10 && strncasecmp(s, "Message-ID", 10) == 0)
-        keep_message_id(f, s + name + 1, text - name - 1);
-    f->dropping = !f->show_bcc && name == 3 && strncasecmp(s, "Bcc", 3) == 0;
-    return f->dropping ? GW_OK : buf_append(out, s, n);
+    } else {
+        if (name == 10 && strncasecmp(s, "Message-ID", 10) == 0)
+            keep_message_id(f, s + name + 1, text - name - 1);
+        f->dropping =
+            !f->show_bcc && name == 3 && strncasecmp(s, "Bcc", 3) == 0;
+        if (f->dropping)
+            return GW_OK;
+    }
+    /* UTF-8 needs SMTPUTF8 (RFC 6532); other 8-bit bytes are legacy
+       text that went as 8BITMIME before. */
+    for (size_t i = 0; i < text && !f->header_utf8; i++)
+        f->header_utf8 =
+            (unsigned char)s[i] > 127 && utf8_len(s + i, text - i) > 1;
+    /* Written with CRLF, whatever its end was, so that a dropped line
+       cannot join a bare CR before it and a bare LF after it into one
+       line end. */
+    rc = buf_append(out, s, text);
+    return rc == GW_OK && text < n ? buf_append(out, "\r\n", 2) : rc;
 }
 
 enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
@@ -86,9 +101,23 @@ enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
     enum gw_err rc = GW_OK;
     size_t i = 0;
 
+    /* The LF of a CR LF split between two pieces: its line has gone out
+       with CRLF, or been dropped. After the header it is the first body
+       byte, which the DATA encoder joins to the CR. */
+    if (f->after_cr && n > 0 && p[0] == '\n' && !f->in_body)
+        i = 1;
+    f->after_cr = false;
     while (i < n && !f->in_body && rc == GW_OK) {
-        const char *nl = memchr(p + i, '\n', n - i);
-        size_t k = nl ? (size_t)(nl - (p + i)) + 1 : n - i;
+        const char *nl = NULL;
+        size_t k = 0;
+
+        while (i + k < n && p[i + k] != '\r' && p[i + k] != '\n')
+            k++;
+        if (i + k < n) {
+            nl = p + i + k;
+            k += *nl == '\r' && i + k + 1 < n && nl[1] == '\n' ? 2 : 1;
+            f->after_cr = i + k == n && p[n - 1] == '\r';
+        }
 
         if (buf_append(&f->line, p + i, k) != GW_OK)
             return gw_error_set(err, GW_EINVAL,

@@ -2,6 +2,8 @@
  * A raw RFC 5322 message relayed as given, read in pieces: the header
  * section is checked line by line and a Bcc field (with its continuation
  * lines) is dropped unless it is to be shown; the body passes untouched.
+ * A line ends at CR LF, or at a CR or a LF alone, as the DATA encoder ends
+ * it, so that a bare CR cannot hide a field from the checks.
  * Line ends and dot-stuffing are the DATA encoder's (data.h).
  */
 #ifndef GW_RAWMSG_H
@@ -17,6 +19,8 @@ struct raw_filter {
     bool show_bcc;        /* keep Bcc fields */
     bool in_body;         /* the empty line after the header has passed */
     bool dropping;        /* inside a Bcc field being dropped */
+    bool after_cr;        /* the last piece ended a header line with a CR */
+    bool header_utf8;     /* a header line passed on has UTF-8 */
     size_t line_no;       /* header lines seen, for error details */
     char message_id[256]; /* the Message-ID field's value, "" if none */
     struct buf line;      /* a header line not yet complete */
