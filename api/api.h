@@ -96,6 +96,9 @@ struct api_ops {
 struct api_ctx {
     const struct api_ops *ops;
     void *arg;
+    /* The data directory, where a raw message's body is held past its
+       first MiB until it is complete (in a file without a name). */
+    const char *spool_dir;
 };
 
 /* One request with its body, as a route's handler takes it. */

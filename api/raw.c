@@ -5,12 +5,15 @@
  *     ?credential=default&from=a@example.com&to=b@example.com&to=...
  *      &continue_after_bad_send=true&show_bcc=false&auth_from=...
  *
- * The body streams to the upstream as it arrives, through a bounded
- * buffer: the transaction runs up to DATA's 354 from the headers alone,
- * every piece is checked (header fields, Bcc removal, line lengths) and
- * dot-stuffed on the way, and only a message that arrived whole and
- * well-formed gets the final dot. Anything else closes the upstream
- * connection before it, so the server delivers nothing.
+ * The body is checked as it arrives (header fields, Bcc removal, the
+ * token's scope, line lengths, NUL bytes, the size limit) and held in a
+ * spool (spool.h) until it is complete. Only a message that arrived whole
+ * and passed every check opens the upstream transaction, which then runs
+ * at the gateway's pace: a slow client holds none of the pool's
+ * connections, and a refused message never reaches the upstream at all.
+ * Holding the whole message also tells what MAIL FROM must declare
+ * (RFC 6152, RFC 6531 3.4): BODY=8BITMIME only for 8-bit bytes, SMTPUTF8
+ * (with it) for UTF-8 in the header or an address.
  *
  * The query is read by the checks of the JSON request (request.c), and
  * the header by those of the token's scope (scope.c): the same addresses,
@@ -20,32 +23,42 @@
 #include <string.h>
 
 #include "../smtp/addr.h"
+#include "../smtp/data.h"
 #include "../smtp/io.h"
 #include "../smtp/log.h"
 #include "../smtp/rawmsg.h"
 #include "internal.h"
 #include "request.h"
 #include "scope.h"
+#include "spool.h"
 
 /* The body is filtered in pieces of this size; the output of one piece
    may also hold a header line held over from the one before. */
 #define RAW_PIECE   (64 * 1024)
 #define RAW_OUT_MAX (RAW_PIECE + 2048)
 
+/* The filtered output is run through the DATA encoder in pieces of this
+   size, for its checks: each grows at most threefold. */
+#define RAW_CHECK_PIECE (16 * 1024)
+
 struct api_stream {
     const struct api_ctx *ctx;
     void *hold;               /* the credential's pool is held while non-NULL */
+    struct smtp_pool *pool;   /* ... and this is it */
     struct api_request req;   /* the query, read as a JSON request is */
     struct smtp_envelope env; /* borrows from req */
     const char **rcpts;       /* the envelope's, borrowed from req */
-    struct smtp_stream *smtp; /* NULL once the send has ended */
     struct smtp_result res;
     struct raw_filter filter;
     struct api_header_scan scan; /* the header, for what tokens may not */
+    struct smtp_data check;      /* the DATA encoder's view, for its checks */
     struct buf out;              /* one piece, filtered */
+    struct buf wire;             /* ... and encoded, to be checked */
+    struct api_spool spool;      /* the filtered message, until complete */
     size_t received, max;        /* body bytes so far, and the limit */
+    size_t size;                 /* the message on the wire, for SIZE */
     struct gw_error bad;         /* why the message itself is refused */
-    unsigned bad_status;         /* its HTTP status: 400, 403 or 413 */
+    unsigned bad_status;         /* its HTTP status: 400, 403, 413 or 500 */
     uint64_t started;
 };
 
@@ -73,7 +86,9 @@ static void stream_free(struct api_stream *st)
         st->ctx->ops->put_pool(st->ctx->arg, st->hold);
     raw_filter_free(&st->filter);
     api_header_scan_free(&st->scan);
+    api_spool_free(&st->spool);
     buf_free(&st->out);
+    buf_free(&st->wire);
     smtp_result_free(&st->res);
     free(st->rcpts);
     api_request_free(&st->req);
@@ -86,59 +101,66 @@ struct api_stream *api_stream_begin(const struct api_route *route,
                                     struct api_response *resp)
 {
     struct api_stream *st = calloc(1, sizeof(*st));
-    struct smtp_pool *pool;
 
     (void)route;
     if (st == NULL)
         return api_error(resp, 500, NULL, "out of memory"), NULL;
     st->max = start->max_body;
     st->started = io_now_ms();
-    st->env.maybe_8bit = true;
-    buf_init(&st->out, 0);
+    buf_init(&st->out, RAW_OUT_MAX);
+    buf_init(&st->wire, 3 * RAW_CHECK_PIECE + 8);
+    api_spool_init(&st->spool, ctx->spool_dir);
     raw_filter_init(&st->filter, false);
     api_header_scan_init(&st->scan, start->caller);
     st->ctx = ctx;
     if (!take_query(st, start, resp) ||
         !api_may_send(start->caller, st->req.credential, st->env.from, resp))
         goto refuse;
-    if (!api_pool_get(ctx, st->req.credential, &pool, &st->hold, resp))
+    if (!api_pool_get(ctx, st->req.credential, &st->pool, &st->hold, resp))
         goto refuse;
     st->filter.show_bcc = st->req.show_bcc;
-    buf_init(&st->out, RAW_OUT_MAX);
-    st->smtp = smtp_stream_begin(pool, &st->env, start->size, &st->res);
     return st;
 refuse:
     stream_free(st);
     return NULL;
 }
 
-/* The message itself is bad: the send ends without delivering it. */
+/* The message itself is bad: it will not be sent; nothing more is read. */
 static void refuse_message(struct api_stream *st, unsigned status)
 {
     st->bad_status = status;
-    if (st->smtp != NULL)
-        smtp_stream_abort(st->smtp, st->bad.code, st->bad.detail);
-    st->smtp = NULL;
+    api_spool_free(&st->spool);
 }
 
 /*
- * Sends what the filter let through. The client gets a 400 for a byte the
- * message may not hold (NUL, an over-long line), which only the DATA
- * encoder sees; any other failure is the send's, reported as such.
+ * Runs the filtered piece through the DATA encoder, which refuses a NUL
+ * byte and a line over 998 bytes, and sees 8-bit bytes; what it writes
+ * only counts for SIZE, since the send encodes the message itself.
  */
-static void relay(struct api_stream *st)
+static bool check_data(struct api_stream *st)
 {
-    if (st->smtp == NULL ||
-        smtp_stream_write(st->smtp, st->out.data, st->out.len) != GW_EINVAL)
-        return;
-    st->bad = st->res.error;
-    st->bad_status = 400;
+    for (size_t at = 0; at < st->out.len; at += RAW_CHECK_PIECE) {
+        size_t k = st->out.len - at < RAW_CHECK_PIECE ? st->out.len - at
+                                                      : RAW_CHECK_PIECE;
+
+        buf_reset(&st->wire);
+        if (smtp_data_encode(&st->check, st->out.data + at, k, &st->wire) !=
+            GW_OK) {
+            gw_error_set(&st->bad, GW_EINVAL, "the message has %s",
+                         st->check.line_len > SMTP_LINE_MAX
+                             ? "a line longer than 998 bytes"
+                             : "a NUL byte");
+            return false;
+        }
+        st->size += st->wire.len;
+    }
+    return true;
 }
 
 /*
  * Reads the header lines of the filtered piece for the fields no token
- * may send, and what the caller's domains allow, and sends the piece
- * unless one is refused.
+ * may send, and what the caller's domains allow, checks its lines, and
+ * keeps it unless something is refused.
  */
 static void pass(struct api_stream *st, bool last)
 {
@@ -147,8 +169,11 @@ static void pass(struct api_stream *st, bool last)
 
     if (status != 0)
         refuse_message(st, status);
-    else
-        relay(st);
+    else if (!check_data(st))
+        refuse_message(st, 400);
+    else if (api_spool_write(&st->spool, st->out.data, st->out.len, &st->bad) !=
+             GW_OK)
+        refuse_message(st, 500);
 }
 
 void api_stream_data(struct api_stream *st, const char *p, size_t n)
@@ -174,6 +199,35 @@ void api_stream_data(struct api_stream *st, const char *p, size_t n)
     }
 }
 
+/* Writes one piece of the spooled message to the upstream. */
+static enum gw_err relay_piece(void *arg, const char *p, size_t n)
+{
+    return smtp_stream_write(arg, p, n);
+}
+
+/*
+ * The message is whole and passed every check: the upstream transaction
+ * runs now, from MAIL FROM to the final dot, with the message from the
+ * spool. A spool that cannot be read back ends the send before the dot.
+ */
+static void send_spooled(struct api_stream *st)
+{
+    struct smtp_stream *smtp;
+    struct gw_error err = {0};
+
+    st->env.body_8bit = st->check.saw_8bit;
+    st->env.needs_smtputf8 |= st->filter.header_utf8;
+    smtp = smtp_stream_begin(st->pool, &st->env, st->size, &st->res);
+    if (smtp == NULL)
+        return;
+    if (api_spool_replay(&st->spool, relay_piece, smtp, &err) != GW_OK &&
+        err.code != GW_OK) {
+        smtp_stream_abort(smtp, err.code, err.detail);
+        return;
+    }
+    smtp_stream_end(smtp, &st->res);
+}
+
 void api_stream_end(struct api_stream *st, struct api_response *resp)
 {
     if (st->bad_status == 0) {
@@ -183,15 +237,17 @@ void api_stream_end(struct api_stream *st, struct api_response *resp)
         else
             pass(st, true);
     }
-    if (st->smtp != NULL)
-        smtp_stream_end(st->smtp, &st->res);
-    if (st->bad_status != 0)
+    if (st->bad_status == 500)
+        api_error(resp, 500, NULL, "%s", st->bad.detail);
+    else if (st->bad_status != 0)
         api_error(resp, st->bad_status, "message", "message: %s",
                   st->bad.detail);
-    else
+    else {
+        send_spooled(st);
         api_send_reply(resp, st->req.credential, &st->res, st->rcpts,
                        st->filter.message_id[0] ? st->filter.message_id : NULL,
                        st->started);
+    }
     stream_free(st);
 }
 
@@ -201,8 +257,6 @@ void api_stream_cancel(struct api_stream *st)
                               "message";
     char id[LOG_QUOTE_MAX], shown[LOG_QUOTE_MAX];
 
-    if (st->smtp != NULL)
-        smtp_stream_abort(st->smtp, GW_EIO, why);
     /* No reply carries this outcome, so the log line is all there is. */
     log_warn("event=send credential=%s status=failed rcpts=%zu failed=0 "
              "message_id=%s duration_ms=%llu bytes=%zu error=%s",

@@ -59,6 +59,7 @@ static int serve(struct srv_config *cfg)
     if (gw == NULL)
         return fprintf(stderr, "smtp-gateway: %s\n", err.detail), 2;
     srv_gateway_ctx(gw, &ctx);
+    ctx.spool_dir = cfg->data_dir;
     block_stop_signals(&stop);
     http = srv_http_start(cfg, &ctx, &err);
     if (http == NULL) {

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "data.h"
+#include "utf8.h"
 
 void raw_filter_init(struct raw_filter *f, bool show_bcc)
 {
@@ -82,6 +83,11 @@ static enum gw_err header_line(struct raw_filter *f, const char *end,
     }
     if (f->dropping)
         return GW_OK;
+    /* UTF-8 needs SMTPUTF8 (RFC 6532); other 8-bit bytes are legacy
+       text that goes as 8BITMIME. */
+    for (size_t i = 0; i < n && !f->header_utf8; i++)
+        f->header_utf8 =
+            (unsigned char)s[i] > 127 && utf8_len(s + i, n - i) > 1;
     rc = buf_append(out, s, n);
     return rc == GW_OK && end[0] != '\0' ? buf_append(out, "\r\n", 2) : rc;
 }

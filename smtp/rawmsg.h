@@ -22,6 +22,7 @@ struct raw_filter {
     bool in_body;         /* the empty line after the header has passed */
     bool dropping;        /* inside a Bcc field being dropped */
     bool after_cr;        /* the last header byte was a CR */
+    bool header_utf8;     /* a header line passed on has UTF-8 */
     size_t line_no;       /* header lines seen, for error details */
     char message_id[256]; /* the Message-ID field's value, "" if none */
     struct buf line;      /* a header line not yet ended, without its end */

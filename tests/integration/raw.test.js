@@ -7,10 +7,11 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 
-const { assertCleanRun, cleanupAll, request, sleep, startGateway } = require('./lib/gateway');
+const { assertCleanRun, assertErrorReply, cleanupAll, request, send, sleep, startGateway } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { happyScript, startScripted } = require('./lib/scripted');
 
@@ -398,5 +399,305 @@ describe('POST /v1/messages/raw: a bare CR ends a header line', () => {
     assert.match(r.json.error, /line 2 of the header is not a header field/);
     await sleep(200);
     assert.equal(smtp.transactions.length, n, 'nothing delivered');
+  });
+});
+
+/*
+ * The files the gateway holds open in `dir` that have no name any more:
+ * a spooled body's temporary file. Read from /proc, as the gateway's own
+ * user or root may; null where /proc does not show them.
+ */
+function spoolFiles(gw, dir) {
+  const fdDir = `/proc/${gw.proc.pid}/fd`;
+  let fds;
+  try {
+    fds = fs.readdirSync(fdDir);
+  } catch {
+    return null;
+  }
+  const out = [];
+  for (const fd of fds) {
+    let target;
+    try {
+      target = fs.readlinkSync(`${fdDir}/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target.startsWith(`${dir}/`) && target.endsWith(' (deleted)')) out.push(target);
+  }
+  return out;
+}
+
+/* Waits until `cond()` holds, polling; fails with `what` after ~10 s. */
+async function until(cond, what) {
+  for (let i = 0; i < 200; i++) {
+    if (cond()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out waiting: ${what}`);
+}
+
+/*
+ * A raw POST written by hand in pieces: `send(bytes)` writes more of the
+ * body, `reply` resolves to { status, json } once the gateway answers.
+ */
+function openRaw(gw, query, length, opts = {}) {
+  let send;
+  const reply = new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: gw.port,
+        method: 'POST',
+        path: `/v1/messages/raw?${query}`,
+        agent: false,
+        headers: {
+          Authorization: `Bearer ${opts.token || gw.token}`,
+          'Content-Type': RAW,
+          'Content-Length': String(length),
+        },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.flushHeaders();
+    send = (bytes) => new Promise((done) => req.write(bytes, done));
+    opts.onRequest?.(req);
+  });
+  return { send, reply };
+}
+
+// A raw message is held by the gateway until it is complete: only then is
+// the upstream connection opened, so a slow client costs its own HTTP
+// connection alone. The first MiB is held in memory, the rest in a file
+// of the data directory that has no name, so nothing is left behind.
+describe('POST /v1/messages/raw: the upstream hears of a message only once it is whole', () => {
+  let smtp;
+  let gw;
+  let scoped;
+
+  before(async () => {
+    smtp = await startSmtpServer();
+    gw = await startGateway({
+      smtpPort: smtp.port,
+      env: {
+        GATEWAY_SMTP_POOL: 1,
+        GATEWAY_SMTP_IDLE_TIMEOUT: 0,
+        GATEWAY_SMTP_TIMEOUT: 10,
+        GATEWAY_MAX_BODY: '8M',
+      },
+    });
+    const r = await request(gw, 'POST', '/v1/tokens', {
+      body: { name: 'scoped', scope: 'send', from_domains: ['allowed.example'] },
+    });
+    assert.equal(r.status, 201, r.text);
+    scoped = r.json.token;
+    gw.secrets.push(scoped);
+  });
+
+  after(async () => {
+    await gw.stop();
+    await smtp.close();
+    assertCleanRun(gw);
+  });
+
+  /* The data directory's entries and the spool files: none left. */
+  function assertNoSpool(entries, what) {
+    assert.deepEqual(fs.readdirSync(gw.dataDir).sort(), entries, `no file left in the data directory ${what}`);
+    const open = spoolFiles(gw, gw.dataDir);
+    if (open !== null) assert.deepEqual(open, [], `no spool file open ${what}`);
+  }
+
+  it('a slow client holds no upstream connection: a JSON send meanwhile gets its 200', T, async () => {
+    const n = smtp.transactions.length;
+    const conns = smtp.tcpConnections;
+    const message = `From: a@example.com\r\nSubject: slow\r\nMessage-ID: <slow.1@example.com>\r\n\r\n${'s'.repeat(126)}\r\n`;
+    assert.equal(message.length, 200);
+    const slow = openRaw(gw, 'from=a@example.com&to=b@example.com', message.length);
+    await slow.send(message.slice(0, 20));
+    // Another send through the only connection of the pool, while the
+    // slow one has sent a tenth of its message.
+    const r = await send(gw, { from: 'a@example.com', to: 'c@example.com', subject: 'meanwhile', text: 'x' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'sent');
+    // The rest at about 20 bytes a second.
+    for (let at = 20; at < message.length - 20; at += 20) {
+      await slow.send(message.slice(at, at + 20));
+      await sleep(1000);
+    }
+    assert.equal(smtp.tcpConnections, conns + 1, 'no connection for the slow message before its end');
+    await slow.send(message.slice(message.length - 20));
+    const done = await slow.reply;
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.json.message_id, '<slow.1@example.com>');
+    assert.equal(smtp.tcpConnections, conns + 2);
+    const msgs = await smtp.waitForMessages(n + 2);
+    assert.equal(msgs[n + 1].raw.toString('latin1'), message);
+  });
+
+  const refusedHeads = [
+    ['a trace field', 'From: a@example.com\r\nReceived: from x by y\r\n', 400, null],
+    ['a scoped token\'s foreign From', 'From: app@bank.example\r\n', 403, 'scoped'],
+  ];
+  for (const [label, head, status, who] of refusedHeads) {
+    it(`${label} in the header: ${status}, and no SMTP connection at all`, T, async () => {
+      const entries = fs.readdirSync(gw.dataDir).sort();
+      const conns = smtp.tcpConnections;
+      const r = await request(gw, 'POST', '/v1/messages/raw?from=app@allowed.example&to=b@example.com', {
+        token: who === 'scoped' ? scoped : gw.token,
+        body: Buffer.from(`${head}Subject: refused\r\n\r\nbody\r\n`),
+        contentType: RAW,
+      });
+      assertErrorReply(r, status, 'message');
+      await sleep(200);
+      assert.equal(smtp.tcpConnections, conns, 'no SMTP connection');
+      assertNoSpool(entries, 'after the refusal');
+    });
+  }
+
+  it('a message larger than the part held in memory is delivered byte for byte', T, async () => {
+    const entries = fs.readdirSync(gw.dataDir).sort();
+    const n = smtp.transactions.length;
+    const lines = [];
+    for (let i = 0; lines.length < 130000; i++) lines.push(`${i % 5 === 0 ? '.' : ''}${i} ${'q'.repeat(i % 70)}`);
+    const message = Buffer.from(`From: a@example.com\r\nSubject: five MiB\r\n\r\n${lines.join('\r\n')}\r\n`, 'latin1');
+    assert.ok(message.length > 5 * 1024 * 1024, `${message.length} bytes`);
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', message);
+    assert.equal(r.status, 200, r.text);
+    const msgs = await smtp.waitForMessages(n + 1);
+    const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+    assert.equal(msgs[n].raw.length, message.length);
+    assert.equal(sha(msgs[n].raw), sha(message));
+    assertNoSpool(entries, 'after the send');
+  });
+
+  it('a large message refused at its end: 400, no SMTP connection, no file left', T, async () => {
+    const entries = fs.readdirSync(gw.dataDir).sort();
+    const conns = smtp.tcpConnections;
+    const message = `From: a@example.com\r\n\r\n${`${'n'.repeat(99)}\r\n`.repeat(30000)}a NUL\u0000\r\n`;
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', message);
+    assertErrorReply(r, 400, 'message');
+    assert.match(r.json.error, /NUL/);
+    assert.equal(smtp.tcpConnections, conns, 'no SMTP connection');
+    assertNoSpool(entries, 'after the refusal');
+  });
+
+  it('a client gone mid-body: no SMTP connection, the spool file goes, the send is logged', T, async () => {
+    const entries = fs.readdirSync(gw.dataDir).sort();
+    const conns = smtp.tcpConnections;
+    let req;
+    const cut = openRaw(gw, 'from=a@example.com&to=b@example.com', 5 * 1024 * 1024, {
+      onRequest: (r) => {
+        req = r;
+      },
+    });
+    cut.reply.catch(() => {});
+    await cut.send('From: a@example.com\r\nMessage-ID: <cut.2@example.com>\r\n\r\n');
+    for (let i = 0; i < 32; i++) await cut.send(`${'c'.repeat(998)}\r\n`.repeat(64));
+    if (spoolFiles(gw, gw.dataDir) !== null) {
+      // Past the first MiB the body is in a file that has no name.
+      await until(() => spoolFiles(gw, gw.dataDir).length === 1, 'a spool file open');
+      assert.deepEqual(fs.readdirSync(gw.dataDir).sort(), entries, 'the spool file has no name');
+    }
+    req.destroy();
+    let line;
+    await until(() => {
+      line = gw.stderr().split('\n').find((l) => l.includes('cut.2@example.com'));
+      return line !== undefined;
+    }, 'the log line of the send');
+    assert.match(line, /level=warn event=send credential=default status=failed rcpts=1 /);
+    assert.match(line, /error="the client went away before the end of the message"/);
+    if (spoolFiles(gw, gw.dataDir) !== null) await until(() => spoolFiles(gw, gw.dataDir).length === 0, 'the spool file closed');
+    assertNoSpool(entries, 'after the client went away');
+    assert.equal(smtp.tcpConnections, conns, 'no SMTP connection');
+  });
+
+  it('CR-only line ends: the reply names the message\'s Message-ID', T, async () => {
+    const n = smtp.transactions.length;
+    const message = 'From: a@example.com\rMessage-ID: <cr.1@example.com>\rSubject: cr\r\rbody\r';
+    const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', message);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.message_id, '<cr.1@example.com>');
+    const msgs = await smtp.waitForMessages(n + 1);
+    assert.equal(msgs[n].raw.toString('latin1'), message.replace(/\r/g, '\r\n'));
+  });
+});
+
+// With the whole message at hand the gateway declares exactly what it
+// holds (RFC 6152, RFC 6531 3.4): nothing for 7-bit, BODY=8BITMIME for
+// 8-bit bytes, and SMTPUTF8 with it for UTF-8 in the header; the exact
+// MAIL FROM is read from a hand-scripted server.
+describe('POST /v1/messages/raw: MAIL FROM declares what the message holds', () => {
+  const EHLO_UTF8 = '250-scripted.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 HELP\r\n';
+
+  async function mailLine(ehloReply, message) {
+    const srv = await startScripted([happyScript({ ehloReply })]);
+    let gw;
+    try {
+      gw = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0 } });
+      const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', Buffer.from(message, 'utf8'));
+      assert.equal(r.status, 200, r.text);
+      const conn = await srv.waitForClose(0);
+      assert.deepEqual(conn.mismatches, [], `unexpected commands:\n${conn.text}`);
+      return conn.text.split('\r\n').find((l) => l.startsWith('MAIL '));
+    } finally {
+      if (gw) await gw.stop();
+      await srv.close();
+      if (gw) assertCleanRun(gw);
+    }
+  }
+
+  it('a 7-bit message: no BODY parameter, though 8BITMIME is offered', T, async () => {
+    const line = await mailLine(EHLO_UTF8, 'From: a@example.com\r\nSubject: plain\r\n\r\nplain\r\n');
+    assert.equal(line, 'MAIL FROM:<a@example.com>');
+  });
+
+  it('8-bit bytes in the body only: BODY=8BITMIME, no SMTPUTF8', T, async () => {
+    const line = await mailLine(EHLO_UTF8, 'From: a@example.com\r\nSubject: plain\r\n\r\nGrüße\r\n');
+    assert.equal(line, 'MAIL FROM:<a@example.com> BODY=8BITMIME');
+  });
+
+  it('a UTF-8 Subject: BODY=8BITMIME SMTPUTF8', T, async () => {
+    const line = await mailLine(EHLO_UTF8, 'From: a@example.com\r\nSubject: Grüße\r\n\r\nplain\r\n');
+    assert.equal(line, 'MAIL FROM:<a@example.com> BODY=8BITMIME SMTPUTF8');
+  });
+
+  it('a UTF-8 Subject to a server without SMTPUTF8: 502 naming SMTPUTF8, no MAIL sent', T, async () => {
+    const srv = await startScripted([
+      [
+        { send: '220 scripted.test ESMTP ready\r\n' },
+        { read: true, expect: /^EHLO \S+$/, reply: '250-scripted.test\r\n250-8BITMIME\r\n250 HELP\r\n' },
+        { read: true, expect: 'QUIT', reply: '221 bye\r\n' },
+        { close: true },
+      ],
+    ]);
+    let gw;
+    try {
+      gw = await startGateway({ smtpPort: srv.port, env: { GATEWAY_SMTP_IDLE_TIMEOUT: 0 } });
+      const r = await postRaw(gw, 'from=a@example.com&to=b@example.com', Buffer.from('From: a@example.com\r\nSubject: Grüße\r\n\r\nx\r\n'));
+      assert.equal(r.status, 502, r.text);
+      assert.equal(r.json.status, 'failed');
+      assert.match(r.json.error, /the message needs SMTPUTF8/);
+      const conn = await srv.waitForClose(0);
+      assert.doesNotMatch(conn.text, /^MAIL /m, 'no MAIL sent');
+      assert.deepEqual(conn.mismatches, [], `unexpected commands:\n${conn.text}`);
+    } finally {
+      if (gw) await gw.stop();
+      await srv.close();
+    }
+    assertCleanRun(gw);
   });
 });

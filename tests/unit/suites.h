@@ -20,6 +20,7 @@
     SUITE(mime)                                                                \
     SUITE(sasl)                                                                \
     SUITE(rawmsg)                                                              \
+    SUITE(spool)                                                               \
     SUITE(vault)                                                               \
     SUITE(records)                                                             \
     SUITE(request)                                                             \

@@ -71,6 +71,65 @@ TEST(other_fields_pass_untouched)
     buf_free(&out);
 }
 
+/* A bare CR ends a header line, as it does for the DATA encoder. */
+TEST(bare_cr_ends_header_lines)
+{
+    static const char msg[] = "From: a@example.com\rMessage-ID: <cr@x>\r"
+                              "Bcc: hidden@example.com\r\n"
+                              "Subject: s\r\rbody\r";
+    struct gw_error err = {0};
+    struct buf out;
+
+    buf_init(&out, 4096);
+    /* Every piece size, so that each CR LF is split between two once. */
+    for (size_t chunk = 1; chunk <= sizeof(msg); chunk++) {
+        CHECK_STR(filter(msg, chunk, false, &out, &err),
+                  "From: a@example.com\r\nMessage-ID: <cr@x>\r\n"
+                  "Subject: s\r\n\rbody\r");
+        CHECK_STR(last_message_id, "<cr@x>");
+    }
+    /* A dropped field between a bare CR and a bare LF: the empty line
+       that ends the header stays one. */
+    CHECK_STR(
+        filter("Subject: b\rBcc: x\n\nBody: text\r\n", 5, false, &out, &err),
+        "Subject: b\r\n\nBody: text\r\n");
+    buf_free(&out);
+}
+
+/* UTF-8 in a header line that goes out is told; in the body, in a
+   dropped Bcc, or 8-bit bytes that are not UTF-8, it is not. */
+TEST(header_utf8_is_told)
+{
+    static const struct {
+        const char *msg;
+        bool header_utf8;
+    } cases[] = {
+        {"Subject: Gr\xc3\xbc\xc3\x9f"
+         "e\r\n\r\nbody\r\n",
+         true},
+        {"Subject: x\r\n\r\nGr\xc3\xbc\xc3\x9f"
+         "e\r\n",
+         false},
+        {"Subject: caf\xe9\r\n\r\nbody\r\n", false},
+        {"Subject: x\r\nBcc: J\xc3\xbcrgen <j@x>\r\n\r\nbody\r\n", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct raw_filter f;
+        struct gw_error err = {0};
+        struct buf out;
+
+        buf_init(&out, 4096);
+        raw_filter_init(&f, false);
+        CHECK(raw_filter_feed(&f, cases[i].msg, strlen(cases[i].msg), &out,
+                              &err) == GW_OK);
+        CHECK(raw_filter_finish(&f, &out, &err) == GW_OK);
+        CHECK(f.header_utf8 == cases[i].header_utf8);
+        raw_filter_free(&f);
+        buf_free(&out);
+    }
+}
+
 TEST(malformed_headers_are_refused)
 {
     static const struct {
@@ -198,6 +257,8 @@ TEST(show_bcc_changes_nothing_on_the_wire)
 const struct unit_test rawmsg_tests[] = {
     UNIT(bcc_and_its_continuations_are_dropped),
     UNIT(other_fields_pass_untouched),
+    UNIT(bare_cr_ends_header_lines),
+    UNIT(header_utf8_is_told),
     UNIT(malformed_headers_are_refused),
     UNIT(overlong_header_line_is_refused),
     UNIT(a_bare_cr_ends_a_header_line_as_on_the_wire),
