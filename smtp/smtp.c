@@ -420,8 +420,7 @@ static enum gw_err mail_command(const struct session *s, struct buf *out)
 
     if (rc == GW_OK && s->caps.size_offered && s->len > 0)
         rc = buf_printf(out, " SIZE=%zu", s->len);
-    if (rc == GW_OK &&
-        (env->body_8bit || (env->maybe_8bit && s->caps.eightbitmime)))
+    if (rc == GW_OK && env->body_8bit)
         rc = buf_puts(out, " BODY=8BITMIME");
     if (rc == GW_OK && env->needs_smtputf8)
         rc = buf_puts(out, " SMTPUTF8");

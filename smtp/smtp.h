@@ -104,9 +104,7 @@ struct smtp_envelope {
     bool continue_after_bad_send; /* a refused RCPT does not stop the send */
     bool needs_smtputf8;          /* an address or header has raw UTF-8 */
     bool body_8bit;               /* the message has 8-bit bytes */
-    bool maybe_8bit;       /* unknown yet (a stream): BODY=8BITMIME whenever
-                               the server offers it */
-    const char *auth_from; /* overrides the server's; NULL keeps it */
+    const char *auth_from;        /* overrides the server's; NULL keeps it */
 };
 
 /* What became of one recipient. */
