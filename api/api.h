@@ -143,6 +143,20 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
                    const char *token, struct api_token *caller,
                    struct api_response *resp);
 
+/*
+ * Makes `resp` the 503 of a gateway that is stopping: the request was not
+ * run, and may be sent again on a new connection (retryable, with
+ * Retry-After).
+ */
+void api_shutting_down(struct api_response *resp);
+
+/*
+ * Logs one line for each send still running (event=send_cut_off with its
+ * credential and Message-ID), for a stop that cannot wait for them any
+ * longer. Returns how many there were.
+ */
+size_t api_log_running_sends(void);
+
 /* Runs the route on the complete request and fills `resp`. */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
                 const struct api_call *call, struct api_response *resp);

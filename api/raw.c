@@ -43,6 +43,8 @@ struct api_stream {
     struct gw_error bad;  /* why the message itself is refused */
     unsigned bad_status;  /* its HTTP status: 400 or 413 */
     uint64_t started;
+    struct api_running running; /* listed while `listed` */
+    bool listed, id_listed;     /* ... and its Message-ID recorded */
 };
 
 /* A query flag: "true"/"false" (or 1/0); false when the value is neither. */
@@ -119,6 +121,8 @@ static bool take_query(struct api_stream *st,
 
 static void stream_free(struct api_stream *st)
 {
+    if (st->listed)
+        api_running_end(&st->running);
     if (st->hold != NULL)
         st->ctx->ops->put_pool(st->ctx->arg, st->hold);
     raw_filter_free(&st->filter);
@@ -159,6 +163,8 @@ struct api_stream *api_stream_begin(const struct api_route *route,
     st->filter.show_bcc = show_bcc;
     buf_init(&st->out, RAW_OUT_MAX);
     st->smtp = smtp_stream_begin(pool, &st->env, start->size, &st->res);
+    api_running_begin(&st->running, st->credential, NULL);
+    st->listed = true;
     return st;
 refuse:
     stream_free(st);
@@ -181,6 +187,10 @@ static void refuse_message(struct api_stream *st, unsigned status)
  */
 static void relay(struct api_stream *st)
 {
+    if (!st->id_listed && st->filter.message_id[0] != '\0') {
+        api_running_set_id(&st->running, st->filter.message_id);
+        st->id_listed = true;
+    }
     if (st->smtp == NULL ||
         smtp_stream_write(st->smtp, st->out.data, st->out.len) != GW_EINVAL)
         return;

@@ -371,6 +371,8 @@ static const struct setting settings[] = {
      "debug, info, warn or error"},
     {"--max-body", "GATEWAY_MAX_BODY", "10M", parse_max_body, AT(max_body),
      "largest request body (bytes, or K/M suffix)"},
+    {"--shutdown-timeout", "GATEWAY_SHUTDOWN_TIMEOUT", "25", parse_timeout,
+     AT(shutdown_timeout_s), "seconds a stop may take for requests to end"},
     {NULL, "GATEWAY_API_TOKEN", NULL, parse_token, AT(api_token),
      "bearer token for /v1/ (required)"},
     {NULL, "GATEWAY_SECRET_KEY", "", parse_base64, AT(secret_key),

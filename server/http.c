@@ -23,6 +23,7 @@ struct srv_http {
     const struct srv_config *cfg;
     const struct api_ctx *ctx;
     atomic_uint in_flight; /* requests between headers and completion */
+    atomic_bool stopping;  /* no request is kept waiting for any more */
 };
 
 /* One request in progress, kept by libmicrohttpd between calls. */
@@ -44,6 +45,15 @@ struct params {
     bool overflow;
 };
 
+/* Milliseconds of a clock that no change of the date moves. */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -59,7 +69,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
              log_quote(shown, sizeof(shown), line));
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn,
+static enum MHD_Result queue(struct srv_http *http, struct MHD_Connection *conn,
                              const struct api_response *resp)
 {
     struct MHD_Response *r;
@@ -89,6 +99,9 @@ static enum MHD_Result queue(struct MHD_Connection *conn,
         snprintf(retry, sizeof(retry), "%u", resp->retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
     }
+    /* A stopping gateway keeps no connection for another request. */
+    if (atomic_load(&http->stopping))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -208,8 +221,9 @@ static bool admit(struct srv_http *http, struct MHD_Connection *conn,
 }
 
 /* A piece of a streamed body, or its end. */
-static enum MHD_Result stream_step(struct request *rq, const char *data,
-                                   size_t *size, struct MHD_Connection *conn)
+static enum MHD_Result stream_step(struct srv_http *http, struct request *rq,
+                                   const char *data, size_t *size,
+                                   struct MHD_Connection *conn)
 {
     if (*size > 0) {
         api_stream_data(rq->stream, data, *size);
@@ -218,7 +232,7 @@ static enum MHD_Result stream_step(struct request *rq, const char *data,
     }
     api_stream_end(rq->stream, &rq->resp);
     rq->stream = NULL;
-    return queue(conn, &rq->resp);
+    return queue(http, conn, &rq->resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -238,12 +252,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         api_response_init(&rq->resp);
         buf_init(&rq->body, http->cfg->max_body);
         atomic_fetch_add(&http->in_flight, 1);
+        /* Read after the count: a stop either sees this request counted
+           and waits for it, or this request sees the stop. */
+        if (atomic_load(&http->stopping)) {
+            api_shutting_down(&rq->resp);
+            return queue(http, conn, &rq->resp);
+        }
         if (!admit(http, conn, method, url, rq))
-            return queue(conn, &rq->resp);
+            return queue(http, conn, &rq->resp);
         return MHD_YES;
     }
     if (rq->stream != NULL)
-        return stream_step(rq, upload_data, upload_data_size, conn);
+        return stream_step(http, rq, upload_data, upload_data_size, conn);
     if (*upload_data_size > 0) {
         if (!rq->too_large &&
             buf_append(&rq->body, upload_data, *upload_data_size) != GW_OK) {
@@ -260,7 +280,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     else
         api_handle(rq->route, http->ctx,
                    &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
-    return queue(conn, &rq->resp);
+    return queue(http, conn, &rq->resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
@@ -322,23 +342,29 @@ unsigned srv_http_port(const struct srv_http *http)
     return info != NULL ? info->port : 0;
 }
 
-bool srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
+unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
 {
-    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
-    struct timespec tick = {0, 20 * 1000 * 1000};
-    unsigned waited = 0;
-    bool drained;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    uint64_t deadline = mono_ms() + timeout_ms;
+    MHD_socket fd;
+    unsigned running;
 
-    /* The listening socket is ours to close once quiesced: from now on
-       new connections are refused. */
+    /* First the stop, then the listening socket: a request on a kept
+       connection from now on gets a 503, every reply closes its
+       connection, and only the requests already received are waited
+       for. */
+    atomic_store(&http->stopping, true);
+    fd = MHD_quiesce_daemon(http->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    while (atomic_load(&http->in_flight) > 0 && waited < timeout_ms) {
+    while ((running = atomic_load(&http->in_flight)) > 0 &&
+           mono_ms() < deadline)
         nanosleep(&tick, NULL);
-        waited += 20;
-    }
-    drained = atomic_load(&http->in_flight) == 0;
+    /* Their threads still use the server: it stays as it is. */
+    if (running > 0)
+        return running;
+    /* Only idle connections are left; stopping closes them. */
     MHD_stop_daemon(http->daemon);
     free(http);
-    return drained;
+    return 0;
 }
