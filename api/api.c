@@ -157,14 +157,12 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
     api_reply_json(resp, status, doc);
 }
 
-void api_shutting_down(struct api_response *resp)
+void api_unavailable(struct api_response *resp, const char *why)
 {
     resp->retry_after = 1;
     api_reply_json(resp, 503,
                    json_pack("{s:s, s:s, s:b}", "status", "failed", "error",
-                             "the gateway is shutting down; send the "
-                             "request again on a new connection",
-                             "retryable", 1));
+                             why, "retryable", 1));
 }
 
 static void handle_healthz(const struct api_route *route,

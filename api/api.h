@@ -144,11 +144,11 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
                    struct api_response *resp);
 
 /*
- * Makes `resp` the 503 of a gateway that is stopping: the request was not
- * run, and may be sent again on a new connection (retryable, with
- * Retry-After).
+ * Makes `resp` a 503 for a request that was not run (the gateway is
+ * stopping, or has too many connections), which may be sent again on a
+ * new connection: retryable, with Retry-After. `why` is the error text.
  */
-void api_shutting_down(struct api_response *resp);
+void api_unavailable(struct api_response *resp, const char *why);
 
 /*
  * Logs one line for each send still running (event=send_cut_off with its

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,8 +16,13 @@
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT_S 60
 
-/* Connections open at once; each has a thread. */
-#define MAX_CONNECTIONS 1024
+/*
+ * Connections past GATEWAY_MAX_CONNECTIONS that still get an answer, a
+ * 503 with Connection: close, if their request comes within
+ * OVERFLOW_TIMEOUT_S; connections past these are closed unread.
+ */
+#define OVERFLOW_CONNECTIONS 64
+#define OVERFLOW_TIMEOUT_S   2
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -24,7 +30,17 @@ struct srv_http {
     const struct api_ctx *ctx;
     atomic_uint in_flight; /* requests between headers and completion */
     atomic_bool stopping;  /* no request is kept waiting for any more */
+    atomic_uint open;      /* connections open */
+    /* libmicrohttpd's own log, at most one line a second: a refused
+       connection is logged per connection, and a flood of them must not
+       flood the log. */
+    pthread_mutex_t log_lock;
+    time_t log_second;       /* when the last line was written */
+    unsigned log_suppressed; /* lines left out since */
 };
+
+/* The socket context of a connection past GATEWAY_MAX_CONNECTIONS. */
+static const char overflow_mark;
 
 /* One request in progress, kept by libmicrohttpd between calls. */
 struct request {
@@ -56,17 +72,38 @@ static uint64_t mono_ms(void)
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct srv_http *http = cls;
     char line[512];
     char shown[LOG_QUOTE_MAX];
+    unsigned suppressed;
+    time_t now = (time_t)(mono_ms() / 1000);
     size_t n;
 
-    (void)cls;
+    pthread_mutex_lock(&http->log_lock);
+    if (http->log_second == now) {
+        http->log_suppressed++;
+        pthread_mutex_unlock(&http->log_lock);
+        return;
+    }
+    http->log_second = now;
+    suppressed = http->log_suppressed;
+    http->log_suppressed = 0;
+    pthread_mutex_unlock(&http->log_lock);
     vsnprintf(line, sizeof(line), fmt, ap);
     n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_warn("event=http_error detail=%s",
-             log_quote(shown, sizeof(shown), line));
+    log_warn("event=http_error detail=%s suppressed=%u",
+             log_quote(shown, sizeof(shown), line), suppressed);
+}
+
+/* The connection came past GATEWAY_MAX_CONNECTIONS (on_connection()). */
+static bool over_limit(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL && info->socket_context == &overflow_mark;
 }
 
 static enum MHD_Result queue(struct srv_http *http, struct MHD_Connection *conn,
@@ -99,8 +136,9 @@ static enum MHD_Result queue(struct srv_http *http, struct MHD_Connection *conn,
         snprintf(retry, sizeof(retry), "%u", resp->retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
     }
-    /* A stopping gateway keeps no connection for another request. */
-    if (atomic_load(&http->stopping))
+    /* A stopping gateway keeps no connection for another request, nor
+       one past the limit. */
+    if (atomic_load(&http->stopping) || over_limit(conn))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
@@ -255,7 +293,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         /* Read after the count: a stop either sees this request counted
            and waits for it, or this request sees the stop. */
         if (atomic_load(&http->stopping)) {
-            api_shutting_down(&rq->resp);
+            api_unavailable(&rq->resp, "the gateway is shutting down; send "
+                                       "the request again on a new "
+                                       "connection");
+            return queue(http, conn, &rq->resp);
+        }
+        if (over_limit(conn)) {
+            api_unavailable(&rq->resp, "the gateway has as many connections "
+                                       "open as it takes "
+                                       "(GATEWAY_MAX_CONNECTIONS); try again "
+                                       "shortly");
             return queue(http, conn, &rq->resp);
         }
         if (!admit(http, conn, method, url, rq))
@@ -305,28 +352,54 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     atomic_fetch_sub(&http->in_flight, 1);
 }
 
+/*
+ * Counts the connections; one past GATEWAY_MAX_CONNECTIONS is marked, to
+ * be answered 503, and given a short time to send its request.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct srv_http *http = cls;
+
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_sub(&http->open, 1);
+        return;
+    }
+    if (atomic_fetch_add(&http->open, 1) < http->cfg->max_connections)
+        return;
+    *socket_context = (void *)(uintptr_t)&overflow_mark;
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)OVERFLOW_TIMEOUT_S);
+}
+
 struct srv_http *srv_http_start(const struct srv_config *cfg,
                                 const struct api_ctx *ctx, struct gw_error *err)
 {
     struct srv_http *http = calloc(1, sizeof(*http));
+    /* poll(), not select(): select() cannot watch a descriptor past
+       FD_SETSIZE (1024), which a busy gateway reaches. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
     if (http == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     http->cfg = cfg;
     http->ctx = ctx;
+    pthread_mutex_init(&http->log_lock, NULL);
     if (cfg->listen_sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        mhd_log, http, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&cfg->listen_sa, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, http, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)MAX_CONNECTIONS, MHD_OPTION_END);
+        on_completed, http, MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections + OVERFLOW_CONNECTIONS, MHD_OPTION_END);
     if (http->daemon == NULL) {
+        pthread_mutex_destroy(&http->log_lock);
         free(http);
         return gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen),
                NULL;
@@ -365,6 +438,9 @@ unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
         return running;
     /* Only idle connections are left; stopping closes them. */
     MHD_stop_daemon(http->daemon);
+    if (http->log_suppressed > 0)
+        log_warn("event=http_error_suppressed count=%u", http->log_suppressed);
+    pthread_mutex_destroy(&http->log_lock);
     free(http);
     return 0;
 }

@@ -28,6 +28,10 @@
 #include "health.h"
 #include "http.h"
 
+/* Descriptors kept for what is not an HTTP connection: the upstream
+   connections, the state files, the log. */
+#define FD_RESERVE 256
+
 /* The exit status of a stop that cut requests off. */
 #define EXIT_CUT_OFF 3
 
@@ -45,6 +49,33 @@ static void block_stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Raises the soft limit of open descriptors to the hard one, and lowers
+ * GATEWAY_MAX_CONNECTIONS when even that leaves too few: a connection
+ * refused for want of a descriptor is worse than one refused at the limit.
+ */
+static void fit_connections(struct srv_config *cfg)
+{
+    struct rlimit lim;
+    unsigned most;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur == RLIM_INFINITY ||
+        lim.rlim_cur >= (rlim_t)cfg->max_connections + FD_RESERVE)
+        return;
+    most = lim.rlim_cur > 2 * FD_RESERVE ? (unsigned)lim.rlim_cur - FD_RESERVE
+                                         : (unsigned)lim.rlim_cur / 2;
+    log_warn("event=max_connections_lowered from=%u to=%u open_files=%llu",
+             cfg->max_connections, most, (unsigned long long)lim.rlim_cur);
+    cfg->max_connections = most;
 }
 
 /*
@@ -85,6 +116,7 @@ static int serve(struct srv_config *cfg)
     if (gw == NULL)
         return fprintf(stderr, "smtp-gateway: %s\n", err.detail), 2;
     srv_gateway_ctx(gw, &ctx);
+    fit_connections(cfg);
     block_stop_signals(&stop);
     http = srv_http_start(cfg, &ctx, &err);
     if (http == NULL) {
