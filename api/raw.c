@@ -119,10 +119,17 @@ static bool take_query(struct api_stream *st,
     return true;
 }
 
-static void stream_free(struct api_stream *st)
+/* The send has ended: it is no longer one a stop would cut off. */
+static void unlist(struct api_stream *st)
 {
     if (st->listed)
         api_running_end(&st->running);
+    st->listed = false;
+}
+
+static void stream_free(struct api_stream *st)
+{
+    unlist(st);
     if (st->hold != NULL)
         st->ctx->ops->put_pool(st->ctx->arg, st->hold);
     raw_filter_free(&st->filter);
@@ -162,9 +169,12 @@ struct api_stream *api_stream_begin(const struct api_route *route,
         goto refuse;
     st->filter.show_bcc = show_bcc;
     buf_init(&st->out, RAW_OUT_MAX);
-    st->smtp = smtp_stream_begin(pool, &st->env, start->size, &st->res);
     api_running_begin(&st->running, st->credential, NULL);
     st->listed = true;
+    st->smtp = smtp_stream_begin(pool, &st->env, start->size, &st->res);
+    /* Ended before DATA: refused, or failed. */
+    if (st->smtp == NULL)
+        unlist(st);
     return st;
 refuse:
     stream_free(st);
@@ -178,6 +188,7 @@ static void refuse_message(struct api_stream *st, unsigned status)
     if (st->smtp != NULL)
         smtp_stream_abort(st->smtp, st->bad.code, st->bad.detail);
     st->smtp = NULL;
+    unlist(st);
 }
 
 /*
@@ -187,7 +198,7 @@ static void refuse_message(struct api_stream *st, unsigned status)
  */
 static void relay(struct api_stream *st)
 {
-    if (!st->id_listed && st->filter.message_id[0] != '\0') {
+    if (st->listed && !st->id_listed && st->filter.message_id[0] != '\0') {
         api_running_set_id(&st->running, st->filter.message_id);
         st->id_listed = true;
     }

@@ -97,7 +97,7 @@ const CLIENTS = 16;
 const message = (subject) => ({ from: 'a@example.com', to: 'b@example.com', subject, text: 'x' });
 
 describe('SIGTERM under keep-alive load', () => {
-  it('every delivered message is answered, 503s close their connection, and the exit follows the last answer', { timeout: 150000 }, async () => {
+  it('every delivered message is answered, 503s close their connection, and the exit follows the last answer', { timeout: 150000 }, async (t) => {
     const smtp = await startSmtpServer();
     // The bound is far away: the exit must come from the drain ending.
     const gw = await startGateway({
@@ -140,7 +140,7 @@ describe('SIGTERM under keep-alive load', () => {
       const exit = await gw.exited;
       const took = Date.now() - t0;
       const late = results.filter((r) => r.afterSignal && r.status);
-      console.log(`exit ${took} ms after SIGTERM; answers to requests sent after it: ${late.length}`);
+      t.diagnostic(`exit ${took} ms after SIGTERM; answers to requests sent after it: ${late.length}`);
       await Promise.all(clients);
 
       assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, gw.stderr().slice(-3000));
