@@ -430,6 +430,7 @@ unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
     fd = MHD_quiesce_daemon(http->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    log_info("event=draining requests=%u", atomic_load(&http->in_flight));
     while ((running = atomic_load(&http->in_flight)) > 0 &&
            mono_ms() < deadline)
         nanosleep(&tick, NULL);
