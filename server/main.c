@@ -28,8 +28,9 @@
 #include "health.h"
 #include "http.h"
 
-/* Descriptors kept for what is not an HTTP connection: the upstream
-   connections, the state files, the log. */
+/* Descriptors kept beside GATEWAY_MAX_CONNECTIONS: the 64 connections
+   past it that get a 503 (http.c), the upstream connections, the state
+   files, the log. */
 #define FD_RESERVE 256
 
 /* The exit status of a stop that cut requests off. */
