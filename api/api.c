@@ -157,6 +157,14 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
     api_reply_json(resp, status, doc);
 }
 
+void api_unavailable(struct api_response *resp, const char *why)
+{
+    resp->retry_after = 1;
+    api_reply_json(resp, 503,
+                   json_pack("{s:s, s:s, s:b}", "status", "failed", "error",
+                             why, "retryable", 1));
+}
+
 static void handle_healthz(const struct api_route *route,
                            const struct api_ctx *ctx,
                            const struct api_call *call,

@@ -146,6 +146,20 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
                    const char *token, struct api_token *caller,
                    struct api_response *resp);
 
+/*
+ * Makes `resp` a 503 for a request that was not run (the gateway is
+ * stopping, or has too many connections), which may be sent again on a
+ * new connection: retryable, with Retry-After. `why` is the error text.
+ */
+void api_unavailable(struct api_response *resp, const char *why);
+
+/*
+ * Logs one line for each send still running (event=send_cut_off with its
+ * credential and Message-ID), for a stop that cannot wait for them any
+ * longer. Returns how many there were.
+ */
+size_t api_log_running_sends(void);
+
 /* Runs the route on the complete request and fills `resp`. */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
                 const struct api_call *call, struct api_response *resp);

@@ -32,6 +32,7 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
                            struct api_response *resp)
 {
     struct api_request_error re;
+    struct api_running running = {0};
     struct smtp_result res = {0};
     struct smtp_envelope env = {
         .body_8bit = mres->is_8bit,
@@ -44,19 +45,23 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
+    api_running_begin(&running, req->credential, mres->message_id);
     smtp_pool_send(pool, &env, msg->data, msg->len, &res);
     if (res.needs_7bit && mres->is_8bit) {
         smtp_result_free(&res);
         req->allow_8bit = false;
         buf_free(msg);
         if (api_request_compose(req, msg, mres, &re) != GW_OK) {
+            api_running_end(&running);
             api_error(resp, re.status, NULL, "%s", re.text);
             free(rcpts);
             return;
         }
+        api_running_set_id(&running, mres->message_id);
         env.body_8bit = mres->is_8bit;
         smtp_pool_send(pool, &env, msg->data, msg->len, &res);
     }
+    api_running_end(&running);
     api_send_reply(resp, req->credential, &res, rcpts, mres->message_id,
                    started);
     smtp_result_free(&res);

@@ -4,6 +4,7 @@
  * recipient's reply), the HTTP status that follows from it, and one log
  * line per send.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -188,4 +189,57 @@ void api_send_reply(struct api_response *resp, const char *credential,
                     res->error.code == GW_OK ? NULL : res->error.detail, true));
     if (rc != GW_OK)
         brief_reply(resp, send_status(res), res, rcpts, message_id, rc);
+}
+
+/* The sends in progress, newest first, for a stop that cuts them off. */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct api_running *running;
+
+void api_running_begin(struct api_running *r, const char *credential,
+                       const char *message_id)
+{
+    snprintf(r->credential, sizeof(r->credential), "%s", credential);
+    snprintf(r->message_id, sizeof(r->message_id), "%s",
+             message_id ? message_id : "");
+    pthread_mutex_lock(&running_lock);
+    r->prev = NULL;
+    r->next = running;
+    if (running != NULL)
+        running->prev = r;
+    running = r;
+    pthread_mutex_unlock(&running_lock);
+}
+
+void api_running_set_id(struct api_running *r, const char *message_id)
+{
+    pthread_mutex_lock(&running_lock);
+    snprintf(r->message_id, sizeof(r->message_id), "%s", message_id);
+    pthread_mutex_unlock(&running_lock);
+}
+
+void api_running_end(struct api_running *r)
+{
+    pthread_mutex_lock(&running_lock);
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        running = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&running_lock);
+}
+
+size_t api_log_running_sends(void)
+{
+    char id[LOG_QUOTE_MAX];
+    size_t n = 0;
+
+    /* A credential's name is a plain word (api_name_valid()); a
+       Message-ID may come from the client and is quoted. */
+    pthread_mutex_lock(&running_lock);
+    for (const struct api_running *r = running; r != NULL; r = r->next, n++)
+        log_warn("event=send_cut_off credential=%s message_id=%s",
+                 r->credential, log_quote(id, sizeof(id), r->message_id));
+    pthread_mutex_unlock(&running_lock);
+    return n;
 }

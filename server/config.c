@@ -224,6 +224,12 @@ static bool parse_step_timeout(struct srv_config *cfg, const struct setting *s,
     return parse_timeout(cfg, s, value, why, whylen);
 }
 
+static bool parse_connections(struct srv_config *cfg, const struct setting *s,
+                              const char *value, char *why, size_t whylen)
+{
+    return parse_range(cfg, s, value, 1, 100000, why, whylen);
+}
+
 static bool parse_idle_timeout(struct srv_config *cfg, const struct setting *s,
                                const char *value, char *why, size_t whylen)
 {
@@ -371,6 +377,10 @@ static const struct setting settings[] = {
      "debug, info, warn or error"},
     {"--max-body", "GATEWAY_MAX_BODY", "10M", parse_max_body, AT(max_body),
      "largest request body (bytes, or K/M suffix)"},
+    {"--max-connections", "GATEWAY_MAX_CONNECTIONS", "1000", parse_connections,
+     AT(max_connections), "HTTP connections open at once"},
+    {"--shutdown-timeout", "GATEWAY_SHUTDOWN_TIMEOUT", "25", parse_timeout,
+     AT(shutdown_timeout_s), "seconds a stop may take for requests to end"},
     {NULL, "GATEWAY_API_TOKEN", NULL, parse_token, AT(api_token),
      "bearer token for /v1/ (required)"},
     {NULL, "GATEWAY_SECRET_KEY", "", parse_base64, AT(secret_key),

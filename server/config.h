@@ -25,6 +25,10 @@ struct srv_config {
     size_t max_body;     /* largest request body, in bytes */
     char api_token[256]; /* the bootstrap bearer token */
 
+    /* The HTTP side: how many connections, how long a stop may take. */
+    unsigned max_connections;    /* open at once, each with a thread */
+    unsigned shutdown_timeout_s; /* seconds, from SIGTERM or SIGINT */
+
     /* The key pair (else the one in data_dir) and the credential store. */
     char secret_key[128];        /* base64; "" for none */
     char secret_key_file[4096];  /* holds it; "" for none */

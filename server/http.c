@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,8 +20,13 @@
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT_S 60
 
-/* Connections open at once; each has a thread. */
-#define MAX_CONNECTIONS 1024
+/*
+ * Connections past GATEWAY_MAX_CONNECTIONS that still get an answer, a
+ * 503 with Connection: close, if their request comes within
+ * OVERFLOW_TIMEOUT_S; connections past these are closed unread.
+ */
+#define OVERFLOW_CONNECTIONS 64
+#define OVERFLOW_TIMEOUT_S   2
 
 /*
  * The memory of one connection: the request line and the header fields
@@ -38,7 +44,18 @@ struct srv_http {
     const struct srv_config *cfg;
     const struct api_ctx *ctx;
     atomic_uint in_flight; /* requests between headers and completion */
+    atomic_bool stopping;  /* no request is kept waiting for any more */
+    atomic_uint open;      /* connections open */
+    /* libmicrohttpd's own log, at most one line a second: a refused
+       connection is logged per connection, and a flood of them must not
+       flood the log. */
+    pthread_mutex_t log_lock;
+    time_t log_second;       /* when the last line was written */
+    unsigned log_suppressed; /* lines left out since */
 };
+
+/* The socket context of a connection past GATEWAY_MAX_CONNECTIONS. */
+static const char overflow_mark;
 
 /* One request in progress, kept by libmicrohttpd between calls. */
 struct request {
@@ -64,21 +81,34 @@ struct params {
     bool overflow;
 };
 
-/* libmicrohttpd's own messages, printf-style. */
+/* libmicrohttpd's own messages, printf-style; at most one line a second,
+   with the count of those left out since the last. */
 __attribute__((format(printf, 2, 0))) static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct srv_http *http = cls;
     char line[512];
     char shown[LOG_QUOTE_MAX];
+    unsigned suppressed;
+    time_t now = (time_t)(io_now_ms() / 1000);
     size_t n;
 
-    (void)cls;
+    pthread_mutex_lock(&http->log_lock);
+    if (http->log_second == now) {
+        http->log_suppressed++;
+        pthread_mutex_unlock(&http->log_lock);
+        return;
+    }
+    http->log_second = now;
+    suppressed = http->log_suppressed;
+    http->log_suppressed = 0;
+    pthread_mutex_unlock(&http->log_lock);
     vsnprintf(line, sizeof(line), fmt, ap);
     n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_warn("event=http_error detail=%s",
-             log_quote(shown, sizeof(shown), line));
+    log_warn("event=http_error detail=%s suppressed=%u",
+             log_quote(shown, sizeof(shown), line), suppressed);
 }
 
 /* A reply body handed to libmicrohttpd, wiped when it lets it go. */
@@ -122,7 +152,16 @@ static struct MHD_Response *make_response(const struct api_response *resp)
     return r;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn,
+/* The connection came past GATEWAY_MAX_CONNECTIONS (on_connection()). */
+static bool over_limit(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL && info->socket_context == &overflow_mark;
+}
+
+static enum MHD_Result queue(struct srv_http *http, struct MHD_Connection *conn,
                              const struct api_response *resp)
 {
     struct MHD_Response *r = make_response(resp);
@@ -145,6 +184,10 @@ static enum MHD_Result queue(struct MHD_Connection *conn,
         snprintf(retry, sizeof(retry), "%u", resp->retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
     }
+    /* A stopping gateway keeps no connection for another request, nor
+       one past the limit. */
+    if (atomic_load(&http->stopping) || over_limit(conn))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ok = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -447,7 +490,7 @@ static enum MHD_Result stream_step(struct srv_http *http, struct request *rq,
     }
     api_stream_end(rq->stream, &rq->resp);
     rq->stream = NULL;
-    return queue(conn, &rq->resp);
+    return queue(http, conn, &rq->resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -468,9 +511,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         api_response_init(&rq->resp);
         buf_init(&rq->body, http->cfg->max_body);
         atomic_fetch_add(&http->in_flight, 1);
-        admitted = admit(http, conn, method, url, rq);
+        /* Read after the count: a stop either sees this request counted
+           and waits for it, or this request sees the stop. */
+        if (atomic_load(&http->stopping)) {
+            api_unavailable(&rq->resp, "the gateway is shutting down; send "
+                                       "the request again on a new "
+                                       "connection");
+            admitted = false;
+        } else if (over_limit(conn)) {
+            api_unavailable(&rq->resp, "the gateway has as many connections "
+                                       "open as it takes "
+                                       "(GATEWAY_MAX_CONNECTIONS); try again "
+                                       "shortly");
+            admitted = false;
+        } else {
+            admitted = admit(http, conn, method, url, rq);
+        }
         wipe_authorization(conn);
-        return admitted ? MHD_YES : queue(conn, &rq->resp);
+        return admitted ? MHD_YES : queue(http, conn, &rq->resp);
     }
     if (rq->stream != NULL)
         return stream_step(http, rq, upload_data, upload_data_size, conn);
@@ -488,7 +546,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     api_handle(rq->route, http->ctx,
                &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
-    return queue(conn, &rq->resp);
+    return queue(http, conn, &rq->resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
@@ -516,29 +574,56 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     atomic_fetch_sub(&http->in_flight, 1);
 }
 
+/*
+ * Counts the connections; one past GATEWAY_MAX_CONNECTIONS is marked, to
+ * be answered 503, and given a short time to send its request.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct srv_http *http = cls;
+
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_sub(&http->open, 1);
+        return;
+    }
+    if (atomic_fetch_add(&http->open, 1) < http->cfg->max_connections)
+        return;
+    *socket_context = (void *)(uintptr_t)&overflow_mark;
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                              (unsigned)OVERFLOW_TIMEOUT_S);
+}
+
 struct srv_http *srv_http_start(const struct srv_config *cfg,
                                 const struct api_ctx *ctx, struct gw_error *err)
 {
     struct srv_http *http = calloc(1, sizeof(*http));
+    /* poll(), not select(): select() cannot watch a descriptor past
+       FD_SETSIZE (1024), which a busy gateway reaches. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
     if (http == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
     http->cfg = cfg;
     http->ctx = ctx;
+    pthread_mutex_init(&http->log_lock, NULL);
     if (cfg->listen_sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        mhd_log, http, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&cfg->listen_sa, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, http, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
+        on_completed, http, MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections + OVERFLOW_CONNECTIONS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_END);
     if (http->daemon == NULL) {
+        pthread_mutex_destroy(&http->log_lock);
         free(http);
         return gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen),
                NULL;
@@ -554,23 +639,33 @@ unsigned srv_http_port(const struct srv_http *http)
     return info != NULL ? info->port : 0;
 }
 
-bool srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
+unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
 {
-    MHD_socket fd = MHD_quiesce_daemon(http->daemon);
-    struct timespec tick = {0, 20 * 1000 * 1000};
-    unsigned waited = 0;
-    bool drained;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    uint64_t deadline = io_now_ms() + timeout_ms;
+    MHD_socket fd;
+    unsigned running;
 
-    /* The listening socket is ours to close once quiesced: from now on
-       new connections are refused. */
+    /* First the stop, then the listening socket: a request on a kept
+       connection from now on gets a 503, every reply closes its
+       connection, and only the requests already received are waited
+       for. */
+    atomic_store(&http->stopping, true);
+    fd = MHD_quiesce_daemon(http->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    while (atomic_load(&http->in_flight) > 0 && waited < timeout_ms) {
+    log_info("event=draining requests=%u", atomic_load(&http->in_flight));
+    while ((running = atomic_load(&http->in_flight)) > 0 &&
+           io_now_ms() < deadline)
         nanosleep(&tick, NULL);
-        waited += 20;
-    }
-    drained = atomic_load(&http->in_flight) == 0;
+    /* Their threads still use the server: it stays as it is. */
+    if (running > 0)
+        return running;
+    /* Only idle connections are left; stopping closes them. */
     MHD_stop_daemon(http->daemon);
+    if (http->log_suppressed > 0)
+        log_warn("event=http_error_suppressed count=%u", http->log_suppressed);
+    pthread_mutex_destroy(&http->log_lock);
     free(http);
-    return drained;
+    return 0;
 }

@@ -29,10 +29,15 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
 unsigned srv_http_port(const struct srv_http *http);
 
 /*
- * Stops accepting connections, waits at most `timeout_ms` for the requests
- * in progress to finish, then stops the server and frees it. Returns false
- * when requests were still running at the deadline (they are cut off).
+ * Stops serving: the listening socket closes, every reply from now on
+ * closes its connection (Connection: close), and a request that arrives
+ * on a kept connection gets a 503 without being run. Waits until the
+ * requests already received have been answered, at most `timeout_ms`,
+ * then closes the idle connections and frees the server; returns 0.
+ * When requests are still running at the deadline, returns how many and
+ * leaves the server as it is: their threads still use it (and `cfg` and
+ * `ctx`), so the caller must end the process without freeing those.
  */
-bool srv_http_shutdown(struct srv_http *http, unsigned timeout_ms);
+unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms);
 
 #endif

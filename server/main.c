@@ -1,11 +1,13 @@
 /*
  * smtp-gateway: the process. Runs a sub-command (cli.h), or parses the
  * configuration, opens the key pair, credentials and tokens (gateway.h),
- * serves HTTP until SIGTERM or SIGINT, then lets the sends in progress
- * finish and exits 0.
+ * serves HTTP until SIGTERM or SIGINT, then lets the requests in progress
+ * finish, within GATEWAY_SHUTDOWN_TIMEOUT, and exits.
  *
  * Exit codes: 0 after a clean stop, 1 when the server fails at run time,
- * 2 for invalid configuration or usage (one line on stderr naming it).
+ * 2 for invalid configuration or usage (one line on stderr naming it), 3
+ * when requests were still running at GATEWAY_SHUTDOWN_TIMEOUT (each send
+ * cut off is logged with its Message-ID).
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "../api/api.h"
 #include "../smtp/log.h"
@@ -25,8 +28,13 @@
 #include "health.h"
 #include "http.h"
 
-/* How long in-flight sends may take to finish after SIGTERM. */
-#define DRAIN_EXTRA_MS 5000
+/* Descriptors kept beside GATEWAY_MAX_CONNECTIONS: the 64 connections
+   past it that get a 503 (http.c), the upstream connections, the state
+   files, the log. */
+#define FD_RESERVE 256
+
+/* The exit status of a stop that cut requests off. */
+#define EXIT_CUT_OFF 3
 
 static int usage_error(const char *line)
 {
@@ -42,6 +50,56 @@ static void block_stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Raises the soft limit of open descriptors to the hard one, and lowers
+ * GATEWAY_MAX_CONNECTIONS when even that leaves too few: a connection
+ * refused for want of a descriptor is worse than one refused at the limit.
+ */
+static void fit_connections(struct srv_config *cfg)
+{
+    struct rlimit lim;
+    unsigned most;
+
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    if (lim.rlim_cur == RLIM_INFINITY ||
+        lim.rlim_cur >= (rlim_t)cfg->max_connections + FD_RESERVE)
+        return;
+    most = lim.rlim_cur > 2 * FD_RESERVE ? (unsigned)lim.rlim_cur - FD_RESERVE
+                                         : (unsigned)lim.rlim_cur / 2;
+    log_warn("event=max_connections_lowered from=%u to=%u open_files=%llu",
+             cfg->max_connections, most, (unsigned long long)lim.rlim_cur);
+    cfg->max_connections = most;
+}
+
+/*
+ * Stops serving after the signal. Requests still running at the deadline
+ * hold the gateway in their threads: nothing is freed, the sends among
+ * them are logged, and the process ends at once with EXIT_CUT_OFF.
+ */
+static int stop_serving(struct srv_http *http, struct srv_gateway *gw,
+                        const struct srv_config *cfg)
+{
+    unsigned running = srv_http_shutdown(http, cfg->shutdown_timeout_s * 1000);
+    size_t sends;
+
+    if (running > 0) {
+        sends = api_log_running_sends();
+        log_warn("event=stopped_with_requests_running requests=%u sends=%zu "
+                 "timeout_s=%u",
+                 running, sends, cfg->shutdown_timeout_s);
+        _exit(EXIT_CUT_OFF);
+    }
+    srv_gateway_free(gw);
+    log_info("event=stopped");
+    return 0;
 }
 
 static int serve(struct srv_config *cfg)
@@ -60,6 +118,7 @@ static int serve(struct srv_config *cfg)
         return fprintf(stderr, "smtp-gateway: %s\n", err.detail), 2;
     srv_gateway_ctx(gw, &ctx);
     ctx.spool_dir = cfg->data_dir;
+    fit_connections(cfg);
     block_stop_signals(&stop);
     http = srv_http_start(cfg, &ctx, &err);
     if (http == NULL) {
@@ -75,12 +134,9 @@ static int serve(struct srv_config *cfg)
              (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen,
              srv_http_port(http), GW_VERSION);
     sigwait(&stop, &sig);
-    log_info("event=stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    if (!srv_http_shutdown(http, cfg->smtp_timeout_s * 1000 + DRAIN_EXTRA_MS))
-        log_warn("event=stopped_with_requests_running");
-    srv_gateway_free(gw);
-    log_info("event=stopped");
-    return 0;
+    log_info("event=stopping signal=%s timeout_s=%u",
+             sig == SIGINT ? "SIGINT" : "SIGTERM", cfg->shutdown_timeout_s);
+    return stop_serving(http, gw, cfg);
 }
 
 /* Memory holds secrets: no core dump, no ptrace by other users. */
