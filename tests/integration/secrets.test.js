@@ -43,12 +43,24 @@ function scanMemory(pid, needles) {
   const maps = fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
   const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
   const hits = [];
+  const size = (line) => {
+    const [a, b] = line.split(' ')[0].split('-').map((x) => parseInt(x, 16));
+    return b - a;
+  };
+  // ASan's shadow (14 TiB under SANITIZE=1) says which bytes may be used
+  // and holds none of them; no other mapping comes near 1 TiB. ASan's
+  // runtime also keeps a copy of the environment as the process started,
+  // before the gateway wiped its own: GATEWAY_API_TOKEN=... there is the
+  // test's doing, not the gateway's.
+  const asan = maps.some((line) => line && size(line) >= 2 ** 40);
+  const envCopy = (b, k) => asan && b.toString('latin1', Math.max(0, k - 18), k) === 'GATEWAY_API_TOKEN=';
   try {
     for (const line of maps) {
       const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
       if (!m || m[3][0] !== 'r' || m[4] === '[vvar]' || m[4] === '[vsyscall]') continue;
       const start = parseInt(m[1], 16);
       const end = parseInt(m[2], 16);
+      if (end - start >= 2 ** 40) continue;
       // Pieces of 1 MiB, overlapping by a token's length.
       for (let at = start; at < end; at += 1 << 20) {
         const len = Math.min((1 << 20) + 256, end - at);
@@ -61,7 +73,7 @@ function scanMemory(pid, needles) {
         }
         for (const s of needles) {
           for (let k = b.indexOf(s); k >= 0 && k < Math.min(n, 1 << 20); k = b.indexOf(s, k + 1)) {
-            hits.push(`${m[4] || 'anonymous'}@${(at + k).toString(16)}`);
+            if (!(m[4] === '' && envCopy(b, k))) hits.push(`${m[4] || 'anonymous'}@${(at + k).toString(16)}`);
           }
         }
       }
