@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 
-const { assertCleanRun, assertErrorReply, cleanupAll, request, send, sleep, startGateway } = require('./lib/gateway');
+const { assertCleanRun, assertErrorReply, cleanupAll, readReply, request, send, sleep, startGateway } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { happyScript, startScripted } = require('./lib/scripted');
 
@@ -457,20 +457,7 @@ function openRaw(gw, query, length, opts = {}) {
           'Content-Length': String(length),
         },
       },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode, text, json });
-        });
-      },
+      (res) => readReply(res).then(resolve, reject),
     );
     req.on('error', reject);
     req.flushHeaders();

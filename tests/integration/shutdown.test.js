@@ -17,7 +17,7 @@ const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 
-const { assertCleanRun, assertNoSecrets, cleanupAll, send, sleep, startGateway } = require('./lib/gateway');
+const { assertCleanRun, assertNoSecrets, cleanupAll, readReply, send, sleep, startGateway } = require('./lib/gateway');
 const { checkResponse } = require('./lib/contract');
 const { startScripted, send: say, read, readData, gate } = require('./lib/scripted');
 const { startSmtpServer } = require('./lib/smtpserver');
@@ -37,28 +37,17 @@ function call(gw, agent, method, path, body) {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    const req = http.request({ host: '127.0.0.1', port: gw.port, method, path, headers, agent }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        const out = { status: res.statusCode, headers: res.headers, text, json, reused: req.reusedSocket };
-        try {
-          checkResponse(method, path, out);
-        } catch (e) {
-          reject(e);
-          return;
-        }
-        resolve(out);
-      });
-      res.on('error', (e) => resolve({ error: e, reused: req.reusedSocket }));
-    });
+    const req = http.request({ host: '127.0.0.1', port: gw.port, method, path, headers, agent }, (res) =>
+      readReply(res)
+        .then(
+          (out) => {
+            checkResponse(method, path, out);
+            return { ...out, reused: req.reusedSocket };
+          },
+          (e) => ({ error: e, reused: req.reusedSocket }),
+        )
+        .then(resolve, reject),
+    );
     req.setTimeout(60000, () => req.destroy(new Error('no answer in 60 s')));
     req.on('error', (e) => resolve({ error: e, reused: req.reusedSocket }));
     req.end(payload || undefined);

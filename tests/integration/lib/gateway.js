@@ -402,28 +402,13 @@ function request(gw, method, urlPath, opts = {}) {
         headers,
         agent: false,
       },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          const out = { status: res.statusCode, headers: res.headers, text, json };
-          try {
+      (res) =>
+        readReply(res)
+          .then((out) => {
             if (opts.contract !== false) checkResponse(method, urlPath, out);
-          } catch (e) {
-            reject(e);
-            return;
-          }
-          resolve(out);
-        });
-        res.on('error', reject);
-      },
+            return out;
+          })
+          .then(resolve, reject),
     );
     req.setTimeout(timeoutMs, () => {
       req.destroy(new Error(`${method} ${urlPath}: no answer in ${timeoutMs} ms`));
@@ -431,6 +416,28 @@ function request(gw, method, urlPath, opts = {}) {
     req.on('error', reject);
     if (payload) req.end(payload);
     else req.end();
+  });
+}
+
+/*
+ * Resolves to { status, headers, text, json } once the response `res` has
+ * ended (json undefined when the body does not parse).
+ */
+function readReply(res) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode, headers: res.headers, text, json });
+    });
   });
 }
 
@@ -598,6 +605,7 @@ module.exports = {
   makeDataDir,
   randomSecret,
   rawRequest,
+  readReply,
   removeDir,
   request,
   runGateway,
