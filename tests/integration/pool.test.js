@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { SMTPServer } = require('smtp-server');
 
-const { assertCleanRun, cleanupAll, send, sleep, startGateway } = require('./lib/gateway');
+const { assertCleanRun, cleanupAll, send, sleep, startGateway, until } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { startScripted, send: say, read, readData } = require('./lib/scripted');
 const { getCerts } = require('./lib/certs');
@@ -58,15 +58,6 @@ function firstWire(conn, tail) {
   const m = /^EHLO (\S+)\r\n/.exec(conn.text);
   assert.ok(m, `starts with EHLO <name>: ${JSON.stringify(conn.text.slice(0, 80))}`);
   return `EHLO ${m[1]}\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n${conn.data}.\r\n${tail}`;
-}
-
-/* Resolves once cond() is true, checking every 50 ms for at most `ms`. */
-async function until(cond, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(50);
-  }
 }
 
 /*
@@ -411,9 +402,9 @@ describe('the upstream connection pool', () => {
     try {
       const r = await send(gw, MSG);
       assert.equal(r.json.status, 'sent', r.text);
-      await until(() => seen.length === 1 && seen[0].ended, 10000, 'the gateway closes the idle connection');
+      await until(() => seen.length === 1 && seen[0].ended, 'the gateway closes the idle connection');
       assert.match(seen[0].text, /\r\n\.\r\nQUIT\r\n$/, 'QUIT after the message, and nothing else');
-      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server');
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 'no socket left to the server');
     } finally {
       await gw.stop();
       await smtp.close();
@@ -438,8 +429,8 @@ describe('the upstream connection pool', () => {
     try {
       const r = await send(gw, MSG);
       assert.equal(r.json.status, 'sent', r.text);
-      await until(() => seen.length === 1 && seen[0].closed, 10000, 'the idle connection ends');
-      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server');
+      await until(() => seen.length === 1 && seen[0].closed, 'the idle connection ends');
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 'no socket left to the server');
       assert.match(gw.stderr(), /event=smtp_idle_close /, 'ended by the gateway, with QUIT');
     } finally {
       await gw.stop();
@@ -457,7 +448,7 @@ describe('the upstream connection pool', () => {
     try {
       let r = await send(gw, MSG);
       assert.equal(r.json.status, 'sent', r.text);
-      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 10000, 'no socket left to the server (none in CLOSE_WAIT)');
+      await until(() => socketsTo(gw.pid, smtp.port).length === 0, 'no socket left to the server (none in CLOSE_WAIT)');
       r = await send(gw, MSG);
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.status, 'sent');

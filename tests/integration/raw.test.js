@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 
-const { assertCleanRun, assertErrorReply, cleanupAll, readReply, request, send, sleep, startGateway } = require('./lib/gateway');
+const { assertCleanRun, assertErrorReply, cleanupAll, readReply, request, send, sleep, startGateway, until } = require('./lib/gateway');
 const { startSmtpServer } = require('./lib/smtpserver');
 const { happyScript, startScripted } = require('./lib/scripted');
 
@@ -426,15 +426,6 @@ function spoolFiles(gw, dir) {
     if (target.startsWith(`${dir}/`) && target.endsWith(' (deleted)')) out.push(target);
   }
   return out;
-}
-
-/* Waits until `cond()` holds, polling; fails with `what` after ~10 s. */
-async function until(cond, what) {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await sleep(50);
-  }
-  assert.fail(`timed out waiting: ${what}`);
 }
 
 /*

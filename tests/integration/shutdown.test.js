@@ -17,7 +17,7 @@ const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 
-const { assertCleanRun, assertNoSecrets, cleanupAll, readReply, send, sleep, startGateway } = require('./lib/gateway');
+const { assertCleanRun, assertNoSecrets, cleanupAll, logged, readReply, send, sleep, startGateway } = require('./lib/gateway');
 const { checkResponse } = require('./lib/contract');
 const { startScripted, send: say, read, readData, gate } = require('./lib/scripted');
 const { startSmtpServer } = require('./lib/smtpserver');
@@ -52,15 +52,6 @@ function call(gw, agent, method, path, body) {
     req.on('error', (e) => resolve({ error: e, reused: req.reusedSocket }));
     req.end(payload || undefined);
   });
-}
-
-/* Resolves once the gateway's log has a line matching `re`. */
-async function logged(gw, re, ms = 20000) {
-  const deadline = Date.now() + ms;
-  while (!re.test(gw.stderr())) {
-    if (Date.now() > deadline) throw new Error(`no log line matching ${re}; stderr:\n${gw.stderr().slice(-3000)}`);
-    await sleep(20);
-  }
 }
 
 /* The answer to the final dot waits for `held` (a promise). */
@@ -190,7 +181,7 @@ describe('the drain', () => {
       await srv.waitForLine(/^\u0000end-of-data$/);
       gw.kill('SIGTERM');
       // Logged once the stop is in force.
-      await logged(gw, /event=draining requests=1\b/);
+      await logged(gw, /event=draining requests=1\b/, 20000);
 
       const late = await call(gw, kept, 'POST', '/v1/messages', message('late'));
       assert.equal(late.reused, true, 'the request went over the kept connection');

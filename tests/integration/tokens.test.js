@@ -14,6 +14,7 @@ const {
   assertCleanRun,
   assertErrorReply,
   cleanupAll,
+  logged,
   makeDataDir,
   removeDir,
   request,
@@ -276,7 +277,7 @@ describe('the key of the token hashes', () => {
       // The same file as version 1 (no hash key) is not taken while running.
       writeTokens(dir, { version: 1, tokens: doc.tokens });
       assert.equal((await request(gw, 'GET', '/v1/tokens', { token: OLD_TOKEN })).status, 401);
-      assert.match(gw.stderr(), /event=tokens_unreadable .*version 1/);
+      await logged(gw, /event=tokens_unreadable .*version 1/);
     } finally {
       await gw.stop();
       removeDir(dir);

@@ -151,8 +151,10 @@ async function startGateway(opts = {}) {
   const stderr = () => Buffer.concat(err).toString('utf8');
 
   let exitInfo = null;
+  // 'close', not 'exit': it comes once stdout and stderr have been read
+  // to their end, so what the gateway logged last is in stderr().
   const exited = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => {
+    proc.once('close', (code, signal) => {
       exitInfo = { code, signal };
       live.delete(proc);
       resolve(exitInfo);
@@ -441,6 +443,25 @@ function readReply(res) {
   });
 }
 
+/*
+ * Resolves once cond() is true, checking every 50 ms; fails naming `what`
+ * after `ms`. For what a test sees only after a while: a connection the
+ * gateway closes, a line its log gets (the log arrives through a pipe,
+ * apart from the HTTP reply, so it may come after it).
+ */
+async function until(cond, what, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/* Resolves once the gateway's log has a line matching `re`. */
+function logged(gw, re, ms = 10000) {
+  return until(() => re.test(gw.stderr()), `a log line matching ${re}; stderr:\n${gw.stderr().slice(-3000)}`, ms);
+}
+
 /* POST /v1/messages with a JSON body. */
 function send(gw, body, opts = {}) {
   return request(gw, 'POST', '/v1/messages', { ...opts, body });
@@ -602,6 +623,7 @@ module.exports = {
   cleanupAll,
   closedPort,
   connectRefused,
+  logged,
   makeDataDir,
   randomSecret,
   rawRequest,
@@ -612,5 +634,6 @@ module.exports = {
   send,
   sleep,
   startGateway,
+  until,
   validEnv,
 };
