@@ -86,9 +86,12 @@ const char *log_quote(char *out, size_t size, const char *s)
     out[n++] = '"';
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
+        size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 || c == 0x7f ? 4 : 1;
 
-        if (n + 6 >= size) {
-            memcpy(out + size - 5, "...\"", 5);
+        /* Room for the byte, its escape whole, then `..."` and the NUL:
+           the cut goes right after what was written. */
+        if (n + need + 5 > size) {
+            memcpy(out + n, "...\"", 5);
             return out;
         }
         if (c == '"' || c == '\\') {

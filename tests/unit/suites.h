@@ -12,6 +12,7 @@
     SUITE(buf)                                                                 \
     SUITE(err)                                                                 \
     SUITE(utf8)                                                                \
+    SUITE(log)                                                                 \
     SUITE(reply)                                                               \
     SUITE(data)                                                                \
     SUITE(config)                                                              \
