@@ -212,7 +212,7 @@ static enum gw_err relay_piece(void *arg, const char *p, size_t n)
  */
 static void send_spooled(struct api_stream *st)
 {
-    struct api_running running;
+    struct api_running running = {0};
     struct smtp_stream *smtp;
     struct gw_error err = {0};
 
