@@ -143,6 +143,23 @@ function usage(pid) {
   return { fds, rssKiB: rss };
 }
 
+/*
+ * usage() once the process is at rest: the connections of the last
+ * requests take a moment to end after their answers, so the count of
+ * descriptors is read until it stays the same for half a second (at most
+ * 10 s). A leak never comes to rest below its growth.
+ */
+async function usageAtRest(pid) {
+  let last = usage(pid);
+  for (let same = 0, i = 0; same < 5 && i < 100; i++) {
+    await sleep(100);
+    const now = usage(pid);
+    same = now.fds === last.fds ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 /* Sends `total` messages, `parallel` at a time; returns the statuses. */
 async function sendMany(gw, total, parallel) {
   const statuses = {};
@@ -483,9 +500,9 @@ describe('the upstream connection pool', () => {
     });
     try {
       assert.deepEqual(await sendMany(gw, 1000, 8), { '200 sent': 1000 });
-      const before = usage(gw.proc.pid);
+      const before = await usageAtRest(gw.proc.pid);
       assert.deepEqual(await sendMany(gw, 9000, 8), { '200 sent': 9000 });
-      const afterAll = usage(gw.proc.pid);
+      const afterAll = await usageAtRest(gw.proc.pid);
       assert.ok(afterAll.fds <= before.fds + 2, `file descriptors: ${before.fds} then ${afterAll.fds}`);
       assert.ok(
         afterAll.rssKiB - before.rssKiB < 4096,
