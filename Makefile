@@ -28,7 +28,7 @@ endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) \
           -fstack-protector-strong -fPIE -MMD -MP \
-          -DGW_VERSION='"$(VERSION)"'
+          -I. -DGW_VERSION='"$(VERSION)"'
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS  = -lmicrohttpd -ljansson -lidn2 -lmbedtls -lmbedx509 -lmbedcrypto \
           -lsodium -lpthread
@@ -42,10 +42,13 @@ else
 CFLAGS  += -D_FORTIFY_SOURCE=2
 endif
 
-SMTP_SRC   := $(wildcard smtp/*.c)
-API_SRC    := $(wildcard api/*.c)
+# The modules, from the bottom up; each may include only those below it
+# (scripts/lint.sh checks which).
+MODULES    := base net mime smtp store core api server
+# What the harnesses link: everything but the process itself.
+LIBRARY_SRC := $(foreach m,$(filter-out server,$(MODULES)),$(wildcard $(m)/*.c))
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(SMTP_SRC) $(API_SRC) $(SERVER_SRC)) \
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIBRARY_SRC) $(SERVER_SRC)) \
               $(BUILD)/gen/assets.o
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC))
@@ -131,7 +134,7 @@ openapi-lint:
 	node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
 # libFuzzer harnesses, tests/fuzz/fuzz_<name>.c, one per parser and one
-# for each path that joins them. Each links all of smtp/ and api/, built
+# for each path that joins them. Each links every module but server/, built
 # once with the fuzzer's instrumentation. A harness's inputs are found by
 # its name:
 #   tests/fuzz/seeds/fuzz_<name>/    hand-written seeds
@@ -143,16 +146,17 @@ openapi-lint:
 # timeout or sanitizer report.
 FUZZ_CC      ?= clang
 # Every sanitizer report stops the harness, so that `make fuzz` fails.
-FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -I. \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_LIBS    := -ljansson -lmbedtls -lmbedx509 -lmbedcrypto -lidn2 -lpthread
+FUZZ_LIBS    := -ljansson -lmbedtls -lmbedx509 -lmbedcrypto -lidn2 -lsodium \
+                -lpthread
 FUZZ_SECONDS ?= 60
 # Seconds one input may take before it counts as a hang.
 FUZZ_TIMEOUT ?= 10
 FUZZ_MAX_LEN ?= 4096
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
-FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(SMTP_SRC) $(API_SRC)) \
+FUZZ_OBJ     := $(patsubst %.c,build/fuzz/obj/%.o,$(LIBRARY_SRC)) \
                 build/fuzz/obj/gen/assets.o
 
 build/fuzz/obj/%.o: %.c

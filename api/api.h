@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../smtp/buf.h"
-#include "../smtp/smtp.h"
-#include "records.h"
+#include "base/buf.h"
+#include "smtp/smtp.h"
+#include "store/records.h"
 
 /* The most a reply body may hold; replies are small JSON documents. */
 #define API_RESPONSE_MAX (1024 * 1024)

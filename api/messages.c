@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../smtp/addr.h"
-#include "../smtp/encode.h"
-#include "../smtp/io.h"
-#include "../smtp/log.h"
-#include "../smtp/mime.h"
+#include "mime/addr.h"
+#include "mime/encode.h"
+#include "net/io.h"
+#include "base/log.h"
+#include "mime/mime.h"
 #include "internal.h"
 #include "request.h"
 #include "scope.h"

@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../smtp/addr.h"
-#include "../smtp/data.h"
-#include "../smtp/io.h"
-#include "../smtp/log.h"
-#include "../smtp/rawmsg.h"
+#include "mime/addr.h"
+#include "smtp/data.h"
+#include "net/io.h"
+#include "base/log.h"
+#include "mime/rawmsg.h"
 #include "internal.h"
 #include "request.h"
 #include "scope.h"

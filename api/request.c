@@ -3,7 +3,7 @@
 
 #include "internal.h"
 
-#include "../smtp/encode.h"
+#include "mime/encode.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -22,11 +22,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../smtp/addr.h"
-#include "../smtp/buf.h"
-#include "../smtp/err.h"
-#include "../smtp/mime.h"
-#include "../smtp/smtp.h"
+#include "mime/addr.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "mime/mime.h"
+#include "smtp/smtp.h"
 #include "api.h"
 
 /* Recipients of one request, over to, cc and bcc together. RFC 5321

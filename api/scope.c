@@ -6,9 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../smtp/addr.h"
-#include "../smtp/data.h"
-#include "../smtp/encode.h"
+#include "mime/addr.h"
+#include "smtp/data.h"
+#include "mime/encode.h"
 
 /* The most of one From, Sender or Reply-To field of a raw message that
    is read, unfolded; a longer one is refused to a token with domains. */

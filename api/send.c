@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../smtp/io.h"
-#include "../smtp/log.h"
+#include "net/io.h"
+#include "base/log.h"
 #include "internal.h"
 
 /* The HTTP status of a send's outcome. */

@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "../smtp/buf.h"
-#include "../smtp/err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* The most of a body held in memory; the rest goes to the file. */
 #define API_SPOOL_MEMORY (1024 * 1024)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "records.h"
+#include "store/records.h"
 
 /* A JSON array of strings from a comma-separated list. */
 static json_t *list_json(const char *list)

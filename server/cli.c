@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../api/records.h"
-#include "files.h"
+#include "store/records.h"
+#include "store/files.h"
 #include "fetch.h"
 #include "gateway.h"
-#include "store.h"
-#include "tokens.h"
-#include "vault.h"
+#include "core/creds.h"
+#include "core/tokens.h"
+#include "core/vault.h"
 
 /* Which command a flag belongs to; the path flags belong to all. */
 enum {

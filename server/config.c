@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../smtp/sasl.h"
+#include "smtp/sasl.h"
 
 struct setting;
 

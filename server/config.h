@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "../api/records.h"
-#include "../smtp/log.h"
-#include "../smtp/smtp.h"
+#include "store/records.h"
+#include "base/log.h"
+#include "smtp/smtp.h"
 
 struct srv_config {
     char listen[256];                  /* "host:port" as given */

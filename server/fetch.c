@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../smtp/io.h"
-#include "../smtp/tls.h"
+#include "net/io.h"
+#include "net/tls.h"
 
 /* Seconds the whole exchange may take. */
 #define FETCH_TIMEOUT_MS 15000

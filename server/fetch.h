@@ -8,8 +8,8 @@
 #ifndef GW_FETCH_H
 #define GW_FETCH_H
 
-#include "../smtp/buf.h"
-#include "../smtp/err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /*
  * GETs `path` below the base URL `url` (http:// or https://, with an

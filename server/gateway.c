@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../smtp/log.h"
-#include "files.h"
-#include "store.h"
-#include "tokens.h"
+#include "base/log.h"
+#include "store/files.h"
+#include "core/creds.h"
+#include "core/tokens.h"
 
 struct srv_gateway {
     struct vault *vault;

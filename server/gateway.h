@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../api/api.h"
-#include "../smtp/err.h"
+#include "api/api.h"
+#include "base/err.h"
 #include "config.h"
-#include "vault.h"
+#include "core/vault.h"
 
 /* The files of the gateway's state in its data directory. */
 #define SRV_KEY_FILE         "gateway.key"      /* the secret key, 0600 */

@@ -11,8 +11,8 @@
 
 #include <stdbool.h>
 
-#include "../api/api.h"
-#include "../smtp/err.h"
+#include "api/api.h"
+#include "base/err.h"
 #include "config.h"
 
 struct srv_http;

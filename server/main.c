@@ -18,12 +18,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "../api/api.h"
-#include "../smtp/log.h"
-#include "../smtp/smtp.h"
+#include "api/api.h"
+#include "base/log.h"
+#include "smtp/smtp.h"
 #include "cli.h"
 #include "config.h"
-#include "files.h"
+#include "store/files.h"
 #include "gateway.h"
 #include "health.h"
 #include "http.h"

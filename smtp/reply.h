@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* The longest reply line accepted, without CRLF. RFC 5321 4.5.3.1.5 sets
    512 with CRLF; real servers overrun it a little, so this allows twice

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "encode.h"
-#include "tls.h"
+#include "mime/encode.h"
+#include "net/tls.h"
 
 /* Secrets and challenges are short; this bounds every scratch buffer. */
 #define SASL_MAX 4096

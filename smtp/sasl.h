@@ -12,8 +12,8 @@
 
 #include <stdbool.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 enum sasl_mech {
     SASL_NONE,

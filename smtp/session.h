@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "data.h"
-#include "io.h"
+#include "net/io.h"
 #include "reply.h"
 #include "smtp.h"
 

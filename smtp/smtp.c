@@ -24,10 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "data.h"
-#include "io.h"
-#include "log.h"
+#include "net/io.h"
+#include "base/log.h"
 #include "reply.h"
 #include "sasl.h"
 #include "session.h"

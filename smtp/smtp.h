@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "reply.h"
-#include "tls.h"
+#include "net/tls.h"
 
 enum smtp_tls_mode {
     SMTP_TLS_NONE,     /* plain TCP */

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../smtp/data.h"
-#include "../../smtp/rawmsg.h"
+#include "smtp/data.h"
+#include "mime/rawmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../api/internal.h"
-#include "../../smtp/log.h"
-#include "../../smtp/utf8.h"
+#include "api/internal.h"
+#include "base/log.h"
+#include "base/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /* Unit tests of address parsing and checks (smtp/addr.c). */
-#include "../../smtp/addr.h"
-#include "../../smtp/buf.h"
+#include "mime/addr.h"
+#include "base/buf.h"
 #include "check.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Unit tests of the bounded buffer (smtp/buf.c). */
-#include "../../smtp/buf.h"
+#include "base/buf.h"
 #include "check.h"
 
 #include <stdlib.h>

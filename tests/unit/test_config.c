@@ -1,5 +1,5 @@
 /* Unit tests of configuration from flags and environment (server/config.c). */
-#include "../../server/config.h"
+#include "server/config.h"
 #include "check.h"
 
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 /* Unit tests of the byte-level encoders (smtp/encode.c). */
-#include "../../smtp/encode.h"
+#include "mime/encode.h"
 #include "check.h"
 
 #include <stdio.h>

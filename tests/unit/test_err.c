@@ -1,5 +1,5 @@
 /* Unit tests of error codes and details (smtp/err.c). */
-#include "../../smtp/err.h"
+#include "base/err.h"
 #include "check.h"
 
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Unit tests of log values (smtp/log.c). */
-#include "../../smtp/log.h"
+#include "base/log.h"
 #include "check.h"
 
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Unit tests of the MIME composer (smtp/mime.c). */
-#include "../../smtp/encode.h"
-#include "../../smtp/mime.h"
-#include "../../smtp/utf8.h"
+#include "mime/encode.h"
+#include "mime/mime.h"
+#include "base/utf8.h"
 #include "check.h"
 
 #include <stdio.h>

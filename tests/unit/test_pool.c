@@ -3,8 +3,8 @@
  * socketpair, the test playing the server: when a connection may be
  * reused, and what the reaper does with idle ones.
  */
-#include "../../smtp/io.h"
-#include "../../smtp/session.h"
+#include "net/io.h"
+#include "smtp/session.h"
 #include "check.h"
 
 #include <fcntl.h>

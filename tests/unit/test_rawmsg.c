@@ -1,6 +1,6 @@
 /* Unit tests of raw message header checks and Bcc removal (smtp/rawmsg.c). */
-#include "../../smtp/data.h"
-#include "../../smtp/rawmsg.h"
+#include "smtp/data.h"
+#include "mime/rawmsg.h"
 #include "check.h"
 
 #include <string.h>

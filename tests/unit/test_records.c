@@ -1,5 +1,5 @@
 /* Unit tests of the credential and token files (api/records.c, tokens.c). */
-#include "../../api/records.h"
+#include "store/records.h"
 #include "check.h"
 
 #include <stdio.h>

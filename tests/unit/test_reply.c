@@ -1,5 +1,5 @@
 /* Unit tests of SMTP reply and EHLO parsing (smtp/reply.c). */
-#include "../../smtp/reply.h"
+#include "smtp/reply.h"
 #include "check.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Unit tests of the query of a raw send, read by the checks of the JSON
    request (api/request.c). */
-#include "../../api/request.h"
+#include "api/request.h"
 #include "check.h"
 
 #include <stdlib.h>

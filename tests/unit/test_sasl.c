@@ -1,6 +1,6 @@
 /* Unit tests of the SASL responses and xtext (smtp/sasl.c). */
-#include "../../smtp/encode.h"
-#include "../../smtp/sasl.h"
+#include "mime/encode.h"
+#include "smtp/sasl.h"
 #include "check.h"
 
 #include <string.h>

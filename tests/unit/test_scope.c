@@ -1,5 +1,5 @@
 /* Unit tests of what a token may put in a message (api/scope.c). */
-#include "../../api/scope.h"
+#include "api/scope.h"
 #include "check.h"
 
 #include <string.h>

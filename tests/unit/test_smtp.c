@@ -3,7 +3,7 @@
  * its default, the wait of each step under it, no write past it, and the
  * wait for a pool slot within it.
  */
-#include "../../smtp/session.h"
+#include "smtp/session.h"
 #include "check.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Unit tests of the body spool (api/spool.c): memory, then a nameless file. */
-#include "../../api/spool.h"
+#include "api/spool.h"
 #include "check.h"
 
 #include <dirent.h>

@@ -1,5 +1,5 @@
 /* Unit tests of UTF-8 checks and replacement (smtp/utf8.c). */
-#include "../../smtp/utf8.h"
+#include "base/utf8.h"
 #include "check.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Unit tests of the key pair, sealed boxes and token hashes (server/vault.c).
  */
-#include "../../server/vault.h"
+#include "core/vault.h"
 #include "check.h"
 
 #include <stdio.h>

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../smtp/sasl.h"
-#include "internal.h"
+#include "smtp/sasl.h"
+#include "api/internal.h"
 
 enum kind {
     K_HOST,  /* one word, required */

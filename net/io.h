@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "tls.h"
 
 /* Milliseconds on a monotonic clock, for deadlines. */

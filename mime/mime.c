@@ -11,7 +11,7 @@
 #include <sys/random.h>
 
 #include "encode.h"
-#include "utf8.h"
+#include "base/utf8.h"
 
 /* Header lines are folded to this length where they can be (RFC 5322). */
 #define FOLD_AT 78

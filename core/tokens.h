@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../api/records.h"
-#include "../smtp/err.h"
+#include "store/records.h"
+#include "base/err.h"
 #include "vault.h"
 
 /* The caller name of the bootstrap token, which no stored token may use. */

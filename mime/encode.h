@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* The longest RFC 2047 encoded-word, in characters (RFC 2047 2). */
 #define ENC_WORD_MAX 75

@@ -1,5 +1,5 @@
 /* Named credentials with their pools, and their file; see store.h. */
-#include "store.h"
+#include "creds.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../smtp/log.h"
-#include "../smtp/smtp.h"
-#include "files.h"
+#include "base/log.h"
+#include "smtp/smtp.h"
+#include "store/files.h"
 
 _Static_assert(API_BOX_MAX >= VAULT_BOX_MAX, "a box must fit a credential");
 

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../smtp/buf.h"
-#include "../smtp/err.h"
-#include "../smtp/smtp.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "smtp/smtp.h"
 
 /* The longest name of a credential or a token. */
 #define API_NAME_MAX 64

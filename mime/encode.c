@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 /* The longest soft-broken quoted-printable line, without its "=". */
 #define QP_LINE_MAX 76

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../smtp/log.h"
-#include "files.h"
+#include "base/log.h"
+#include "store/files.h"
 #include "vault.h"
 
 struct srv_tokens {

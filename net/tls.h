@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* The CA bundle used when no ca_file is set (Debian's ca-certificates). */
 #define TLS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"

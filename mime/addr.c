@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "encode.h"
-#include "utf8.h"
+#include "base/utf8.h"
 
 /* The limits of RFC 5321 4.5.3.1, in bytes. */
 #define LOCAL_MAX   64

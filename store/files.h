@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "../smtp/buf.h"
-#include "../smtp/err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /*
  * Reads the whole of `path` into `out`, whose limit bounds the size

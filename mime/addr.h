@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "err.h"
+#include "base/err.h"
 
 struct addr {
     char *name;    /* display name, UTF-8 without quotes; NULL when none */

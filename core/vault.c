@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "files.h"
+#include "store/files.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 

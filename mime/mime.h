@@ -24,8 +24,8 @@
 #include <time.h>
 
 #include "addr.h"
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* One extra header given by the sender. */
 struct mime_header {

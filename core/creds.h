@@ -18,9 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../api/api.h"
-#include "../api/records.h"
-#include "../smtp/err.h"
+#include "api/api.h"
+#include "store/records.h"
+#include "base/err.h"
 #include "vault.h"
 
 struct srv_store;

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "data.h"
-#include "utf8.h"
+#include "smtp/data.h"
+#include "base/utf8.h"
 
 void raw_filter_init(struct raw_filter *f, bool show_bcc)
 {
