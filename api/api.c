@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/utf8.h"
+#include "base/base.h"
 #include "assets.h"
 #include "internal.h"
 

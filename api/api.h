@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/buf.h"
+#include "base/base.h"
 #include "smtp/smtp.h"
 #include "store/records.h"
 

@@ -13,11 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime/addr.h"
-#include "mime/encode.h"
-#include "net/io.h"
-#include "base/log.h"
 #include "mime/mime.h"
+#include "net/net.h"
+#include "base/base.h"
 #include "internal.h"
 #include "request.h"
 #include "scope.h"

@@ -22,11 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime/addr.h"
+#include "mime/mime.h"
 #include "smtp/data.h"
-#include "net/io.h"
-#include "base/log.h"
-#include "mime/rawmsg.h"
+#include "net/net.h"
+#include "base/base.h"
 #include "internal.h"
 #include "request.h"
 #include "scope.h"

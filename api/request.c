@@ -3,7 +3,7 @@
 
 #include "internal.h"
 
-#include "mime/encode.h"
+#include "mime/mime.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -22,10 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "mime/addr.h"
-#include "base/buf.h"
-#include "base/err.h"
 #include "mime/mime.h"
+#include "base/base.h"
 #include "smtp/smtp.h"
 #include "api.h"
 

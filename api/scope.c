@@ -6,9 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mime/addr.h"
+#include "mime/mime.h"
 #include "smtp/data.h"
-#include "mime/encode.h"
 
 /* The most of one From, Sender or Reply-To field of a raw message that
    is read, unfolded; a longer one is refused to a token with domains. */

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net/io.h"
-#include "base/log.h"
+#include "net/net.h"
+#include "base/base.h"
 #include "internal.h"
 
 /* The HTTP status of a send's outcome. */

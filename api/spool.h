@@ -12,8 +12,7 @@
 
 #include <stddef.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 /* The most of a body held in memory; the rest goes to the file. */
 #define API_SPOOL_MEMORY (1024 * 1024)

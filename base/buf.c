@@ -1,5 +1,5 @@
-/* Growable buffers with a hard limit; see buf.h. */
-#include "buf.h"
+/* Growable buffers with a hard limit; see base.h. */
+#include "base.h"
 
 #include <stdint.h>
 #include <stdio.h>

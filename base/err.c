@@ -1,5 +1,5 @@
-/* The gateway's error codes and their details; see err.h. */
-#include "err.h"
+/* The gateway's error codes and their details; see base.h. */
+#include "base.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* One-line key=value logging to standard error; see log.h. */
-#include "log.h"
+/* One-line key=value logging to standard error; see base.h. */
+#include "base.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* UTF-8 checks and replacement of ill-formed text; see utf8.h. */
-#include "utf8.h"
+/* UTF-8 checks and replacement of ill-formed text; see base.h. */
+#include "base.h"
 
 #include <string.h>
 

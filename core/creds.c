@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/log.h"
+#include "base/base.h"
 #include "smtp/smtp.h"
 #include "store/files.h"
 

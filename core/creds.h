@@ -20,7 +20,7 @@
 
 #include "api/api.h"
 #include "store/records.h"
-#include "base/err.h"
+#include "base/base.h"
 #include "vault.h"
 
 struct srv_store;

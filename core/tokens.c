@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/log.h"
+#include "base/base.h"
 #include "store/files.h"
 #include "vault.h"
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "store/records.h"
-#include "base/err.h"
+#include "base/base.h"
 #include "vault.h"
 
 /* The caller name of the bootstrap token, which no stored token may use. */

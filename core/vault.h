@@ -19,8 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 /* A key id: the first 8 bytes of BLAKE2b(public key), in hex. */
 #define VAULT_KEY_ID_LEN 16

@@ -1,5 +1,5 @@
-/* E-mail address parsing and checks; see addr.h. */
-#include "addr.h"
+/* E-mail address parsing and checks; see mime.h. */
+#include "mime.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
@@ -7,8 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "encode.h"
-#include "base/utf8.h"
+#include "base/base.h"
 
 /* The limits of RFC 5321 4.5.3.1, in bytes. */
 #define LOCAL_MAX   64

@@ -1,10 +1,10 @@
-/* base64, encoded-words and body encodings; see encode.h. */
-#include "encode.h"
+/* base64, encoded-words and body encodings; see mime.h. */
+#include "mime.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "base/utf8.h"
+#include "base/base.h"
 
 /* The longest soft-broken quoted-printable line, without its "=". */
 #define QP_LINE_MAX 76

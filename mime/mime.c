@@ -10,8 +10,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include "encode.h"
-#include "base/utf8.h"
+#include "base/base.h"
 
 /* Header lines are folded to this length where they can be (RFC 5322). */
 #define FOLD_AT 78

@@ -1,4 +1,205 @@
 /*
+ * The message: addresses (libidn2), the byte-level encodings of headers
+ * and bodies, the checks of a raw message, and the MIME composer. It never
+ * uses the SMTP client: it makes the bytes that client is given.
+ */
+#ifndef GW_MIME_H
+#define GW_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "base/base.h"
+
+/*
+ * E-mail addresses: a mailbox (local@domain) with an optional display
+ * name, parsed from "Name <local@domain>" or "local@domain" and checked
+ * strictly enough that nothing it accepts can break a header or an SMTP
+ * command: no CR, LF or other control byte anywhere, no space, '<' or '>'
+ * in the mailbox, a local part of at most 64 and a mailbox of at most 254
+ * bytes (RFC 5321 4.5.3.1).
+ *
+ * An international domain name is stored in A-labels ("xn--..."), mapped
+ * and converted by libidn2 (IDNA2008 with the UTS #46 mapping), so that a
+ * mailbox needs SMTPUTF8 only for a UTF-8 local part, which is accepted
+ * and flagged.
+ */
+struct addr {
+    char *name;    /* display name, UTF-8 without quotes; NULL when none */
+    char *mailbox; /* local@domain, as given but for an international
+                      domain, which is in A-labels */
+};
+
+/*
+ * Parses `text` ("Name <a@b>", "\"Doe, J.\" <a@b>" or "a@b") into `out`,
+ * which the caller must release with addr_clear(). On failure `out` is
+ * left empty and `err` holds a detail without a field name, such as
+ * "the address has a space".
+ */
+enum gw_err addr_parse(const char *text, struct addr *out,
+                       struct gw_error *err);
+
+/*
+ * Checks `mailbox` and `name` (which may be NULL) and stores copies in
+ * `out`, as addr_parse() would for "name <mailbox>".
+ */
+enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
+                     struct gw_error *err);
+
+/*
+ * Checks a mailbox (local@domain) without storing it; an international
+ * domain must convert to A-labels.
+ */
+enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err);
+
+/*
+ * Checks a domain (a name, UTF-8 allowed, or an address literal) and
+ * returns in `*out` a new string, which the caller frees: the domain with
+ * any international name in A-labels. `*out` is NULL on failure.
+ */
+enum gw_err addr_domain_ascii(const char *domain, char **out,
+                              struct gw_error *err);
+
+/*
+ * Checks a display name (without quotes) without storing it: valid UTF-8
+ * with no control byte, TAB included. NULL is a valid "no name".
+ */
+enum gw_err addr_check_name(const char *name, struct gw_error *err);
+
+/*
+ * True when the mailbox has a byte outside ASCII (it needs SMTPUTF8). For
+ * a stored mailbox that can only be in the local part.
+ */
+bool addr_needs_utf8(const char *mailbox);
+
+/* True when two mailboxes are the same: the domain compared without case. */
+bool addr_same_mailbox(const char *a, const char *b);
+
+/* Frees what `a` holds and empties it; harmless on an empty addr. */
+void addr_clear(struct addr *a);
+
+/*
+ * The byte-level encoders behind the MIME composer: base64 (both ways),
+ * RFC 2047 encoded-words for header text, RFC 2231 percent encoding for
+ * parameter values, and the body encodings (7bit or 8bit with CRLF line
+ * ends, RFC 2045 quoted-printable, base64 lines). UTF-8 checks: base/base.h.
+ *
+ * Every function appends to a bounded struct buf and returns GW_OK,
+ * GW_ELIMIT when the buffer's limit is reached or GW_ENOMEM; none of them
+ * sets a detail, since only the caller knows what was being written.
+ */
+/* The longest RFC 2047 encoded-word, in characters (RFC 2047 2). */
+#define ENC_WORD_MAX 75
+
+/* Appends the base64 form (RFC 4648, with padding) of `n` bytes. */
+enum gw_err enc_base64(struct buf *out, const void *p, size_t n);
+
+/*
+ * Appends the base64 form of `n` bytes as a body (RFC 2045 6.8): lines of
+ * 76 characters separated by CRLF, with no CRLF after the last one.
+ */
+enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n);
+
+/*
+ * Appends the bytes that the base64 text `s` (`n` characters, RFC 4648
+ * alphabet) stands for. Whitespace (space, TAB, CR, LF) is skipped and the
+ * final padding may be left out. GW_EINVAL when the text is not base64,
+ * with `*bad_at` (when not NULL) the offset of the first character at
+ * fault; GW_ELIMIT or GW_ENOMEM from the buffer.
+ */
+enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n,
+                              size_t *bad_at);
+
+/*
+ * Appends `s` (`n` bytes of valid UTF-8) as "=?UTF-8?B?...?=" words
+ * separated by single spaces. The first word has at most `first_max`
+ * characters (at least 20 are allowed, so that any character fits), the
+ * others at most ENC_WORD_MAX; words are split only between characters,
+ * so each decodes to valid UTF-8 on its own. Appends nothing when `n` is 0.
+ */
+enum gw_err enc_words(struct buf *out, const char *s, size_t n,
+                      size_t first_max);
+
+/*
+ * True when the body `s` (`n` bytes) can be sent as 7bit (RFC 2045 2.7):
+ * ASCII only, no NUL, CR only as part of CRLF, and no line over 998 bytes.
+ */
+bool enc_is_7bit(const char *s, size_t n);
+
+/*
+ * True when the body `s` (`n` bytes) can be sent as 8bit (RFC 6152) once
+ * its line ends are CRLF: no NUL, and no line over 998 bytes, a line ending
+ * at LF, CRLF or a lone CR as enc_crlf() reads them.
+ */
+bool enc_is_8bit(const char *s, size_t n);
+
+/*
+ * Appends `s` with every line end (LF, CRLF or a lone CR) written as
+ * CRLF; nothing else changes. `s` may be NULL when `n` is 0 (an empty
+ * attachment).
+ */
+enum gw_err enc_crlf(struct buf *out, const char *s, size_t n);
+
+/*
+ * Appends `s` as quoted-printable (RFC 2045 6.7): lines of at most 76
+ * characters with "=" soft breaks; "=", bytes outside printable ASCII
+ * (TAB excepted) and whitespace at the end of a line encoded as "=XX";
+ * line ends of the input (LF, CRLF or a lone CR) written as CRLF.
+ */
+enum gw_err enc_qp(struct buf *out, const char *s, size_t n);
+
+/*
+ * Returns how many characters the byte `c` takes in an RFC 2231
+ * parameter value: 1 for an attribute-char, 3 for "%XX".
+ */
+size_t enc_pct_len(unsigned char c);
+
+/* Appends `n` bytes as RFC 2231 attribute-chars and "%XX" escapes. */
+enum gw_err enc_pct(struct buf *out, const char *s, size_t n);
+
+/*
+ * A raw RFC 5322 message relayed as given, read in pieces: the header
+ * section is checked line by line and a Bcc field (with its continuation
+ * lines) is dropped unless it is to be shown; the body passes untouched.
+ * Lines end where the DATA encoder ends them (smtp_eol_next() in data.h),
+ * so a bare CR cannot hide a field from the check; the header lines that
+ * pass are written with CRLF, as the encoder would write them, so that a
+ * dropped line cannot join the line ends around it into one. Dot-stuffing
+ * is the encoder's.
+ */
+struct raw_filter {
+    bool show_bcc;        /* keep Bcc fields */
+    bool in_body;         /* the empty line after the header has passed */
+    bool dropping;        /* inside a Bcc field being dropped */
+    bool after_cr;        /* the last header byte was a CR */
+    bool header_utf8;     /* a header line passed on has UTF-8 */
+    size_t line_no;       /* header lines seen, for error details */
+    char message_id[256]; /* the Message-ID field's value, "" if none */
+    struct buf line;      /* a header line not yet ended, without its end */
+};
+
+/* Prepares `f`; pair with raw_filter_free(). */
+void raw_filter_init(struct raw_filter *f, bool show_bcc);
+void raw_filter_free(struct raw_filter *f);
+
+/*
+ * Appends to `out` what of the `n` bytes goes on: whole header lines but
+ * dropped ones, each with CRLF, and every body byte. GW_EINVAL, with a detail,
+ * for a header line that is not a field ("Name: value") or a continuation, and
+ * for one over 998 bytes; the message must then not be delivered.
+ */
+enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
+                            struct buf *out, struct gw_error *err);
+
+/*
+ * Ends the message: a last header line without its line end is checked
+ * and passed on. GW_EINVAL when the message had no header field at all.
+ */
+enum gw_err raw_filter_finish(struct raw_filter *f, struct buf *out,
+                              struct gw_error *err);
+
+/*
  * The MIME composer: turns a message description into the RFC 5322 bytes
  * sent after DATA, with CRLF line ends, no line over 998 bytes, header
  * lines folded at 78 where possible, and non-ASCII header text as RFC 2047
@@ -16,17 +217,6 @@
  * Content-Transfer-Encoding, Content-Disposition, the address fields and
  * Subject; extra headers may not set them.
  */
-#ifndef GW_MIME_H
-#define GW_MIME_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <time.h>
-
-#include "addr.h"
-#include "base/buf.h"
-#include "base/err.h"
-
 /* One extra header given by the sender. */
 struct mime_header {
     const char *name;  /* a valid field name (RFC 5322 ftext), no colon */

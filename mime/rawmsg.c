@@ -1,11 +1,11 @@
-/* Header checks and Bcc removal for raw messages; see rawmsg.h. */
-#include "rawmsg.h"
+/* Header checks and Bcc removal for raw messages; see mime.h. */
+#include "mime.h"
 
 #include <string.h>
 #include <strings.h>
 
 #include "smtp/data.h"
-#include "base/utf8.h"
+#include "base/base.h"
 
 void raw_filter_init(struct raw_filter *f, bool show_bcc)
 {

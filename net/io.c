@@ -1,5 +1,5 @@
-/* TCP streams with deadlines for the SMTP client; see io.h. */
-#include "io.h"
+/* TCP streams with deadlines for the SMTP client; see net.h. */
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,12 @@
 /*
- * TLS on mbedTLS 2.28; see tls.h. Nothing outside this file includes an
+ * TLS on mbedTLS 2.28; see net.h. Nothing outside this file includes an
  * mbedTLS header.
  *
  * The socket stays non-blocking: mbedTLS asks for more input or output
  * with WANT_READ / WANT_WRITE, and every call here waits for the socket
  * with poll() until the caller's deadline.
  */
-#include "tls.h"
+#include "net.h"
 
 #include <errno.h>
 #include <mbedtls/ctr_drbg.h>
@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "io.h"
 
 struct tls_config {
     mbedtls_ssl_config conf;

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 
 #include "store/records.h"
-#include "base/log.h"
+#include "base/base.h"
 #include "smtp/smtp.h"
 
 struct srv_config {

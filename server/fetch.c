@@ -7,8 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/io.h"
-#include "net/tls.h"
+#include "net/net.h"
 
 /* Seconds the whole exchange may take. */
 #define FETCH_TIMEOUT_MS 15000

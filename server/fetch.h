@@ -8,8 +8,7 @@
 #ifndef GW_FETCH_H
 #define GW_FETCH_H
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 /*
  * GETs `path` below the base URL `url` (http:// or https://, with an

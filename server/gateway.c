@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/log.h"
+#include "base/base.h"
 #include "store/files.h"
 #include "core/creds.h"
 #include "core/tokens.h"

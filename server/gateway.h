@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "api/api.h"
-#include "base/err.h"
+#include "base/base.h"
 #include "config.h"
 #include "core/vault.h"
 

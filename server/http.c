@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/io.h"
-#include "base/log.h"
+#include "net/net.h"
+#include "base/base.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT_S 60

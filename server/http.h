@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
-#include "base/err.h"
+#include "base/base.h"
 #include "config.h"
 
 struct srv_http;

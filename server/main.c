@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "base/log.h"
+#include "base/base.h"
 #include "smtp/smtp.h"
 #include "cli.h"
 #include "config.h"

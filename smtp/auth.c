@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "base/base.h"
 #include "sasl.h"
 #include "session.h"
 

@@ -11,8 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 /* The longest line of a message, without CRLF (RFC 5322 2.1.1). */
 #define SMTP_LINE_MAX 998

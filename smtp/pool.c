@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/log.h"
+#include "base/base.h"
 #include "sasl.h"
 #include "session.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "base/base.h"
 
 /* A reply's text is bounded by its lines; this bounds both buffers. */
 #define REPLY_TEXT_MAX (SMTP_REPLY_LINES_MAX * (SMTP_REPLY_LINE_MAX + 1))

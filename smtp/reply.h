@@ -9,8 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 /* The longest reply line accepted, without CRLF. RFC 5321 4.5.3.1.5 sets
    512 with CRLF; real servers overrun it a little, so this allows twice

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mime/encode.h"
-#include "net/tls.h"
+#include "mime/mime.h"
+#include "net/net.h"
 
 /* Secrets and challenges are short; this bounds every scratch buffer. */
 #define SASL_MAX 4096

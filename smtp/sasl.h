@@ -12,8 +12,7 @@
 
 #include <stdbool.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 enum sasl_mech {
     SASL_NONE,

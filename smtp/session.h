@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "data.h"
-#include "net/io.h"
+#include "net/net.h"
 #include "reply.h"
 #include "smtp.h"
 

@@ -24,10 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/buf.h"
+#include "base/base.h"
 #include "data.h"
-#include "net/io.h"
-#include "base/log.h"
+#include "net/net.h"
 #include "reply.h"
 #include "sasl.h"
 #include "session.h"

@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/err.h"
+#include "base/base.h"
 #include "reply.h"
-#include "net/tls.h"
+#include "net/net.h"
 
 enum smtp_tls_mode {
     SMTP_TLS_NONE,     /* plain TCP */

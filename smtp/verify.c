@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/log.h"
+#include "base/base.h"
 #include "session.h"
 
 static const char *step_name(enum state st)

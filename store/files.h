@@ -11,8 +11,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 
 /*
  * Reads the whole of `path` into `out`, whose limit bounds the size

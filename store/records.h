@@ -12,8 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/buf.h"
-#include "base/err.h"
+#include "base/base.h"
 #include "smtp/smtp.h"
 
 /* The longest name of a credential or a token. */

@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for a raw message on its way to the server: the raw
- * filter (smtp/rawmsg.h) and the DATA encoder (smtp/data.h) together,
+ * filter (mime/mime.h) and the DATA encoder (smtp/data.h) together,
  * piece by piece as POST /v1/messages/raw runs them. The first byte picks
  * show_bcc and the size of the pieces; the rest is the message.
  *
@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #include "smtp/data.h"
-#include "mime/rawmsg.h"
+#include "mime/mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#include "base/log.h"
-#include "base/utf8.h"
+#include "base/base.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

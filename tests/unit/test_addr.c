@@ -1,6 +1,6 @@
-/* Unit tests of address parsing and checks (smtp/addr.c). */
-#include "mime/addr.h"
-#include "base/buf.h"
+/* Unit tests of address parsing and checks (mime/addr.c). */
+#include "mime/mime.h"
+#include "base/base.h"
 #include "check.h"
 
 #include <stdio.h>

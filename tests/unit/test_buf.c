@@ -1,5 +1,5 @@
-/* Unit tests of the bounded buffer (smtp/buf.c). */
-#include "base/buf.h"
+/* Unit tests of the bounded buffer (base/buf.c). */
+#include "base/base.h"
 #include "check.h"
 
 #include <stdlib.h>

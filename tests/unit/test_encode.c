@@ -1,5 +1,5 @@
-/* Unit tests of the byte-level encoders (smtp/encode.c). */
-#include "mime/encode.h"
+/* Unit tests of the byte-level encoders (mime/encode.c). */
+#include "mime/mime.h"
 #include "check.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* Unit tests of error codes and details (smtp/err.c). */
-#include "base/err.h"
+/* Unit tests of error codes and details (base/err.c). */
+#include "base/base.h"
 #include "check.h"
 
 #include <string.h>

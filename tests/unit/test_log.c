@@ -1,5 +1,5 @@
-/* Unit tests of log values (smtp/log.c). */
-#include "base/log.h"
+/* Unit tests of log values (base/log.c). */
+#include "base/base.h"
 #include "check.h"
 
 #include <string.h>

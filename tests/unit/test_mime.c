@@ -1,7 +1,6 @@
-/* Unit tests of the MIME composer (smtp/mime.c). */
-#include "mime/encode.h"
+/* Unit tests of the MIME composer (mime/mime.c). */
 #include "mime/mime.h"
-#include "base/utf8.h"
+#include "base/base.h"
 #include "check.h"
 
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
- * Unit tests of the kept connections (smtp/pool.c, smtp/io.c) over a
+ * Unit tests of the kept connections (smtp/pool.c, net/io.c) over a
  * socketpair, the test playing the server: when a connection may be
  * reused, and what the reaper does with idle ones.
  */
-#include "net/io.h"
+#include "net/net.h"
 #include "smtp/session.h"
 #include "check.h"
 

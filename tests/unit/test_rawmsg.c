@@ -1,6 +1,6 @@
-/* Unit tests of raw message header checks and Bcc removal (smtp/rawmsg.c). */
+/* Unit tests of raw message header checks and Bcc removal (mime/rawmsg.c). */
 #include "smtp/data.h"
-#include "mime/rawmsg.h"
+#include "mime/mime.h"
 #include "check.h"
 
 #include <string.h>

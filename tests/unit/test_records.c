@@ -1,4 +1,4 @@
-/* Unit tests of the credential and token files (api/records.c, tokens.c). */
+/* Unit tests of the credential and token files (store/records.c). */
 #include "store/records.h"
 #include "check.h"
 

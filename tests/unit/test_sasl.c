@@ -1,5 +1,5 @@
 /* Unit tests of the SASL responses and xtext (smtp/sasl.c). */
-#include "mime/encode.h"
+#include "mime/mime.h"
 #include "smtp/sasl.h"
 #include "check.h"
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the deadline of a whole send (smtp/smtp.c, pool.c, io.c):
+ * Unit tests of the deadline of a whole send (smtp/smtp.c, pool.c, net/io.c):
  * its default, the wait of each step under it, no write past it, and the
  * wait for a pool slot within it.
  */

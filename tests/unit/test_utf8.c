@@ -1,5 +1,5 @@
 /* Unit tests of UTF-8 checks and replacement (smtp/utf8.c). */
-#include "base/utf8.h"
+#include "base/base.h"
 #include "check.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the key pair, sealed boxes and token hashes (server/vault.c).
+/* Unit tests of the key pair, sealed boxes and token hashes (core/vault.c).
  */
 #include "core/vault.h"
 #include "check.h"

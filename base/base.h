@@ -1,0 +1,223 @@
+/*
+ * The base of every module: the one error enum and its detail, the
+ * bounded buffer, logging, and UTF-8 text. It knows nothing else.
+ */
+#ifndef GW_BASE_H
+#define GW_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The one error enum of the gateway, shared by every module.
+ *
+ * A function that can fail returns an enum gw_err; GW_OK is 0, so
+ * `if (rc != GW_OK)` and `if (rc)` read the same. The code says what kind
+ * of failure it was; the detail a person needs (the server's reply line,
+ * the JSON path of a bad field, the errno text) travels beside it in a
+ * struct gw_error, verbatim.
+ */
+enum gw_err {
+    GW_OK = 0,
+    GW_ENOMEM,    /* an allocation failed */
+    GW_EINVAL,    /* the input or a setting is not valid */
+    GW_ELIMIT,    /* a size limit would be exceeded */
+    GW_ENOTFOUND, /* the named thing does not exist */
+    GW_EBUSY,     /* no capacity now; try again later */
+    GW_ECONNECT,  /* no connection to the upstream could be made */
+    GW_ETIMEDOUT, /* the upstream did not answer in time */
+    GW_EIO,       /* the connection failed or was closed */
+    GW_EPROTO,    /* the upstream broke the SMTP protocol */
+    GW_EREJECTED, /* the upstream refused a command with 4xx or 5xx */
+    GW_EUNSUPP,   /* the upstream lacks an extension the message needs */
+    GW_ETLS,      /* the TLS layer failed */
+    GW_EAUTH,     /* authentication failed */
+    GW_ECONFLICT, /* the state forbids it now (a read-only store, say) */
+};
+
+/* The size of gw_error.detail, with its terminating NUL. */
+#define GW_ERROR_DETAIL_MAX 512
+
+/*
+ * An error code with its human detail. Zero-initialise it; a function that
+ * fails fills both fields. The detail is a complete sentence fragment such
+ * as "to[1]: the address has a space" or "550 5.1.1 no such user".
+ */
+struct gw_error {
+    enum gw_err code;
+    char detail[GW_ERROR_DETAIL_MAX];
+};
+
+/* Returns a static, lower-case description of `code`; never NULL. */
+const char *gw_strerror(enum gw_err code);
+
+/*
+ * Records `code` and a printf-style detail in `err` (which may be NULL)
+ * and returns `code`, so that a failure reads as one statement:
+ *     return gw_error_set(err, GW_EINVAL, "to[%zu]: empty address", i);
+ * A detail longer than the buffer is cut at a character boundary and ends
+ * in "...".
+ */
+enum gw_err gw_error_set(struct gw_error *err, enum gw_err code,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Prefixes the detail already in `err` with `prefix` and ": ", as in
+ * "to[1]: " before the address parser's own words. Returns err->code.
+ */
+enum gw_err gw_error_prefix(struct gw_error *err, const char *prefix);
+
+/*
+ * A growable byte buffer with a hard size limit.
+ *
+ * Every buffer is created with the most it may ever hold, so no input can
+ * make one grow without bound: an append past the limit fails with
+ * GW_ELIMIT and leaves the buffer as it was. The bytes are always followed
+ * by a NUL (not counted in len), so text can be used as a C string.
+ *
+ *     struct buf b;
+ *     buf_init(&b, 64 * 1024);
+ *     if (buf_printf(&b, "%s=%d", key, value) != GW_OK) goto out;
+ *     ...
+ *   out:
+ *     buf_free(&b);
+ */
+struct buf {
+    char *data; /* the bytes, NUL-terminated; NULL while empty */
+    size_t len; /* bytes held, without the NUL */
+    size_t cap; /* bytes allocated, with room for the NUL */
+    size_t max; /* the most `len` may ever be */
+};
+
+/* Makes `b` an empty buffer that may hold at most `max` bytes. */
+void buf_init(struct buf *b, size_t max);
+
+/* Releases the memory of `b` and leaves it empty, with its limit. */
+void buf_free(struct buf *b);
+
+/* Empties `b` but keeps its memory for reuse. */
+void buf_reset(struct buf *b);
+
+/*
+ * Makes room for `n` bytes in all, at most the limit, so that a buffer
+ * whose final size is known grows once instead of doubling its way there
+ * (each doubling briefly holds the old and the new copy). GW_ENOMEM or
+ * GW_OK; a smaller `n` than held changes nothing.
+ */
+enum gw_err buf_reserve(struct buf *b, size_t n);
+
+/* Appends `n` bytes. GW_ELIMIT past the limit, GW_ENOMEM, or GW_OK. */
+enum gw_err buf_append(struct buf *b, const void *p, size_t n);
+
+/* Appends a NUL-terminated string. */
+enum gw_err buf_puts(struct buf *b, const char *s);
+
+/* Appends one byte. */
+enum gw_err buf_putc(struct buf *b, char c);
+
+/* Appends printf-style text. */
+enum gw_err buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum gw_err buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* Returns the text held, "" while empty; valid until the next change. */
+const char *buf_cstr(const struct buf *b);
+
+/*
+ * Hands the bytes over to the caller, who must free() them, and leaves
+ * `b` empty. Returns NULL only when out of memory.
+ */
+char *buf_steal(struct buf *b);
+
+/*
+ * Logging: one line per event on standard error, as key=value pairs after
+ * a UTC timestamp and the level:
+ *
+ *     2026-11-30T20:31:07Z level=info event=send status=sent rcpts=2
+ *
+ * Callers write the key=value part. Values that come from outside (a
+ * server's reply, an address) are written with log_quote() so that a
+ * line stays one line. Never log a secret, a token, a password or a
+ * message body.
+ */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Sets the lowest level written; LOG_INFO until called. */
+void log_set_level(enum log_level level);
+
+/* Parses "debug", "info", "warn" or "error"; false for anything else. */
+bool log_level_parse(const char *name, enum log_level *out);
+
+/* True when a line at `level` would be written. */
+bool log_enabled(enum log_level level);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Writes `s` into `out` (of `size` bytes) as a double-quoted value with
+ * quotes, backslashes and control bytes escaped, cut with "..." when it
+ * does not fit. Returns `out`, for use as a printf argument.
+ */
+const char *log_quote(char *out, size_t size, const char *s);
+
+/* The size of a buffer for log_quote() that holds any SMTP reply line. */
+#define LOG_QUOTE_MAX 600
+
+/*
+ * UTF-8 for text that came from outside: a server's reply, a header of a
+ * raw message, a request's path or query. JSON must be valid UTF-8, and
+ * such text need not be, so every text that goes into a reply is checked
+ * here first and, when it is not valid, shown with a replacement.
+ *
+ * The replacement is U+FFFD for each maximal subpart of an ill-formed
+ * sequence (the Unicode Standard, 3.9 "U+FFFD Substitution of Maximal
+ * Subparts"), which is what the WHATWG decoder of browsers and node does.
+ * A client that decodes the same bytes itself sees the same text, ASCII
+ * and valid UTF-8 pass through unchanged, and a replaced byte is visible
+ * as such instead of being dropped or passed on.
+ */
+/* U+FFFD REPLACEMENT CHARACTER in UTF-8, and its length. */
+#define UTF8_REPLACEMENT     "\xEF\xBF\xBD"
+#define UTF8_REPLACEMENT_LEN 3
+
+/*
+ * Returns the length (1 to 4) of the well-formed UTF-8 sequence that
+ * starts `s`, which has `n` bytes left, or 0 when there is none: a stray
+ * continuation byte, a truncated or overlong sequence, a surrogate or a
+ * code point past U+10FFFF (RFC 3629).
+ */
+size_t utf8_len(const char *s, size_t n);
+
+/* True when the `n` bytes of `s` are well-formed UTF-8. */
+bool utf8_valid(const char *s, size_t n);
+
+/*
+ * Returns the largest length at most `max` at which the `n` bytes of `s`
+ * may be cut without splitting a well-formed sequence (`n` itself when
+ * `n` <= `max`). Bytes that are not UTF-8 count as one character each.
+ */
+size_t utf8_cut(const char *s, size_t n, size_t max);
+
+/*
+ * Copies the `n` bytes of `s` into `out` (`size` bytes, at least 1) as
+ * well-formed UTF-8 with a NUL after it: each maximal subpart of an
+ * ill-formed sequence becomes U+FFFD. What does not fit is left out at a
+ * character boundary. Returns the length written, without the NUL; sets
+ * `*cut` (which may be NULL) to whether anything was left out.
+ */
+size_t utf8_sanitize(char *out, size_t size, const char *s, size_t n,
+                     bool *cut);
+
+/*
+ * The length utf8_sanitize() would write for the `n` bytes of `s` with
+ * room enough: an output buffer of this plus 1 holds the whole text.
+ */
+size_t utf8_sanitized_len(const char *s, size_t n);
+
+#endif
