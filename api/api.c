@@ -106,13 +106,13 @@ json_t *api_json_text(const char *s)
     if (s == NULL)
         return json_null();
     n = strlen(s);
-    if (utf8_valid(s, n))
+    if (gw_utf8_valid(s, n))
         return json_stringn_nocheck(s, n);
-    len = utf8_sanitized_len(s, n);
+    len = gw_utf8_sanitized_len(s, n);
     copy = malloc(len + 1);
     if (copy == NULL)
         return NULL;
-    utf8_sanitize(copy, len + 1, s, n, NULL);
+    gw_utf8_sanitize(copy, len + 1, s, n, NULL);
     text = json_stringn_nocheck(copy, len);
     free(copy);
     return text;
@@ -136,7 +136,7 @@ static void error_text(char *out, const char *fmt, va_list ap)
 
     if (len >= sizeof(raw))
         len = sizeof(raw) - 1;
-    len = utf8_sanitize(out, GW_ERROR_DETAIL_MAX - 3, raw, len, &cut);
+    len = gw_utf8_sanitize(out, GW_ERROR_DETAIL_MAX - 3, raw, len, &cut);
     if (cut)
         memcpy(out + len, "...", 4);
 }

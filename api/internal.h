@@ -18,7 +18,7 @@ enum gw_err api_reply_json(struct api_response *resp, unsigned status,
                            json_t *doc);
 
 /*
- * Returns a JSON string of `s` made well-formed UTF-8 (utf8_sanitize():
+ * Returns a JSON string of `s` made well-formed UTF-8 (gw_utf8_sanitize():
  * U+FFFD for each ill-formed sequence), or JSON null when `s` is NULL;
  * NULL only when out of memory. Every text that may come from outside (a
  * server's reply, an error detail quoting one or quoting the request, a
@@ -29,7 +29,7 @@ json_t *api_json_text(const char *s);
 
 /*
  * Makes `resp` the reply to a send through `credential` that started at
- * `started` (io_now_ms()): the outcome `res` of the envelope `rcpts` as
+ * `started` (gw_now_ms()): the outcome `res` of the envelope `rcpts` as
  * JSON with its HTTP status, or a 503 when no connection was free. Logs
  * one line. `message_id` may be NULL.
  */

@@ -37,7 +37,7 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
         .needs_smtputf8 = mres->needs_smtputf8,
     };
     const char **rcpts = api_request_envelope(req, &env);
-    uint64_t started = io_now_ms();
+    uint64_t started = gw_now_ms();
 
     if (rcpts == NULL) {
         api_error(resp, 500, NULL, "out of memory");
@@ -82,7 +82,7 @@ static void dry_run_reply(const struct api_request *req, const struct buf *msg,
 
     buf_init(&b64, (msg->len + 2) / 3 * 4);
     if (rcpts == NULL || to == NULL ||
-        enc_base64(&b64, msg->data, msg->len) != GW_OK)
+        gw_base64(&b64, msg->data, msg->len) != GW_OK)
         goto out;
     for (size_t i = 0; i < n; i++)
         json_array_append_new(to, json_string(rcpts[i]));

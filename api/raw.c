@@ -105,7 +105,7 @@ struct api_stream *api_stream_begin(const struct api_route *route,
     if (st == NULL)
         return api_error(resp, 500, NULL, "out of memory"), NULL;
     st->max = start->max_body;
-    st->started = io_now_ms();
+    st->started = gw_now_ms();
     buf_init(&st->out, RAW_OUT_MAX);
     buf_init(&st->wire, 3 * RAW_CHECK_PIECE + 8);
     api_spool_init(&st->spool, ctx->spool_dir);
@@ -146,7 +146,7 @@ static bool check_data(struct api_stream *st)
         if (smtp_data_encode(&st->check, st->out.data + at, k, &st->wire) !=
             GW_OK) {
             gw_error_set(&st->bad, GW_EINVAL, "the message has %s",
-                         st->check.line_len > SMTP_LINE_MAX
+                         st->check.line_len > GW_LINE_MAX
                              ? "a line longer than 998 bytes"
                              : "a NUL byte");
             return false;
@@ -265,7 +265,7 @@ void api_stream_cancel(struct api_stream *st)
              "message_id=%s duration_ms=%llu bytes=%zu error=%s",
              st->req.credential, st->env.n_rcpts,
              log_quote(id, sizeof(id), st->filter.message_id),
-             (unsigned long long)(io_now_ms() - st->started), st->received,
+             (unsigned long long)(gw_now_ms() - st->started), st->received,
              log_quote(shown, sizeof(shown), why));
     stream_free(st);
 }

@@ -322,7 +322,7 @@ static bool parse_content(json_t *obj, const char *path, void **out,
     buf_init(&b, n);
     rc = buf_reserve(&b, n / 4 * 3 + 3);
     if (rc == GW_OK)
-        rc = enc_base64_decode(&b, json_string_value(v), n, &bad);
+        rc = gw_base64_decode(&b, json_string_value(v), n, &bad);
     /* The text is not needed once decoded: a large attachment would
        otherwise be held twice until the send ends. */
     if (rc == GW_OK)

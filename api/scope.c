@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "mime/mime.h"
-#include "smtp/data.h"
 
 /* The most of one From, Sender or Reply-To field of a raw message that
    is read, unfolded; a longer one is refused to a token with domains. */
@@ -217,7 +216,7 @@ static enum gw_err decode_words(struct buf *out, const char *s)
         char enc = end != NULL ? (char)(q[1] | 0x20) : '\0';
 
         if (enc == 'b')
-            rc = enc_base64_decode(out, q + 3, (size_t)(end - q - 3), &bad);
+            rc = gw_base64_decode(out, q + 3, (size_t)(end - q - 3), &bad);
         else if (enc == 'q')
             rc = decode_q(out, q + 3, (size_t)(end - q - 3));
         if ((enc == 'b' || enc == 'q') && rc == GW_OK) {
@@ -397,17 +396,17 @@ unsigned api_header_scan_feed(struct api_header_scan *s, const char *p,
 {
     size_t start = 0;
 
-    /* Lines end where the DATA encoder ends them (smtp_eol_next()). */
+    /* Lines end where the DATA encoder ends them (gw_eol_next()). */
     for (size_t i = 0; i < n && !s->done; i++) {
         unsigned status;
 
-        switch (smtp_eol_next(&s->after_cr, p[i])) {
-        case SMTP_EOL_NONE:
+        switch (gw_eol_next(&s->after_cr, p[i])) {
+        case GW_EOL_NONE:
             continue;
-        case SMTP_EOL_REST:
+        case GW_EOL_REST:
             start = i + 1;
             continue;
-        case SMTP_EOL_END:
+        case GW_EOL_END:
             break;
         }
         status = line_end(s, p + start, i - start, err);

@@ -161,7 +161,7 @@ static void log_send(const char *credential, const struct smtp_result *res,
              "message_id=%s duration_ms=%llu error=%s",
              credential, status_name(res->status), res->n_rcpts, failed,
              log_quote(id, sizeof(id), message_id ? message_id : ""),
-             (unsigned long long)(io_now_ms() - started),
+             (unsigned long long)(gw_now_ms() - started),
              log_quote(shown, sizeof(shown), res->error.detail));
 }
 

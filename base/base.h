@@ -1,6 +1,7 @@
 /*
  * The base of every module: the one error enum and its detail, the
- * bounded buffer, logging, and UTF-8 text. It knows nothing else.
+ * bounded buffer, logging, the clock, UTF-8 text and base64. It knows
+ * nothing else.
  */
 #ifndef GW_BASE_H
 #define GW_BASE_H
@@ -8,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The one error enum of the gateway, shared by every module.
@@ -192,17 +194,17 @@ const char *log_quote(char *out, size_t size, const char *s);
  * continuation byte, a truncated or overlong sequence, a surrogate or a
  * code point past U+10FFFF (RFC 3629).
  */
-size_t utf8_len(const char *s, size_t n);
+size_t gw_utf8_len(const char *s, size_t n);
 
 /* True when the `n` bytes of `s` are well-formed UTF-8. */
-bool utf8_valid(const char *s, size_t n);
+bool gw_utf8_valid(const char *s, size_t n);
 
 /*
  * Returns the largest length at most `max` at which the `n` bytes of `s`
  * may be cut without splitting a well-formed sequence (`n` itself when
  * `n` <= `max`). Bytes that are not UTF-8 count as one character each.
  */
-size_t utf8_cut(const char *s, size_t n, size_t max);
+size_t gw_utf8_cut(const char *s, size_t n, size_t max);
 
 /*
  * Copies the `n` bytes of `s` into `out` (`size` bytes, at least 1) as
@@ -211,13 +213,65 @@ size_t utf8_cut(const char *s, size_t n, size_t max);
  * character boundary. Returns the length written, without the NUL; sets
  * `*cut` (which may be NULL) to whether anything was left out.
  */
-size_t utf8_sanitize(char *out, size_t size, const char *s, size_t n,
-                     bool *cut);
+size_t gw_utf8_sanitize(char *out, size_t size, const char *s, size_t n,
+                        bool *cut);
 
 /*
- * The length utf8_sanitize() would write for the `n` bytes of `s` with
+ * The length gw_utf8_sanitize() would write for the `n` bytes of `s` with
  * room enough: an output buffer of this plus 1 holds the whole text.
  */
-size_t utf8_sanitized_len(const char *s, size_t n);
+size_t gw_utf8_sanitized_len(const char *s, size_t n);
+
+/* base64 (RFC 4648), for MIME bodies and headers and for SASL. */
+
+/* Appends the base64 form (RFC 4648, with padding) of `n` bytes. */
+enum gw_err gw_base64(struct buf *out, const void *p, size_t n);
+
+/*
+ * Appends the bytes that the base64 text `s` (`n` characters, RFC 4648
+ * alphabet) stands for. Whitespace (space, TAB, CR, LF) is skipped and the
+ * final padding may be left out. GW_EINVAL when the text is not base64,
+ * with `*bad_at` (when not NULL) the offset of the first character at
+ * fault; GW_ELIMIT or GW_ENOMEM from the buffer.
+ */
+enum gw_err gw_base64_decode(struct buf *out, const char *s, size_t n,
+                             size_t *bad_at);
+
+/* The longest line of a message, without CRLF (RFC 5322 2.1.1). */
+#define GW_LINE_MAX 998
+
+/*
+ * Where the lines of a message end, for everything that reads one (the
+ * DATA encoder, the check before a send, the raw message filter): at CR
+ * LF, at a CR alone and at a LF alone. Only CR LF may reach the server;
+ * taking a bare one as anything but a line end would let a reader see one
+ * line where the server sees two. Read a byte at a time, so that a CR LF
+ * split between two chunks is still one line end.
+ */
+enum gw_eol {
+    GW_EOL_NONE, /* a byte of the line */
+    GW_EOL_END,  /* a CR or a LF that ends the line */
+    GW_EOL_REST, /* the LF of a CR LF, whose CR has ended the line */
+};
+
+/*
+ * What the byte `c` is to the lines of the message. `after_cr` carries the
+ * byte before it from one call to the next: false at the start.
+ */
+static inline enum gw_eol gw_eol_next(bool *after_cr, char c)
+{
+    bool was_cr = *after_cr;
+
+    *after_cr = c == '\r';
+    if (was_cr && c == '\n')
+        return GW_EOL_REST;
+    return c == '\r' || c == '\n' ? GW_EOL_END : GW_EOL_NONE;
+}
+
+/*
+ * Milliseconds on a monotonic clock: every deadline and every duration
+ * the gateway measures is on this clock.
+ */
+uint64_t gw_now_ms(void);
 
 #endif

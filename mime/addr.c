@@ -309,7 +309,7 @@ static enum gw_err check_mailbox(const char *m, size_t n, char **out,
         if (bad != NULL)
             return invalid(err, bad);
     }
-    if (!utf8_valid(m, n))
+    if (!gw_utf8_valid(m, n))
         return invalid(err, "the address is not valid UTF-8");
     if (n > (has_8bit(m, n) ? MAILBOX_RAW_MAX : MAILBOX_MAX))
         return invalid(err, "the address is longer than 254 bytes");
@@ -354,7 +354,7 @@ enum gw_err addr_domain_ascii(const char *domain, char **out,
             return invalid(err, "the domain has a space or a control "
                                 "character");
     }
-    if (!utf8_valid(domain, n))
+    if (!gw_utf8_valid(domain, n))
         return invalid(err, "the domain is not valid UTF-8");
     rc = check_domain(domain, n, err);
     if (rc != GW_OK)
@@ -381,7 +381,7 @@ static enum gw_err check_name(const char *name, size_t n, struct gw_error *err)
         if (is_ctl((unsigned char)name[i]))
             return invalid(err, "the name has a control character");
     }
-    if (!utf8_valid(name, n))
+    if (!gw_utf8_valid(name, n))
         return invalid(err, "the name is not valid UTF-8");
     return GW_OK;
 }

@@ -21,31 +21,7 @@
 #define WORD_OVERHEAD  12
 #define WORD_FIRST_MIN 20
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char hex_upper[] = "0123456789ABCDEF";
-
-enum gw_err enc_base64(struct buf *out, const void *p, size_t n)
-{
-    const unsigned char *u = p;
-    enum gw_err rc = GW_OK;
-
-    for (size_t i = 0; i < n && rc == GW_OK; i += 3) {
-        uint32_t v = (uint32_t)u[i] << 16;
-        char q[4];
-
-        if (i + 1 < n)
-            v |= (uint32_t)u[i + 1] << 8;
-        if (i + 2 < n)
-            v |= u[i + 2];
-        q[0] = b64_alphabet[v >> 18 & 0x3F];
-        q[1] = b64_alphabet[v >> 12 & 0x3F];
-        q[2] = i + 1 < n ? b64_alphabet[v >> 6 & 0x3F] : '=';
-        q[3] = i + 2 < n ? b64_alphabet[v & 0x3F] : '=';
-        rc = buf_append(out, q, sizeof(q));
-    }
-    return rc;
-}
 
 enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n)
 {
@@ -58,97 +34,7 @@ enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n)
         if (i > 0)
             rc = buf_append(out, "\r\n", 2);
         if (rc == GW_OK)
-            rc = enc_base64(out, u + i, take);
-    }
-    return rc;
-}
-
-/* The value of a base64 character, or -1. */
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-static bool b64_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/*
- * Checks that from `i` on, `s` holds only the padding that `quad` (the
- * characters of the last group so far) allows, and whitespace.
- */
-static bool b64_tail_ok(const char *s, size_t n, size_t i, size_t quad,
-                        size_t *bad_at)
-{
-    size_t pads = 0;
-
-    for (; i < n; i++) {
-        if (b64_space(s[i]))
-            continue;
-        /* "xx==" or "xxx=": padding completes a group of 2 or 3. */
-        if (s[i] != '=' || quad < 2 || quad + pads >= 4) {
-            *bad_at = i;
-            return false;
-        }
-        pads++;
-    }
-    return true;
-}
-
-enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n,
-                              size_t *bad_at)
-{
-    size_t quad = 0, i, last = 0, dummy;
-    uint32_t acc = 0;
-    enum gw_err rc = GW_OK;
-
-    if (bad_at == NULL)
-        bad_at = &dummy;
-    for (i = 0; i < n && rc == GW_OK && s[i] != '='; i++) {
-        int v = b64_value((unsigned char)s[i]);
-
-        if (b64_space(s[i]))
-            continue;
-        if (v < 0) {
-            *bad_at = i;
-            return GW_EINVAL;
-        }
-        last = i;
-        acc = acc << 6 | (uint32_t)v;
-        if (++quad == 4) {
-            char b[3] = {(char)(acc >> 16), (char)(acc >> 8), (char)acc};
-
-            rc = buf_append(out, b, 3);
-            quad = 0;
-            acc = 0;
-        }
-    }
-    if (rc != GW_OK)
-        return rc;
-    /* One character alone cannot make a byte. */
-    if (quad == 1) {
-        *bad_at = last;
-        return GW_EINVAL;
-    }
-    if (!b64_tail_ok(s, n, i, quad, bad_at))
-        return GW_EINVAL;
-    if (quad == 2)
-        rc = buf_putc(out, (char)(acc >> 4));
-    if (quad == 3) {
-        char b[2] = {(char)(acc >> 10), (char)(acc >> 2)};
-
-        rc = buf_append(out, b, 2);
+            rc = gw_base64(out, u + i, take);
     }
     return rc;
 }
@@ -163,7 +49,7 @@ static size_t whole_chars(const char *s, size_t n, size_t room)
     size_t take = 0;
 
     while (take < n) {
-        size_t len = utf8_len(s + take, n - take);
+        size_t len = gw_utf8_len(s + take, n - take);
 
         if (len == 0)
             len = 1;
@@ -195,7 +81,7 @@ enum gw_err enc_words(struct buf *out, const char *s, size_t n,
         if (rc == GW_OK)
             rc = buf_puts(out, WORD_PREFIX);
         if (rc == GW_OK)
-            rc = enc_base64(out, s + pos, take);
+            rc = gw_base64(out, s + pos, take);
         if (rc == GW_OK)
             rc = buf_puts(out, WORD_SUFFIX);
         pos += take;

@@ -239,7 +239,7 @@ enum gw_err mime_check_text(const char *text, struct gw_error *err)
 {
     if (strpbrk(text, "\r\n") != NULL)
         return invalid(err, "the text has a line break");
-    if (!utf8_valid(text, strlen(text)))
+    if (!gw_utf8_valid(text, strlen(text)))
         return invalid(err, "the text is not valid UTF-8");
     return GW_OK;
 }
@@ -589,7 +589,7 @@ enum gw_err mime_check_filename(const char *name, struct gw_error *err)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7F)
             return invalid(err, "has a control character");
     }
-    if (!utf8_valid(name, n))
+    if (!gw_utf8_valid(name, n))
         return invalid(err, "is not valid UTF-8");
     return GW_OK;
 }
@@ -1138,7 +1138,7 @@ static void put_continuations(struct hline *h, const char *key,
         for (; pos < n; pos += len) {
             size_t cost = 0;
 
-            len = utf8_len(name + pos, n - pos);
+            len = gw_utf8_len(name + pos, n - pos);
             len = len == 0 ? 1 : len;
             for (size_t k = 0; k < len; k++)
                 cost += enc_pct_len((unsigned char)name[pos + k]);

@@ -80,10 +80,10 @@ bool addr_same_mailbox(const char *a, const char *b);
 void addr_clear(struct addr *a);
 
 /*
- * The byte-level encoders behind the MIME composer: base64 (both ways),
- * RFC 2047 encoded-words for header text, RFC 2231 percent encoding for
- * parameter values, and the body encodings (7bit or 8bit with CRLF line
- * ends, RFC 2045 quoted-printable, base64 lines). UTF-8 checks: base/base.h.
+ * The byte-level encoders behind the MIME composer (base64 itself is in
+ * base/base.h): RFC 2047 encoded-words for header text, RFC 2231 percent
+ * encoding for parameter values, and the body encodings (7bit or 8bit with CRLF
+ * line ends, RFC 2045 quoted-printable, base64 lines).
  *
  * Every function appends to a bounded struct buf and returns GW_OK,
  * GW_ELIMIT when the buffer's limit is reached or GW_ENOMEM; none of them
@@ -92,24 +92,11 @@ void addr_clear(struct addr *a);
 /* The longest RFC 2047 encoded-word, in characters (RFC 2047 2). */
 #define ENC_WORD_MAX 75
 
-/* Appends the base64 form (RFC 4648, with padding) of `n` bytes. */
-enum gw_err enc_base64(struct buf *out, const void *p, size_t n);
-
 /*
  * Appends the base64 form of `n` bytes as a body (RFC 2045 6.8): lines of
  * 76 characters separated by CRLF, with no CRLF after the last one.
  */
 enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n);
-
-/*
- * Appends the bytes that the base64 text `s` (`n` characters, RFC 4648
- * alphabet) stands for. Whitespace (space, TAB, CR, LF) is skipped and the
- * final padding may be left out. GW_EINVAL when the text is not base64,
- * with `*bad_at` (when not NULL) the offset of the first character at
- * fault; GW_ELIMIT or GW_ENOMEM from the buffer.
- */
-enum gw_err enc_base64_decode(struct buf *out, const char *s, size_t n,
-                              size_t *bad_at);
 
 /*
  * Appends `s` (`n` bytes of valid UTF-8) as "=?UTF-8?B?...?=" words
@@ -162,7 +149,7 @@ enum gw_err enc_pct(struct buf *out, const char *s, size_t n);
  * A raw RFC 5322 message relayed as given, read in pieces: the header
  * section is checked line by line and a Bcc field (with its continuation
  * lines) is dropped unless it is to be shown; the body passes untouched.
- * Lines end where the DATA encoder ends them (smtp_eol_next() in data.h),
+ * Lines end where the DATA encoder ends them (gw_eol_next() in data.h),
  * so a bare CR cannot hide a field from the check; the header lines that
  * pass are written with CRLF, as the encoder would write them, so that a
  * dropped line cannot join the line ends around it into one. Dot-stuffing

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp/data.h"
 #include "base/base.h"
 
 void raw_filter_init(struct raw_filter *f, bool show_bcc)
@@ -12,7 +11,7 @@ void raw_filter_init(struct raw_filter *f, bool show_bcc)
     memset(f, 0, sizeof(*f));
     f->show_bcc = show_bcc;
     /* A header line without its line end: the limit is the line's. */
-    buf_init(&f->line, SMTP_LINE_MAX);
+    buf_init(&f->line, GW_LINE_MAX);
 }
 
 void raw_filter_free(struct raw_filter *f)
@@ -87,7 +86,7 @@ static enum gw_err header_line(struct raw_filter *f, const char *end,
        text that goes as 8BITMIME. */
     for (size_t i = 0; i < n && !f->header_utf8; i++)
         f->header_utf8 =
-            (unsigned char)s[i] > 127 && utf8_len(s + i, n - i) > 1;
+            (unsigned char)s[i] > 127 && gw_utf8_len(s + i, n - i) > 1;
     rc = buf_append(out, s, n);
     return rc == GW_OK && end[0] != '\0' ? buf_append(out, "\r\n", 2) : rc;
 }
@@ -101,20 +100,20 @@ enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
     for (; i < n && !f->in_body && rc == GW_OK; i++) {
         char end[2] = {p[i], '\0'};
 
-        switch (smtp_eol_next(&f->after_cr, p[i])) {
-        case SMTP_EOL_REST:
+        switch (gw_eol_next(&f->after_cr, p[i])) {
+        case GW_EOL_REST:
             /* Written with the CRLF of its line, or dropped with it. */
             break;
-        case SMTP_EOL_END:
+        case GW_EOL_END:
             rc = header_line(f, end, out, err);
             buf_reset(&f->line);
             break;
-        case SMTP_EOL_NONE:
+        case GW_EOL_NONE:
             if (buf_putc(&f->line, p[i]) != GW_OK)
                 return gw_error_set(err, GW_EINVAL,
                                     "line %zu of the header is longer than "
                                     "%d bytes",
-                                    f->line_no + 1, SMTP_LINE_MAX);
+                                    f->line_no + 1, GW_LINE_MAX);
             break;
         }
     }

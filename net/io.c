@@ -10,16 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-uint64_t io_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void io_init(struct io *io)
 {
@@ -65,7 +56,7 @@ void io_discard(struct io *io)
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = io_now_ms();
+        uint64_t now = gw_now_ms();
         struct pollfd p = {.fd = fd, .events = events};
         int rc;
 
@@ -142,9 +133,9 @@ enum gw_err io_connect_within(struct io *io, const char *host, unsigned port,
         return gw_error_set(err, GW_ECONNECT, "cannot resolve %s: %s", host,
                             gai_strerror(rc));
     for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
-        uint64_t until = io_now_ms() + timeout_ms;
+        uint64_t until = gw_now_ms() + timeout_ms;
 
-        if (io_now_ms() >= deadline) {
+        if (gw_now_ms() >= deadline) {
             last = ETIMEDOUT;
             break;
         }
@@ -179,7 +170,7 @@ enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
 
     /* Past the deadline nothing more goes out: not a command whose reply
        could not be waited for, above all not the final dot. */
-    if (io_now_ms() >= deadline)
+    if (gw_now_ms() >= deadline)
         return gw_error_set(err, GW_ETIMEDOUT,
                             "no time was left to write to the SMTP server");
     if (io->tls != NULL)

@@ -49,7 +49,7 @@ void tls_config_free(struct tls_config *cfg);
 /*
  * Runs the TLS handshake on the connected socket `fd` (non-blocking) as a
  * client of `host` (a name is sent as SNI, an IP address never is; either
- * is checked against the certificate), before `deadline` (io_now_ms()
+ * is checked against the certificate), before `deadline` (gw_now_ms()
  * based). On success `*out` is a new
  * connection the caller closes with tls_close(). Failures are GW_ETLS
  * with a detail a person can act on (an unknown CA, a name mismatch, an
@@ -90,9 +90,6 @@ void tls_close(struct tls_conn *c);
  * deadline. Everything the client sends or receives goes through here,
  * which is where TLS will sit.
  */
-/* Milliseconds on a monotonic clock, for deadlines. */
-uint64_t io_now_ms(void);
-
 struct io {
     int fd;               /* -1 while closed */
     struct tls_conn *tls; /* NULL until TLS is started */
@@ -113,7 +110,7 @@ enum gw_err io_connect(struct io *io, const char *host, unsigned port,
                        int ip_version, unsigned timeout_ms,
                        struct gw_error *err);
 
-/* io_connect(), with no address tried past `deadline` (io_now_ms()). */
+/* io_connect(), with no address tried past `deadline` (gw_now_ms()). */
 enum gw_err io_connect_within(struct io *io, const char *host, unsigned port,
                               int ip_version, unsigned timeout_ms,
                               uint64_t deadline, struct gw_error *err);

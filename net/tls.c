@@ -84,11 +84,11 @@ static bool wait_for(const struct tls_conn *c, int want, uint64_t deadline)
     uint64_t now;
 
     do {
-        now = io_now_ms();
+        now = gw_now_ms();
         if (now >= deadline)
             return false;
     } while (poll(&p, 1, (int)(deadline - now)) < 0 && errno == EINTR);
-    return io_now_ms() < deadline || (p.revents != 0);
+    return gw_now_ms() < deadline || (p.revents != 0);
 }
 
 static bool want_more(int rc)

@@ -118,7 +118,7 @@ static enum gw_err exchange(struct io *io, const struct url *u,
                             const char *path, struct buf *body,
                             struct gw_error *err)
 {
-    uint64_t until = io_now_ms() + FETCH_TIMEOUT_MS;
+    uint64_t until = gw_now_ms() + FETCH_TIMEOUT_MS;
     char req[2048];
     size_t length;
     int status, n;
@@ -157,7 +157,7 @@ enum gw_err srv_fetch(const char *url, const char *path, const char *ca_file,
         tls = tls_config_new(&params, err);
         rc = tls == NULL ? err->code
                          : io_start_tls(&io, tls, u.host,
-                                        io_now_ms() + FETCH_TIMEOUT_MS, err);
+                                        gw_now_ms() + FETCH_TIMEOUT_MS, err);
     }
     if (rc == GW_OK)
         rc = exchange(&io, &u, path, body, err);

@@ -90,7 +90,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     char line[512];
     char shown[LOG_QUOTE_MAX];
     unsigned suppressed;
-    time_t now = (time_t)(io_now_ms() / 1000);
+    time_t now = (time_t)(gw_now_ms() / 1000);
     size_t n;
 
     pthread_mutex_lock(&http->log_lock);
@@ -414,10 +414,10 @@ static bool send_all(int fd, const char *p, size_t len)
 static void linger(int fd)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    uint64_t until = io_now_ms() + LINGER_MAX_MS;
+    uint64_t until = gw_now_ms() + LINGER_MAX_MS;
     char scrap[16 * 1024];
 
-    for (uint64_t now = io_now_ms(); now < until; now = io_now_ms()) {
+    for (uint64_t now = gw_now_ms(); now < until; now = gw_now_ms()) {
         int wait = (int)(until - now < LINGER_QUIET_MS ? until - now
                                                        : LINGER_QUIET_MS);
         ssize_t n;
@@ -642,7 +642,7 @@ unsigned srv_http_port(const struct srv_http *http)
 unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
 {
     struct timespec tick = {0, 10 * 1000 * 1000};
-    uint64_t deadline = io_now_ms() + timeout_ms;
+    uint64_t deadline = gw_now_ms() + timeout_ms;
     MHD_socket fd;
     unsigned running;
 
@@ -656,7 +656,7 @@ unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
         close(fd);
     log_info("event=draining requests=%u", atomic_load(&http->in_flight));
     while ((running = atomic_load(&http->in_flight)) > 0 &&
-           io_now_ms() < deadline)
+           gw_now_ms() < deadline)
         nanosleep(&tick, NULL);
     /* Their threads still use the server: it stays as it is. */
     if (running > 0)

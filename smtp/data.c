@@ -7,19 +7,19 @@ enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err)
     bool after_cr = false;
 
     for (size_t i = 0; i < len; i++) {
-        enum smtp_eol eol = smtp_eol_next(&after_cr, msg[i]);
+        enum gw_eol eol = gw_eol_next(&after_cr, msg[i]);
 
         if (msg[i] == '\0')
             return gw_error_set(err, GW_EINVAL,
                                 "line %zu of the message has a NUL byte", line);
-        if (eol == SMTP_EOL_END) {
+        if (eol == GW_EOL_END) {
             line++;
             line_len = 0;
-        } else if (eol == SMTP_EOL_NONE && ++line_len > SMTP_LINE_MAX) {
+        } else if (eol == GW_EOL_NONE && ++line_len > GW_LINE_MAX) {
             return gw_error_set(err, GW_ELIMIT,
                                 "line %zu of the message is longer than "
                                 "%d bytes",
-                                line, SMTP_LINE_MAX);
+                                line, GW_LINE_MAX);
         }
     }
     return GW_OK;
@@ -39,16 +39,16 @@ enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
 
     for (size_t i = 0; i < n && rc == GW_OK; i++) {
         char c = in[i];
-        enum smtp_eol eol = smtp_eol_next(&st->after_cr, c);
+        enum gw_eol eol = gw_eol_next(&st->after_cr, c);
 
         /* The CR of a CR LF has written the CRLF already. */
-        if (eol == SMTP_EOL_REST)
+        if (eol == GW_EOL_REST)
             continue;
-        if (eol == SMTP_EOL_END) {
+        if (eol == GW_EOL_END) {
             rc = end_line(st, out);
             continue;
         }
-        if (c == '\0' || ++st->line_len > SMTP_LINE_MAX)
+        if (c == '\0' || ++st->line_len > GW_LINE_MAX)
             return GW_EINVAL;
         st->saw_8bit = st->saw_8bit || (unsigned char)c > 127;
         if (!st->mid_line && c == '.')

@@ -64,7 +64,7 @@ static bool conn_say_quit(struct conn *c)
 {
     struct gw_error ignored = {0};
 
-    return io_write(&c->io, "QUIT\r\n", 6, io_now_ms() + QUIT_WRITE_MS,
+    return io_write(&c->io, "QUIT\r\n", 6, gw_now_ms() + QUIT_WRITE_MS,
                     &ignored) == GW_OK;
 }
 
@@ -340,7 +340,7 @@ static void unqueue(struct smtp_pool *pool, struct waiter *w)
 enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
                          struct conn **out)
 {
-    uint64_t now = io_now_ms(), wait = pool->srv.timeout_ms;
+    uint64_t now = gw_now_ms(), wait = pool->srv.timeout_ms;
     struct timespec until;
     struct waiter me = {.granted = false, .next = NULL};
     enum gw_err rc = GW_OK;
@@ -372,7 +372,7 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
         pthread_cond_destroy(&me.cond);
     }
     if (rc == GW_OK)
-        *out = take_idle(pool, io_now_ms());
+        *out = take_idle(pool, gw_now_ms());
     pthread_mutex_unlock(&pool->lock);
     return rc;
 }
@@ -384,7 +384,7 @@ void pool_release(struct smtp_pool *pool, struct conn *keep)
 
     pthread_mutex_lock(&pool->lock);
     if (keep != NULL) {
-        keep->idle_since = io_now_ms();
+        keep->idle_since = gw_now_ms();
         keep->next = pool->idle;
         pool->idle = keep;
         pool->n_idle++;
@@ -510,7 +510,7 @@ static uint64_t reap_close(struct smtp_reaper *r, struct smtp_pool *pool,
 /* One look at every pool; returns when the next connection falls due. */
 static uint64_t reaper_round(struct smtp_reaper *r)
 {
-    uint64_t now = io_now_ms(), due = UINT64_MAX;
+    uint64_t now = gw_now_ms(), due = UINT64_MAX;
 
     r->n_fds = 0;
     r->fds_short = false;
@@ -530,7 +530,7 @@ static uint64_t reaper_round(struct smtp_reaper *r)
 /* The poll() time-out until `due`: -1 for never. */
 static int wait_ms(uint64_t due)
 {
-    uint64_t now = io_now_ms();
+    uint64_t now = gw_now_ms();
 
     if (due == UINT64_MAX)
         return -1;
@@ -553,7 +553,7 @@ static void *reaper_main(void *arg)
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
         uint64_t due = reaper_round(r);
-        uint64_t next = io_now_ms() + REAPER_ROUND_MS;
+        uint64_t next = gw_now_ms() + REAPER_ROUND_MS;
         int rest;
 
         pthread_mutex_unlock(&r->lock);

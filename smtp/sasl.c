@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "mime/mime.h"
 #include "net/net.h"
 
 /* Secrets and challenges are short; this bounds every scratch buffer. */
@@ -62,7 +61,7 @@ static enum gw_err encode_wiped(struct buf *raw, enum gw_err rc,
                                 struct buf *out)
 {
     if (rc == GW_OK)
-        rc = enc_base64(out, raw->data, raw->len);
+        rc = gw_base64(out, raw->data, raw->len);
     sasl_wipe(raw);
     return rc;
 }
@@ -85,12 +84,12 @@ enum gw_err sasl_plain(const char *user, const char *password, struct buf *out)
 
 enum gw_err sasl_base64(const char *text, struct buf *out)
 {
-    return enc_base64(out, text, strlen(text));
+    return gw_base64(out, text, strlen(text));
 }
 
 enum gw_err sasl_decode(const char *challenge, struct buf *out)
 {
-    return enc_base64_decode(out, challenge, strlen(challenge), NULL) == GW_OK
+    return gw_base64_decode(out, challenge, strlen(challenge), NULL) == GW_OK
                ? GW_OK
                : GW_EPROTO;
 }

@@ -49,7 +49,7 @@ struct conn {
     struct smtp_caps caps;
     bool authenticated;
     unsigned sends;      /* transactions it has carried */
-    uint64_t idle_since; /* io_now_ms() when it was last given back */
+    uint64_t idle_since; /* gw_now_ms() when it was last given back */
     uint64_t quit_until; /* after QUIT: when to stop waiting for 221 */
     struct conn *next;
 };
@@ -82,7 +82,7 @@ struct smtp_pool {
 
 /*
  * Takes a slot of the pool, waiting at most the pool's timeout and never
- * past `deadline` (io_now_ms() time; GW_EBUSY past either), and with it
+ * past `deadline` (gw_now_ms() time; GW_EBUSY past either), and with it
  * the newest idle connection still worth using, or NULL in `*out` when a
  * new one is to be opened (pool.c).
  */
@@ -118,7 +118,7 @@ struct session {
     size_t next_rcpt;      /* the recipient RCPT TO goes to next */
     size_t accepted;       /* recipients accepted so far */
     bool failed;           /* res->error holds why the send failed */
-    uint64_t deadline;     /* io_now_ms() time the whole send must end by */
+    uint64_t deadline;     /* gw_now_ms() time the whole send must end by */
     struct smtp_data data; /* the DATA encoder's state */
     char line[SMTP_REPLY_LINE_MAX + 2];
 };

@@ -132,14 +132,14 @@ unsigned session_deadline_ms(const struct smtp_server *srv)
 static uint64_t deadline_of(const struct session *s, unsigned step_ms)
 {
     uint64_t until =
-        io_now_ms() + (step_ms ? step_ms : s->pool->srv.timeout_ms);
+        gw_now_ms() + (step_ms ? step_ms : s->pool->srv.timeout_ms);
 
     return until < s->deadline ? until : s->deadline;
 }
 
 unsigned session_timeout(const struct session *s, unsigned step_ms)
 {
-    uint64_t now = io_now_ms(), until = deadline_of(s, step_ms);
+    uint64_t now = gw_now_ms(), until = deadline_of(s, step_ms);
 
     return until > now ? (unsigned)(until - now) : 0;
 }
@@ -169,7 +169,7 @@ static void past_deadline(struct session *s)
 static void broken(struct session *s)
 {
     if (s->state != S_DONE && s->res->error.code == GW_ETIMEDOUT &&
-        io_now_ms() >= s->deadline)
+        gw_now_ms() >= s->deadline)
         past_deadline(s);
     s->failed = true;
     session_set_state(s, S_DONE);
@@ -640,7 +640,7 @@ static enum gw_err write_chunk(struct session *s, const char *p, size_t n)
             gw_error_set(&s->res->error, rc,
                          "the message has a NUL byte or a line longer than "
                          "%d bytes; nothing was delivered",
-                         SMTP_LINE_MAX);
+                         GW_LINE_MAX);
         else if (rc == GW_OK && s->data.saw_8bit && !s->caps.eightbitmime)
             rc = gw_error_set(&s->res->error, GW_EUNSUPP,
                               "the message has 8-bit content and the server "
@@ -718,7 +718,7 @@ static void do_quit(struct session *s)
 
     log_debug("event=smtp_send host=%s state=%s command=QUIT",
               s->pool->srv.host, state_names[s->state]);
-    io_write(&s->io, "QUIT\r\n", 6, io_now_ms() + QUIT_WRITE_MS, &ignored);
+    io_write(&s->io, "QUIT\r\n", 6, gw_now_ms() + QUIT_WRITE_MS, &ignored);
     session_set_state(s, S_DONE);
 }
 
@@ -821,7 +821,7 @@ struct smtp_stream {
  */
 static void stream_resume(struct smtp_stream *st)
 {
-    st->s.deadline += io_now_ms() - st->paused_at;
+    st->s.deadline += gw_now_ms() - st->paused_at;
 }
 
 /* Starts the session on a kept connection, or on a new one. */
@@ -838,7 +838,7 @@ static void session_start(struct session *s, struct conn *kept)
     s->sends = kept->sends;
     s->reused = s->ready = true;
     s->state =
-        io_now_ms() - kept->idle_since > POOL_NOOP_AFTER_MS ? S_NOOP : S_MAIL;
+        gw_now_ms() - kept->idle_since > POOL_NOOP_AFTER_MS ? S_NOOP : S_MAIL;
     free(kept);
 }
 
@@ -927,7 +927,7 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
                                       const struct smtp_envelope *env,
                                       size_t size, struct smtp_result *res)
 {
-    uint64_t deadline = io_now_ms() + session_deadline_ms(&pool->srv);
+    uint64_t deadline = gw_now_ms() + session_deadline_ms(&pool->srv);
     struct smtp_stream *st;
     struct conn *kept = NULL;
 
@@ -964,7 +964,7 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
         stream_close(st);
         return NULL;
     }
-    st->paused_at = io_now_ms();
+    st->paused_at = gw_now_ms();
     return st;
 }
 
@@ -975,7 +975,7 @@ enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n)
     stream_resume(st);
     if (write_chunk(&st->s, p, n) != GW_OK)
         broken(&st->s);
-    st->paused_at = io_now_ms();
+    st->paused_at = gw_now_ms();
     return st->s.res->error.code;
 }
 

@@ -101,7 +101,7 @@ void smtp_pool_verify(struct smtp_pool *pool, struct smtp_verify *out)
         .pool = pool, .res = &res, .state = S_CONNECT, .verifying = true};
 
     memset(out, 0, sizeof(*out));
-    s.deadline = io_now_ms() + session_deadline_ms(&pool->srv);
+    s.deadline = gw_now_ms() + session_deadline_ms(&pool->srv);
     s.observer = out;
     s.observe = observe;
     io_init(&s.io);

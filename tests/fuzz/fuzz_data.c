@@ -35,7 +35,7 @@ static void check_wire(const char *w, size_t n)
     }
 }
 
-/* True when the message has a NUL byte or a line over SMTP_LINE_MAX. */
+/* True when the message has a NUL byte or a line over GW_LINE_MAX. */
 static bool refusable(const uint8_t *data, size_t size)
 {
     size_t line = 0;
@@ -44,7 +44,7 @@ static bool refusable(const uint8_t *data, size_t size)
         if (data[i] == '\0')
             return true;
         line = data[i] == '\r' || data[i] == '\n' ? 0 : line + 1;
-        if (line > SMTP_LINE_MAX)
+        if (line > GW_LINE_MAX)
             return true;
     }
     return false;

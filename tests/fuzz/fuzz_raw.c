@@ -44,7 +44,7 @@ static bool encode_filtered(const char *m, size_t n, size_t piece,
     enum gw_err rc = GW_OK, enc = GW_OK;
 
     raw_filter_init(&f, show_bcc);
-    buf_init(&out, 2 * piece + 2 * SMTP_LINE_MAX + 8);
+    buf_init(&out, 2 * piece + 2 * GW_LINE_MAX + 8);
     for (size_t at = 0; at < n && rc == GW_OK && enc == GW_OK; at += piece) {
         buf_reset(&out);
         rc = raw_filter_feed(&f, m + at, n - at < piece ? n - at : piece, &out,

@@ -96,7 +96,7 @@ static json_t *parsed(const struct api_response *resp)
         resp->static_body ? (const char *)resp->static_body : resp->body.data;
     size_t len = resp->static_body ? resp->static_len : resp->body.len;
 
-    if (text == NULL || !utf8_valid(text, len))
+    if (text == NULL || !gw_utf8_valid(text, len))
         abort();
     return json_loadb(text, len, 0, NULL);
 }

@@ -18,7 +18,7 @@ static const char *run(struct buf *b, encoder fn, const char *in)
 
 static enum gw_err base64(struct buf *b, const char *s, size_t n)
 {
-    return enc_base64(b, s, n);
+    return gw_base64(b, s, n);
 }
 
 static enum gw_err words75(struct buf *b, const char *s, size_t n)
@@ -155,7 +155,7 @@ TEST(body_encoders_take_null_as_empty)
     CHECK(buf_puts(&b, "kept") == GW_OK);
     CHECK(enc_crlf(&b, empty.data, empty.len) == GW_OK);
     CHECK(enc_qp(&b, empty.data, empty.len) == GW_OK);
-    CHECK(enc_base64(&b, empty.data, empty.len) == GW_OK);
+    CHECK(gw_base64(&b, empty.data, empty.len) == GW_OK);
     CHECK(enc_base64_lines(&b, empty.data, empty.len) == GW_OK);
     CHECK_STR(buf_cstr(&b), "kept");
     buf_free(&b);
@@ -209,7 +209,7 @@ static const char *decode(struct buf *b, const char *in)
     enum gw_err rc;
 
     buf_reset(b);
-    rc = enc_base64_decode(b, in, strlen(in), &bad);
+    rc = gw_base64_decode(b, in, strlen(in), &bad);
     if (rc == GW_OK)
         return buf_cstr(b);
     snprintf(why, sizeof(why), "%s@%zu", rc == GW_EINVAL ? "EINVAL" : "other",
@@ -275,7 +275,7 @@ TEST(base64_decode_round_trips_every_byte)
         buf_reset(&enc);
         buf_reset(&dec);
         CHECK(enc_base64_lines(&enc, all, n) == GW_OK);
-        CHECK(enc_base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len,
+        CHECK(gw_base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len,
                                 NULL) == GW_OK);
         CHECK(dec.len == n && (n == 0 || memcmp(dec.data, all, n) == 0));
     }

@@ -229,7 +229,7 @@ static char *decode_words(const char *s, size_t n)
             strncmp(w + wl - 2, "?=", 2) != 0)
             goto fail;
         got = b64_decode(w + 10, wl - 12, out + len);
-        if (got < 0 || !utf8_valid(out + len, (size_t)got))
+        if (got < 0 || !gw_utf8_valid(out + len, (size_t)got))
             goto fail;
         len += (size_t)got;
         pos += wl + (sp != NULL ? 1 : 0);
@@ -1686,7 +1686,7 @@ TEST(attachment_parts_carry_their_bytes_and_headers)
     CHECK(header_value(lv.v[2], "Content-ID") == NULL);
     body = part_body(lv.v[2]);
     CHECK(longest_line(body) == 76);
-    CHECK(enc_base64_decode(&dec, body, strlen(body), NULL) == GW_OK);
+    CHECK(gw_base64_decode(&dec, body, strlen(body), NULL) == GW_OK);
     CHECK(dec.len == sizeof(all) && memcmp(dec.data, all, sizeof(all)) == 0);
     leaves_free(&lv);
     buf_free(&dec);
@@ -1976,7 +1976,7 @@ TEST(continuations_hold_whole_characters)
         if (strncmp(seg, "utf-8''", 7) == 0)
             memmove(seg, seg + 7, strlen(seg + 7) + 1);
         pct_decode(seg);
-        CHECK(utf8_valid(seg, strlen(seg)));
+        CHECK(gw_utf8_valid(seg, strlen(seg)));
         free(seg);
         parts++;
     }

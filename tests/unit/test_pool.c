@@ -31,11 +31,11 @@ static bool pair(int sv[2])
  */
 static bool read_to_close(int fd, char *out, size_t max)
 {
-    uint64_t until = io_now_ms() + WAIT_MS;
+    uint64_t until = gw_now_ms() + WAIT_MS;
     size_t n = 0;
 
     out[0] = '\0';
-    while (io_now_ms() < until) {
+    while (gw_now_ms() < until) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         ssize_t k;
 
@@ -53,11 +53,11 @@ static bool read_to_close(int fd, char *out, size_t max)
 /* Reads from `fd` until `want` has arrived or WAIT_MS pass. */
 static bool read_until(int fd, const char *want, char *out, size_t max)
 {
-    uint64_t until = io_now_ms() + WAIT_MS;
+    uint64_t until = gw_now_ms() + WAIT_MS;
     size_t n = 0;
 
     out[0] = '\0';
-    while (strstr(out, want) == NULL && io_now_ms() < until) {
+    while (strstr(out, want) == NULL && gw_now_ms() < until) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         ssize_t k;
 
@@ -87,7 +87,7 @@ static bool keep_conn(struct smtp_pool *pool, int fd)
 {
     struct conn *c = calloc(1, sizeof(*c)), *none = NULL;
 
-    if (c == NULL || pool_acquire(pool, io_now_ms() + 1000, &none) != GW_OK ||
+    if (c == NULL || pool_acquire(pool, gw_now_ms() + 1000, &none) != GW_OK ||
         none != NULL) {
         free(c);
         return false;
@@ -144,7 +144,7 @@ TEST(a_connection_the_server_spoke_on_is_not_reused)
     CHECK(pair(sv));
     CHECK(keep_conn(pool, sv[0]));
     CHECK(write(sv[1], "250 2.1.5 Ok\r\n", 14) == 14);
-    CHECK(pool_acquire(pool, io_now_ms() + 1000, &got) == GW_OK);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &got) == GW_OK);
     CHECK(got == NULL);
     pool_release(pool, NULL);
     /* Closed without a word: no QUIT into a conversation out of step. */

@@ -43,7 +43,7 @@ TEST(xoauth2_response)
     buf_init(&raw, 512);
     CHECK(sasl_xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBh",
                        &b) == GW_OK);
-    CHECK(enc_base64_decode(&raw, b.data, b.len, NULL) == GW_OK);
+    CHECK(gw_base64_decode(&raw, b.data, b.len, NULL) == GW_OK);
     CHECK_STR(buf_cstr(&raw), "user=someuser@example.com\001auth=Bearer "
                               "ya29.vF9dft4qmTc2Nvb3RlckBh\001\001");
     sasl_wipe(&b);

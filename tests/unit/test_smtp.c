@@ -29,13 +29,13 @@ TEST(a_step_waits_at_most_what_is_left_of_the_deadline)
     struct smtp_pool pool = {.srv = {.timeout_ms = 2000}};
     struct session s = {.pool = &pool};
 
-    s.deadline = io_now_ms() + 1000000;
+    s.deadline = gw_now_ms() + 1000000;
     CHECK(session_timeout(&s, 0) == 2000);
     CHECK(session_timeout(&s, 100) == 100);
-    s.deadline = io_now_ms() + 500;
+    s.deadline = gw_now_ms() + 500;
     CHECK(session_timeout(&s, 0) <= 500);
     CHECK(session_timeout(&s, 3000) <= 500);
-    s.deadline = io_now_ms() - 1;
+    s.deadline = gw_now_ms() - 1;
     CHECK(session_timeout(&s, 0) == 0);
 }
 
@@ -49,9 +49,9 @@ TEST(nothing_is_written_past_the_deadline)
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     io_init(&io);
     io.fd = sv[0];
-    CHECK(io_write(&io, ".\r\n", 3, io_now_ms() - 1, &err) == GW_ETIMEDOUT);
+    CHECK(io_write(&io, ".\r\n", 3, gw_now_ms() - 1, &err) == GW_ETIMEDOUT);
     CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
-    CHECK(io_write(&io, ".\r\n", 3, io_now_ms() + 1000, &err) == GW_OK);
+    CHECK(io_write(&io, ".\r\n", 3, gw_now_ms() + 1000, &err) == GW_OK);
     CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) == 1 && c == '.');
     io_close(&io);
     close(sv[1]);
@@ -70,14 +70,14 @@ TEST(the_wait_for_a_slot_ends_at_the_deadline)
     uint64_t started;
 
     CHECK(pool != NULL);
-    CHECK(pool_acquire(pool, io_now_ms() + 1000, &kept) == GW_OK);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &kept) == GW_OK);
     CHECK(kept == NULL);
-    started = io_now_ms();
+    started = gw_now_ms();
     CHECK(pool_acquire(pool, started + 100, &kept) == GW_EBUSY);
-    CHECK(io_now_ms() - started < 600000);
+    CHECK(gw_now_ms() - started < 600000);
     CHECK(pool_acquire(pool, started - 1, &kept) == GW_EBUSY);
     pool_release(pool, NULL);
-    CHECK(pool_acquire(pool, io_now_ms() + 1000, &kept) == GW_OK);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &kept) == GW_OK);
     pool_release(pool, NULL);
     smtp_pool_free(pool);
 }

@@ -11,10 +11,10 @@ static bool sanitizes_to(const char *in, const char *want)
 {
     char out[256];
     bool cut = true;
-    size_t n = utf8_sanitize(out, sizeof(out), in, strlen(in), &cut);
+    size_t n = gw_utf8_sanitize(out, sizeof(out), in, strlen(in), &cut);
 
     return !cut && n == strlen(want) && strcmp(out, want) == 0 &&
-           utf8_sanitized_len(in, strlen(in)) == n && utf8_valid(out, n);
+           gw_utf8_sanitized_len(in, strlen(in)) == n && gw_utf8_valid(out, n);
 }
 
 TEST(valid_text_is_valid)
@@ -28,12 +28,12 @@ TEST(valid_text_is_valid)
                                      "\xf4\x8f\xbf\xbf"};
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        CHECK(utf8_valid(ok[i], strlen(ok[i])));
+        CHECK(gw_utf8_valid(ok[i], strlen(ok[i])));
         CHECK(sanitizes_to(ok[i], ok[i]));
     }
-    CHECK(utf8_len("\xf0\x9f\x93\xa7", 4) == 4);
-    CHECK(utf8_len("\xc3\xa9", 2) == 2);
-    CHECK(utf8_len("a", 1) == 1);
+    CHECK(gw_utf8_len("\xf0\x9f\x93\xa7", 4) == 4);
+    CHECK(gw_utf8_len("\xc3\xa9", 2) == 2);
+    CHECK(gw_utf8_len("a", 1) == 1);
 }
 
 TEST(ill_formed_text_is_refused)
@@ -51,10 +51,10 @@ TEST(ill_formed_text_is_refused)
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK(!utf8_valid(bad[i], strlen(bad[i])));
-    CHECK(utf8_len("\xe2\x82", 2) == 0);
-    CHECK(utf8_len("\xe2\x82\xac", 2) == 0);
-    CHECK(utf8_len("", 0) == 0);
+        CHECK(!gw_utf8_valid(bad[i], strlen(bad[i])));
+    CHECK(gw_utf8_len("\xe2\x82", 2) == 0);
+    CHECK(gw_utf8_len("\xe2\x82\xac", 2) == 0);
+    CHECK(gw_utf8_len("", 0) == 0);
 }
 
 /* One U+FFFD per maximal subpart, as the WHATWG decoder (and node's
@@ -88,18 +88,18 @@ TEST(sanitize_cuts_on_a_character_boundary)
     size_t n;
 
     /* "ab" + "é" + "é" + "é": the third "é" would need bytes 7 and 8. */
-    n = utf8_sanitize(out, sizeof(out), "ab\xc3\xa9\xc3\xa9\xc3\xa9", 8, &cut);
+    n = gw_utf8_sanitize(out, sizeof(out), "ab\xc3\xa9\xc3\xa9\xc3\xa9", 8, &cut);
     CHECK(cut);
     CHECK(n == 6);
     CHECK_STR(out, "ab\xc3\xa9\xc3\xa9");
     /* A replacement does not fit in part either. */
-    n = utf8_sanitize(out, sizeof(out), "abcde\xff", 6, &cut);
+    n = gw_utf8_sanitize(out, sizeof(out), "abcde\xff", 6, &cut);
     CHECK(cut);
     CHECK(n == 5);
     CHECK_STR(out, "abcde");
-    n = utf8_sanitize(out, 1, "abc", 3, &cut);
+    n = gw_utf8_sanitize(out, 1, "abc", 3, &cut);
     CHECK(cut && n == 0 && out[0] == '\0');
-    n = utf8_sanitize(out, sizeof(out), "abc", 3, NULL);
+    n = gw_utf8_sanitize(out, sizeof(out), "abc", 3, NULL);
     CHECK(n == 3);
 }
 
@@ -107,45 +107,45 @@ TEST(cut_never_splits_a_character)
 {
     const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\xa7";
 
-    CHECK(utf8_cut(s, 10, 20) == 10);
-    CHECK(utf8_cut(s, 10, 10) == 10);
-    CHECK(utf8_cut(s, 10, 9) == 6);
-    CHECK(utf8_cut(s, 10, 5) == 3);
-    CHECK(utf8_cut(s, 10, 2) == 1);
-    CHECK(utf8_cut(s, 10, 0) == 0);
+    CHECK(gw_utf8_cut(s, 10, 20) == 10);
+    CHECK(gw_utf8_cut(s, 10, 10) == 10);
+    CHECK(gw_utf8_cut(s, 10, 9) == 6);
+    CHECK(gw_utf8_cut(s, 10, 5) == 3);
+    CHECK(gw_utf8_cut(s, 10, 2) == 1);
+    CHECK(gw_utf8_cut(s, 10, 0) == 0);
     /* Bytes that are not UTF-8 may be cut between. */
-    CHECK(utf8_cut("\xe9\xe9\xe9", 3, 2) == 2);
-    CHECK(utf8_cut("\xe2\x82\xe2\x82", 4, 3) == 3);
+    CHECK(gw_utf8_cut("\xe9\xe9\xe9", 3, 2) == 2);
+    CHECK(gw_utf8_cut("\xe2\x82\xe2\x82", 4, 3) == 3);
 }
 
 TEST(utf8_len_accepts_each_width)
 {
-    CHECK(utf8_len("a", 1) == 1);
-    CHECK(utf8_len("\xC3\xA9", 2) == 2);         /* é */
-    CHECK(utf8_len("\xE2\x82\xAC", 3) == 3);     /* € */
-    CHECK(utf8_len("\xF0\x9F\x98\x80", 4) == 4); /* 😀 */
-    CHECK(utf8_len("\xF4\x8F\xBF\xBF", 4) == 4); /* U+10FFFF */
-    CHECK(utf8_len("", 0) == 0);
+    CHECK(gw_utf8_len("a", 1) == 1);
+    CHECK(gw_utf8_len("\xC3\xA9", 2) == 2);         /* é */
+    CHECK(gw_utf8_len("\xE2\x82\xAC", 3) == 3);     /* € */
+    CHECK(gw_utf8_len("\xF0\x9F\x98\x80", 4) == 4); /* 😀 */
+    CHECK(gw_utf8_len("\xF4\x8F\xBF\xBF", 4) == 4); /* U+10FFFF */
+    CHECK(gw_utf8_len("", 0) == 0);
 }
 
 TEST(utf8_len_refuses_malformed_sequences)
 {
-    CHECK(utf8_len("\x80", 1) == 0);             /* lone continuation */
-    CHECK(utf8_len("\xC0\xAF", 2) == 0);         /* overlong '/' */
-    CHECK(utf8_len("\xE0\x80\xAF", 3) == 0);     /* overlong */
-    CHECK(utf8_len("\xED\xA0\x80", 3) == 0);     /* surrogate */
-    CHECK(utf8_len("\xF4\x90\x80\x80", 4) == 0); /* past U+10FFFF */
-    CHECK(utf8_len("\xF5\x80\x80\x80", 4) == 0); /* bad lead byte */
-    CHECK(utf8_len("\xC3\x28", 2) == 0);         /* bad continuation */
-    CHECK(utf8_len("\xE2\x82\xAC", 2) == 0);     /* cut short */
+    CHECK(gw_utf8_len("\x80", 1) == 0);             /* lone continuation */
+    CHECK(gw_utf8_len("\xC0\xAF", 2) == 0);         /* overlong '/' */
+    CHECK(gw_utf8_len("\xE0\x80\xAF", 3) == 0);     /* overlong */
+    CHECK(gw_utf8_len("\xED\xA0\x80", 3) == 0);     /* surrogate */
+    CHECK(gw_utf8_len("\xF4\x90\x80\x80", 4) == 0); /* past U+10FFFF */
+    CHECK(gw_utf8_len("\xF5\x80\x80\x80", 4) == 0); /* bad lead byte */
+    CHECK(gw_utf8_len("\xC3\x28", 2) == 0);         /* bad continuation */
+    CHECK(gw_utf8_len("\xE2\x82\xAC", 2) == 0);     /* cut short */
 }
 
 TEST(utf8_valid_checks_the_whole_string)
 {
-    CHECK(utf8_valid("caf\xC3\xA9 \xE6\x97\xA5", 9));
-    CHECK(!utf8_valid("caf\xC3", 4));
-    CHECK(!utf8_valid("ok\xFF", 3));
-    CHECK(utf8_valid("", 0));
+    CHECK(gw_utf8_valid("caf\xC3\xA9 \xE6\x97\xA5", 9));
+    CHECK(!gw_utf8_valid("caf\xC3", 4));
+    CHECK(!gw_utf8_valid("ok\xFF", 3));
+    CHECK(gw_utf8_valid("", 0));
 }
 
 const struct unit_test utf8_tests[] = {
