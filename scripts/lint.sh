@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The checks of `make lint`: formatting against .clang-format, cppcheck,
-# and no call to a function the project bans as unsafe.
+# no call to a function the project bans as unsafe, no comma-return, and
+# the order of the modules with the room of each library
+# (scripts/modules.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,17 @@ if grep -nE "(^|[^_a-zA-Z0-9])($banned)[[:space:]]*\(" "${files[@]}" |
   echo "lint: banned function used (see scripts/lint.sh)"
   status=1
 fi
+
+# `return (x = y), true;` hides an assignment in a return: two statements.
+echo "lint: comma-returns"
+if grep -nE '^[[:space:]]*return\b[^;]*\)[[:space:]]*,[[:space:]]*[A-Za-z0-9_>.-]+[[:space:]]*;' \
+     "${files[@]}"; then
+  echo "lint: a return joins two expressions with a comma"
+  status=1
+fi
+
+echo "lint: modules"
+scripts/modules.sh --graph || status=1
 
 [ $status -eq 0 ] && echo "lint: ok"
 exit $status
