@@ -122,7 +122,7 @@ unit: $(UNIT)
 	$(UNIT)
 
 integration: $(BIN)
-	GATEWAY_BIN=$(abspath $(BIN)) node --test tests/integration/
+	GATEWAY_BIN=$(abspath $(BIN)) node --test tests/integration/ tests/scripts/
 
 # Builds docker/Dockerfile with buildah and runs the image's gateway
 # (tests/container/run.sh says how, without a Docker engine). As root.

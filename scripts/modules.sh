@@ -6,9 +6,10 @@
 # files may include each other's headers in a circle. And each library
 # may be included only by the files its line names.
 #
-# `scripts/modules.sh --graph` prints the module graph the files make.
+# `scripts/modules.sh --graph` prints the module graph the files make;
+# MODULES_ROOT checks another tree (the tests of this script do).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${MODULES_ROOT:-$(dirname "$0")/..}"
 
 # module: the modules it may include (from the top down).
 declare -A may=(
