@@ -32,7 +32,7 @@ void api_public_key_get(const struct api_route *route,
 }
 
 /* A credential as replies show it: settings, state, never a box. */
-static json_t *info_json(const struct api_cred_info *info)
+static json_t *info_json(const struct core_cred_info *info)
 {
     json_t *settings = api_cred_to_json(&info->cred, false);
     json_t *obj =
@@ -49,7 +49,7 @@ static json_t *info_json(const struct api_cred_info *info)
 void api_creds_list(const struct api_route *route, const struct api_ctx *ctx,
                     const struct api_call *call, struct api_response *resp)
 {
-    struct api_cred_info *list = NULL;
+    struct core_cred_info *list = NULL;
     struct gw_error err = {0};
     json_t *a;
     size_t n = 0;
@@ -69,7 +69,7 @@ void api_creds_list(const struct api_route *route, const struct api_ctx *ctx,
 void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
                    const struct api_call *call, struct api_response *resp)
 {
-    struct api_cred_info *info = malloc(sizeof(*info));
+    struct core_cred_info *info = malloc(sizeof(*info));
     char name[API_NAME_MAX + 1];
     struct gw_error err = {0};
 
@@ -143,7 +143,7 @@ static void put_failed(struct api_response *resp, const struct gw_error *err)
 void api_creds_put(const struct api_route *route, const struct api_ctx *ctx,
                    const struct api_call *call, struct api_response *resp)
 {
-    struct api_cred_info *info = calloc(1, sizeof(*info));
+    struct core_cred_info *info = calloc(1, sizeof(*info));
     char name[API_NAME_MAX + 1];
     struct gw_error err = {0};
     json_t *root = NULL;

@@ -12,7 +12,8 @@
 
 #include "base/base.h"
 #include "smtp/smtp.h"
-#include "store/records.h"
+#include "core/core.h"
+#include "store/store.h"
 
 /* The most a reply body may hold; replies are small JSON documents. */
 #define API_RESPONSE_MAX (1024 * 1024)
@@ -41,14 +42,6 @@ void api_response_free(struct api_response *resp);
 void api_error(struct api_response *resp, unsigned status, const char *field,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* A credential as the admin routes see it. */
-struct api_cred_info {
-    struct api_credential cred;      /* its boxes are never shown */
-    bool from_env;                   /* the `default` of GATEWAY_SMTP_* */
-    bool usable;                     /* its secrets open; it has a pool */
-    char error[GW_ERROR_DETAIL_MAX]; /* why not usable; "" otherwise */
-};
-
 /*
  * What the API reaches through the server, which keeps the key pair, the
  * credentials with their pools, and the tokens. Every function returns
@@ -73,10 +66,10 @@ struct api_ops {
     /* Seals `secret` for the gateway's key, appending the box to `box`. */
     enum gw_err (*seal)(void *arg, const char *secret, struct buf *box,
                         struct gw_error *err);
-    enum gw_err (*cred_list)(void *arg, struct api_cred_info **out, size_t *n,
+    enum gw_err (*cred_list)(void *arg, struct core_cred_info **out, size_t *n,
                              struct gw_error *err);
     enum gw_err (*cred_get)(void *arg, const char *name,
-                            struct api_cred_info *out, struct gw_error *err);
+                            struct core_cred_info *out, struct gw_error *err);
     /* Creates or replaces `c` (boxes sealed already); *created says which. */
     enum gw_err (*cred_put)(void *arg, const struct api_credential *c,
                             bool *created, struct gw_error *err);

@@ -71,10 +71,10 @@ void api_json_free(void *p);
  */
 enum gw_err api_dump_file(json_t *doc, struct buf *out, struct gw_error *err);
 
-/* The longest secret accepted in the clear (core/vault.h agrees). */
+/* The longest secret accepted in the clear (core/core.h agrees). */
 #define API_SECRET_MAX 4096
 
-/* Room for a new API token with its NUL (core/vault.h agrees). */
+/* Room for a new API token with its NUL (core/core.h agrees). */
 #define API_TOKEN_MAX 48
 
 /* A validation failure: the JSON path of the field and what is wrong. */

@@ -1,5 +1,5 @@
 /*
- * API tokens as JSON: the token file (records.h) and the token routes,
+ * API tokens as JSON: the token file (store/store.h) and the token routes,
  * POST, GET and DELETE /v1/tokens (admin scope). A new token is shown
  * once, in the reply to its creation; only its hash is kept anywhere.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "store/records.h"
+#include "store/store.h"
 
 /* A JSON array of strings from a comma-separated list. */
 static json_t *list_json(const char *list)

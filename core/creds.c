@@ -1,5 +1,5 @@
-/* Named credentials with their pools, and their file; see store.h. */
-#include "creds.h"
+/* Named credentials with their pools, and their file; see core.h. */
+#include "core.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,7 +10,7 @@
 
 #include "base/base.h"
 #include "smtp/smtp.h"
-#include "store/files.h"
+#include "store/store.h"
 
 _Static_assert(API_BOX_MAX >= VAULT_BOX_MAX, "a box must fit a credential");
 
@@ -355,7 +355,7 @@ void srv_store_put(struct srv_store *st, void *held)
     entry_release(st, held);
 }
 
-static void info_of(const struct entry *e, struct api_cred_info *out)
+static void info_of(const struct entry *e, struct core_cred_info *out)
 {
     out->cred = e->cred;
     out->from_env = e->from_env;
@@ -363,7 +363,7 @@ static void info_of(const struct entry *e, struct api_cred_info *out)
     snprintf(out->error, sizeof(out->error), "%s", e->error);
 }
 
-enum gw_err srv_store_list(struct srv_store *st, struct api_cred_info **out,
+enum gw_err srv_store_list(struct srv_store *st, struct core_cred_info **out,
                            size_t *n, struct gw_error *err)
 {
     size_t k = 0;
@@ -381,7 +381,7 @@ enum gw_err srv_store_list(struct srv_store *st, struct api_cred_info **out,
 }
 
 enum gw_err srv_store_info(struct srv_store *st, const char *name,
-                           struct api_cred_info *out, struct gw_error *err)
+                           struct core_cred_info *out, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
 

@@ -1,5 +1,5 @@
-/* API tokens by their hashes, and their file; see tokens.h. */
-#include "tokens.h"
+/* API tokens by their hashes, and their file; see core.h. */
+#include "core.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -8,8 +8,7 @@
 #include <time.h>
 
 #include "base/base.h"
-#include "store/files.h"
-#include "vault.h"
+#include "store/store.h"
 
 struct srv_tokens {
     char path[4096];

@@ -1,5 +1,5 @@
-/* The key pair, sealed boxes and token hashes, on libsodium; see vault.h. */
-#include "vault.h"
+/* The key pair, sealed boxes and token hashes, on libsodium; see core.h. */
+#include "core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/files.h"
+#include "store/store.h"
 
 #define B64 sodium_base64_VARIANT_ORIGINAL
 

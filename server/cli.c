@@ -9,13 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/records.h"
-#include "store/files.h"
+#include "store/store.h"
 #include "fetch.h"
 #include "gateway.h"
-#include "core/creds.h"
-#include "core/tokens.h"
-#include "core/vault.h"
+#include "core/core.h"
 
 /* Which command a flag belongs to; the path flags belong to all. */
 enum {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "store/records.h"
+#include "store/store.h"
 #include "base/base.h"
 #include "smtp/smtp.h"
 

@@ -8,9 +8,8 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "store/files.h"
-#include "core/creds.h"
-#include "core/tokens.h"
+#include "store/store.h"
+#include "core/core.h"
 
 struct srv_gateway {
     struct vault *vault;
@@ -291,7 +290,7 @@ static enum gw_err op_seal(void *arg, const char *secret, struct buf *box,
                       err);
 }
 
-static enum gw_err op_cred_list(void *arg, struct api_cred_info **out,
+static enum gw_err op_cred_list(void *arg, struct core_cred_info **out,
                                 size_t *n, struct gw_error *err)
 {
     struct srv_gateway *gw = arg;
@@ -300,7 +299,7 @@ static enum gw_err op_cred_list(void *arg, struct api_cred_info **out,
 }
 
 static enum gw_err op_cred_get(void *arg, const char *name,
-                               struct api_cred_info *out, struct gw_error *err)
+                               struct core_cred_info *out, struct gw_error *err)
 {
     struct srv_gateway *gw = arg;
 

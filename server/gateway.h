@@ -12,7 +12,7 @@
 #include "api/api.h"
 #include "base/base.h"
 #include "config.h"
-#include "core/vault.h"
+#include "core/core.h"
 
 /* The files of the gateway's state in its data directory. */
 #define SRV_KEY_FILE         "gateway.key"      /* the secret key, 0600 */

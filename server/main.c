@@ -23,7 +23,7 @@
 #include "smtp/smtp.h"
 #include "cli.h"
 #include "config.h"
-#include "store/files.h"
+#include "store/store.h"
 #include "gateway.h"
 #include "health.h"
 #include "http.h"

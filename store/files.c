@@ -1,5 +1,5 @@
-/* State files: bounded reads, atomic replacement, locks; see files.h. */
-#include "files.h"
+/* State files: bounded reads, atomic replacement, locks; see store.h. */
+#include "store.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
 /*
- * Credentials and tokens as JSON; see records.h. One table lists every
+ * Credentials and tokens as JSON; see store.h. One table lists every
  * setting of a credential with its JSON key, kind and limits, and drives
  * both directions, so the file, a PUT body and a GET reply cannot drift
  * apart.
  */
-#include "records.h"
+#include "store.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the credential and token files (api/records.h):
+ * libFuzzer harness for the credential and token files (store/store.h):
  * any bytes must be decoded or refused with a reason, never crash, leak
  * or read out of bounds, and whatever decodes must encode and decode
  * again to the very same records, so that the gateway rewriting its own
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/records.h"
+#include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

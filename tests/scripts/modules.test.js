@@ -103,3 +103,15 @@ test('a file outside every module folder is refused', () => {
   assert.equal(r.status, 1);
   assert.match(r.out, /^lib\/x\.c: not in a module folder$/m);
 });
+
+test('a problem on the known list is tolerated, and a stale entry is not', () => {
+  const broken = { ...GOOD, 'net/io.c': '#include "smtp/smtp.h"\n' };
+  const entry = 'net/io.c: net/ may not include smtp/ (may: base)\n';
+  let r = check({ ...broken, 'scripts/modules.known': '# why\n' + entry });
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /^known: net\/io\.c:1: net\/ may not include smtp\//m);
+
+  r = check({ ...GOOD, 'scripts/modules.known': entry });
+  assert.equal(r.status, 1);
+  assert.match(r.out, /no longer occurs, remove it: net\/io\.c: net\/ may not/);
+});

@@ -1,5 +1,5 @@
 /* Unit tests of the credential and token files (store/records.c). */
-#include "store/records.h"
+#include "store/store.h"
 #include "check.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Unit tests of the key pair, sealed boxes and token hashes (core/vault.c).
  */
-#include "core/vault.h"
+#include "core/core.h"
 #include "check.h"
 
 #include <stdio.h>
