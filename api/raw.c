@@ -69,13 +69,16 @@ static bool take_query(struct api_stream *st,
     struct api_request_error re;
 
     if (api_request_from_query(start->params, start->n_params, &st->req, &re) !=
-        GW_OK)
-        return api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
-                         re.text),
-               false;
+        GW_OK) {
+        api_error(resp, re.status, re.field[0] ? re.field : NULL, "%s",
+                  re.text);
+        return false;
+    }
     st->rcpts = api_request_envelope(&st->req, &st->env);
-    if (st->rcpts == NULL)
-        return api_error(resp, 500, NULL, "out of memory"), false;
+    if (st->rcpts == NULL) {
+        api_error(resp, 500, NULL, "out of memory");
+        return false;
+    }
     return true;
 }
 
@@ -102,8 +105,10 @@ struct api_stream *api_stream_begin(const struct api_route *route,
     struct api_stream *st = calloc(1, sizeof(*st));
 
     (void)route;
-    if (st == NULL)
-        return api_error(resp, 500, NULL, "out of memory"), NULL;
+    if (st == NULL) {
+        api_error(resp, 500, NULL, "out of memory");
+        return NULL;
+    }
     st->max = start->max_body;
     st->started = gw_now_ms();
     buf_init(&st->out, RAW_OUT_MAX);

@@ -593,10 +593,14 @@ const char **api_request_envelope(const struct api_request *req,
 static bool query_flag(const struct api_param *p, bool *out,
                        struct api_field_error *fe)
 {
-    if (strcasecmp(p->value, "true") == 0 || strcmp(p->value, "1") == 0)
-        return (*out = true), true;
-    if (strcasecmp(p->value, "false") == 0 || strcmp(p->value, "0") == 0)
-        return (*out = false), true;
+    if (strcasecmp(p->value, "true") == 0 || strcmp(p->value, "1") == 0) {
+        *out = true;
+        return true;
+    }
+    if (strcasecmp(p->value, "false") == 0 || strcmp(p->value, "0") == 0) {
+        *out = false;
+        return true;
+    }
     return api_fail(fe, p->key, "must be true or false");
 }
 

@@ -137,8 +137,10 @@ static struct entry *entry_new(const struct api_credential *c, bool from_env,
     struct entry *e = calloc(1, sizeof(*e));
     struct gw_error why = {0};
 
-    if (e == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (e == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     e->cred = *c;
     e->from_env = from_env;
     e->vault = st->vault;
@@ -250,8 +252,10 @@ struct srv_store *srv_store_open(const char *path, const struct vault *vault,
 {
     struct srv_store *st = calloc(1, sizeof(*st));
 
-    if (st == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (st == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     snprintf(st->path, sizeof(st->path), "%s", path);
     st->vault = vault;
     pthread_mutex_init(&st->lock, NULL);
@@ -335,10 +339,10 @@ struct smtp_pool *srv_store_get(struct srv_store *st, const char *name,
 {
     struct entry *e = hold(st, name);
 
-    if (e == NULL)
-        return gw_error_set(err, GW_ENOTFOUND, "no credential is named %s",
-                            name),
-               NULL;
+    if (e == NULL) {
+        gw_error_set(err, GW_ENOTFOUND, "no credential is named %s", name);
+        return NULL;
+    }
     if (e->pool == NULL) {
         gw_error_set(err, GW_ECONFLICT,
                      "the credential \"%s\" cannot be used: %s", name,

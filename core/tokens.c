@@ -188,8 +188,10 @@ struct srv_tokens *srv_tokens_open(const char *path, const struct vault *vault,
 {
     struct srv_tokens *t = calloc(1, sizeof(*t));
 
-    if (t == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (t == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     snprintf(t->path, sizeof(t->path), "%s", path);
     pthread_mutex_init(&t->lock, NULL);
     t->vault = vault;

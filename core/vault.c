@@ -88,8 +88,10 @@ struct vault *vault_generate(struct gw_error *err)
 {
     struct vault *v = vault_alloc();
 
-    if (v == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (v == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     crypto_box_keypair(v->pk, v->sk);
     vault_finish(v);
     return v;
@@ -101,17 +103,19 @@ struct vault *vault_from_base64(const char *b64, const char *what,
     struct vault *v = vault_alloc();
     size_t n = 0;
 
-    if (v == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (v == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     if (sodium_base642bin(v->sk, crypto_box_SECRETKEYBYTES, b64, strlen(b64),
                           " \t\r\n", &n, NULL, B64) != 0 ||
         n != crypto_box_SECRETKEYBYTES) {
         vault_free(v);
-        return gw_error_set(err, GW_EINVAL,
-                            "%s: not a secret key (32 bytes in base64, as "
-                            "smtp-gateway keygen writes it)",
-                            what),
-               NULL;
+        gw_error_set(err, GW_EINVAL,
+                     "%s: not a secret key (32 bytes in base64, as "
+                     "smtp-gateway keygen writes it)",
+                     what);
+        return NULL;
     }
     vault_finish(v);
     return v;
@@ -253,25 +257,25 @@ static struct vault_secret *open_box(const struct vault *v,
 
     if (s == NULL || (s->text = sodium_malloc(len + 1)) == NULL) {
         free(s);
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
     }
     s->len = len;
     if (crypto_box_seal_open((unsigned char *)s->text, c, clen, v->pk, v->sk) !=
         0) {
         vault_secret_free(s);
-        return gw_error_set(err, GW_EINVAL,
-                            "the sealed box does not open with the gateway's "
-                            "key (key id %s): it was sealed for another key, "
-                            "or altered",
-                            v->key_id),
-               NULL;
+        gw_error_set(err, GW_EINVAL,
+                     "the sealed box does not open with the gateway's "
+                     "key (key id %s): it was sealed for another key, "
+                     "or altered",
+                     v->key_id);
+        return NULL;
     }
     s->text[len] = '\0';
     if (strlen(s->text) != len) {
         vault_secret_free(s);
-        return gw_error_set(err, GW_EINVAL,
-                            "the sealed secret holds a NUL byte"),
-               NULL;
+        gw_error_set(err, GW_EINVAL, "the sealed secret holds a NUL byte");
+        return NULL;
     }
     sodium_mprotect_readonly(s->text);
     return s;
@@ -284,8 +288,10 @@ struct vault_secret *vault_open(const struct vault *v, const char *box,
     struct vault_secret *s = NULL;
     size_t clen;
 
-    if (c == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (c == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     clen = decode_box(box, c);
     if (clen == 0)
         gw_error_set(err, GW_EINVAL,
@@ -402,11 +408,12 @@ struct vault_hash_key *vault_hash_key_unwrap(const struct vault *v,
 
     if (sodium_base642bin(w, sizeof(w), wrapped, strlen(wrapped), NULL, &n,
                           NULL, B64) != 0 ||
-        n != sizeof(w))
-        return gw_error_set(err, GW_EINVAL,
-                            "hash_key: not a wrapped key (%d bytes in base64)",
-                            WRAPPED_BYTES),
-               NULL;
+        n != sizeof(w)) {
+        gw_error_set(err, GW_EINVAL,
+                     "hash_key: not a wrapped key (%d bytes in base64)",
+                     WRAPPED_BYTES);
+        return NULL;
+    }
     k = hash_key_alloc(err);
     if (k == NULL)
         return NULL;
@@ -417,12 +424,12 @@ struct vault_hash_key *vault_hash_key_unwrap(const struct vault *v,
     sodium_memzero(wk, sizeof(wk));
     if (rc != 0) {
         vault_hash_key_free(k);
-        return gw_error_set(err, GW_EINVAL,
-                            "hash_key: does not open with the gateway's key "
-                            "(key id %s): it was made for another key, or "
-                            "altered",
-                            v->key_id),
-               NULL;
+        gw_error_set(err, GW_EINVAL,
+                     "hash_key: does not open with the gateway's key "
+                     "(key id %s): it was made for another key, or "
+                     "altered",
+                     v->key_id);
+        return NULL;
     }
     sodium_mprotect_readonly(k->k);
     return k;

@@ -29,11 +29,21 @@ if grep -nE "(^|[^_a-zA-Z0-9])($banned)[[:space:]]*\(" "${files[@]}" |
   status=1
 fi
 
-# `return (x = y), true;` hides an assignment in a return: two statements.
+# `return (x = y), true;` hides a statement in a return: two statements.
+# The return may span lines, so the files are read whole.
 echo "lint: comma-returns"
-if grep -nE '^[[:space:]]*return\b[^;]*\)[[:space:]]*,[[:space:]]*[A-Za-z0-9_>.-]+[[:space:]]*;' \
-     "${files[@]}"; then
-  echo "lint: a return joins two expressions with a comma"
+if perl -e '
+  for my $f (@ARGV) {
+    open(my $h, "<", $f) or die "$f: $!";
+    local $/;
+    my $s = <$h>;
+    while ($s =~ /\breturn\b[^;{}]*?\)\s*,\s*[A-Za-z0-9_>.\-]+\s*;/g) {
+      my $line = 1 + (substr($s, 0, $-[0]) =~ tr/\n//);
+      print "$f:$line: a return joins two expressions with a comma\n";
+      $bad = 1;
+    }
+  }
+  exit($bad ? 0 : 1);' "${files[@]}"; then
   status=1
 fi
 

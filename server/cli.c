@@ -104,12 +104,18 @@ static bool take_flag(struct opts *o, int argc, char **argv, int *i)
 
         if (!(f->cmds & o->cmd) || strncmp(argv[*i], f->name, n) != 0)
             continue;
-        if (!f->takes_value && argv[*i][n] == '\0')
-            return (*dst = "yes"), true;
-        if (f->takes_value && argv[*i][n] == '=')
-            return (*dst = argv[*i] + n + 1), true;
-        if (f->takes_value && argv[*i][n] == '\0' && *i + 1 < argc)
-            return (*dst = argv[++*i]), true;
+        if (!f->takes_value && argv[*i][n] == '\0') {
+            *dst = "yes";
+            return true;
+        }
+        if (f->takes_value && argv[*i][n] == '=') {
+            *dst = argv[*i] + n + 1;
+            return true;
+        }
+        if (f->takes_value && argv[*i][n] == '\0' && *i + 1 < argc) {
+            *dst = argv[++*i];
+            return true;
+        }
     }
     return false;
 }
@@ -118,12 +124,15 @@ static bool parse(struct opts *o, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1] == '-') {
-            if (!take_flag(o, argc, argv, &i))
-                return usage("%s: unknown option, or no value", argv[i]), false;
+            if (!take_flag(o, argc, argv, &i)) {
+                usage("%s: unknown option, or no value", argv[i]);
+                return false;
+            }
         } else if (o->n_args < 3) {
             o->args[o->n_args++] = argv[i];
         } else {
-            return usage("%s: too many arguments", argv[i]), false;
+            usage("%s: too many arguments", argv[i]);
+            return false;
         }
     }
     return true;
@@ -146,14 +155,17 @@ static bool load_config(const struct opts *o, struct srv_config *cfg)
              file ? file : "");
     snprintf(cfg->credentials_file, sizeof(cfg->credentials_file), "%s",
              creds ? creds : "");
-    if (key != NULL && strlen(key) >= sizeof(cfg->secret_key))
-        return usage("%s: is too long", "GATEWAY_SECRET_KEY"), false;
+    if (key != NULL && strlen(key) >= sizeof(cfg->secret_key)) {
+        usage("%s: is too long", "GATEWAY_SECRET_KEY");
+        return false;
+    }
     snprintf(cfg->secret_key, sizeof(cfg->secret_key), "%s", key ? key : "");
     srv_config_scrub_environ();
-    if (cfg->secret_key[0] != '\0' && cfg->secret_key_file[0] != '\0')
-        return usage("%s: set it or GATEWAY_SECRET_KEY, not both",
-                     "GATEWAY_SECRET_KEY_FILE"),
-               false;
+    if (cfg->secret_key[0] != '\0' && cfg->secret_key_file[0] != '\0') {
+        usage("%s: set it or GATEWAY_SECRET_KEY, not both",
+              "GATEWAY_SECRET_KEY_FILE");
+        return false;
+    }
     return true;
 }
 

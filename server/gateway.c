@@ -119,8 +119,11 @@ static struct vault *data_dir_key(const struct srv_paths *paths, bool create,
     if (access(paths->key, F_OK) == 0 || !create)
         return vault_load(paths->key, err);
     v = vault_generate(err);
-    if (v != NULL && vault_save(v, paths->key, paths->public_key, err) != GW_OK)
-        return vault_free(v), NULL;
+    if (v != NULL &&
+        vault_save(v, paths->key, paths->public_key, err) != GW_OK) {
+        vault_free(v);
+        return NULL;
+    }
     *source = "data_dir_new";
     return v;
 }
@@ -129,8 +132,10 @@ struct vault *srv_key_load(const struct srv_config *cfg,
                            const struct srv_paths *paths, bool create,
                            const char **source, struct gw_error *err)
 {
-    if (!vault_init())
-        return gw_error_set(err, GW_EINVAL, "libsodium cannot start"), NULL;
+    if (!vault_init()) {
+        gw_error_set(err, GW_EINVAL, "libsodium cannot start");
+        return NULL;
+    }
     if (cfg->secret_key[0] != '\0') {
         *source = "GATEWAY_SECRET_KEY";
         return vault_from_base64(cfg->secret_key, "GATEWAY_SECRET_KEY", err);
@@ -206,8 +211,10 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     const char *source = "";
     char why[512];
 
-    if (gw == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (gw == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     if (!srv_paths_of(cfg, &paths, why, sizeof(why))) {
         gw_error_set(err, GW_EINVAL, "%s", why);
         goto fail;

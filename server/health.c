@@ -107,8 +107,10 @@ static bool exchange(int fd, char *reply, size_t size, long long deadline,
             return *why = "timed out sending the request", false;
         n = send(fd, request_text + sent, sizeof(request_text) - 1 - sent,
                  MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return *why = strerror(errno), false;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            *why = strerror(errno);
+            return false;
+        }
         sent += n > 0 ? (size_t)n : 0;
     }
     for (;;) {
@@ -119,8 +121,10 @@ static bool exchange(int fd, char *reply, size_t size, long long deadline,
         n = recv(fd, reply + got, size - 1 - got, 0);
         if (n == 0)
             break;
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return *why = strerror(errno), false;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            *why = strerror(errno);
+            return false;
+        }
         got += n > 0 ? (size_t)n : 0;
     }
     reply[got] = '\0';
@@ -211,14 +215,17 @@ int srv_healthcheck(int argc, char **argv)
         listen = argv[1];
     else if (argc == 1 && strncmp(argv[0], "--listen=", 9) == 0)
         listen = argv[0] + 9;
-    else if (argc != 0)
-        return fprintf(stderr, "smtp-gateway: healthcheck takes only "
-                               "--listen host:port\n"),
-               2;
+    else if (argc != 0) {
+        fprintf(stderr, "smtp-gateway: healthcheck takes only "
+                        "--listen host:port\n");
+        return 2;
+    }
     if (listen == NULL || listen[0] == '\0')
         listen = "127.0.0.1:8080";
-    if (!srv_listen_parse(listen, &sa, reason, sizeof(reason)))
-        return fprintf(stderr, "smtp-gateway: GATEWAY_LISTEN: %s\n", reason), 2;
+    if (!srv_listen_parse(listen, &sa, reason, sizeof(reason))) {
+        fprintf(stderr, "smtp-gateway: GATEWAY_LISTEN: %s\n", reason);
+        return 2;
+    }
     to_loopback(&sa);
     fd = connect_by(&sa, deadline, &why);
     if (fd >= 0) {

@@ -259,21 +259,24 @@ static bool framing_ok(struct MHD_Connection *conn, struct api_response *resp)
     struct framing f = {0, 0, false};
 
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
-    if (f.content_length > 1)
-        return api_error(resp, 400, NULL,
-                         "Content-Length: given %u times; a request has one "
-                         "length",
-                         f.content_length),
-               false;
-    if (f.transfer_encoding > 0 && f.content_length > 0)
-        return api_error(resp, 400, NULL,
-                         "Transfer-Encoding: not allowed with "
-                         "Content-Length; a request has one length"),
-               false;
-    if (f.transfer_encoding > 1 || (f.transfer_encoding == 1 && !f.chunked))
-        return api_error(resp, 400, NULL,
-                         "Transfer-Encoding: only \"chunked\" is accepted"),
-               false;
+    if (f.content_length > 1) {
+        api_error(resp, 400, NULL,
+                  "Content-Length: given %u times; a request has one "
+                  "length",
+                  f.content_length);
+        return false;
+    }
+    if (f.transfer_encoding > 0 && f.content_length > 0) {
+        api_error(resp, 400, NULL,
+                  "Transfer-Encoding: not allowed with "
+                  "Content-Length; a request has one length");
+        return false;
+    }
+    if (f.transfer_encoding > 1 || (f.transfer_encoding == 1 && !f.chunked)) {
+        api_error(resp, 400, NULL,
+                  "Transfer-Encoding: only \"chunked\" is accepted");
+        return false;
+    }
     return true;
 }
 
@@ -605,8 +608,10 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
                      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
-    if (http == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (http == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     http->cfg = cfg;
     http->ctx = ctx;
     pthread_mutex_init(&http->log_lock, NULL);
@@ -625,8 +630,8 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
     if (http->daemon == NULL) {
         pthread_mutex_destroy(&http->log_lock);
         free(http);
-        return gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen),
-               NULL;
+        gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen);
+        return NULL;
     }
     return http;
 }

@@ -114,8 +114,10 @@ static int serve(struct srv_config *cfg)
     size_t token_len = strlen(cfg->api_token);
 
     gw = srv_gateway_open(cfg, &err);
-    if (gw == NULL)
-        return fprintf(stderr, "smtp-gateway: %s\n", err.detail), 2;
+    if (gw == NULL) {
+        fprintf(stderr, "smtp-gateway: %s\n", err.detail);
+        return 2;
+    }
     srv_gateway_ctx(gw, &ctx);
     ctx.spool_dir = cfg->data_dir;
     fit_connections(cfg);
@@ -181,8 +183,10 @@ int main(int argc, char **argv)
         return usage_error(line);
     srv_config_scrub_environ();
     log_set_level(cfg.log_level);
-    if (!srv_file_mkdirs(cfg.data_dir, line, sizeof(line)))
-        return fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", line), 2;
+    if (!srv_file_mkdirs(cfg.data_dir, line, sizeof(line))) {
+        fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", line);
+        return 2;
+    }
     rc = serve(&cfg);
     srv_config_wipe(&cfg);
     return rc;

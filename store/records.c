@@ -417,8 +417,10 @@ static bool store_entries(json_t *creds, struct api_credential **out, size_t *n,
         return false;
     }
     *out = calloc(json_object_size(creds) + 1, sizeof(**out));
-    if (*out == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), false;
+    if (*out == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return false;
+    }
     json_object_foreach(creds, name, v)
     {
         if (!api_name_valid(name)) {
