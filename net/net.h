@@ -164,4 +164,30 @@ void io_discard(struct io *io);
 /* Closes the connection; harmless when closed. */
 void io_close(struct io *io);
 
+/*
+ * The gateway's one HTTP client: `seal --url` asking a running gateway for
+ * its public key, and the `healthcheck` sub-command asking for /healthz,
+ * so that neither a CI job nor the container image needs curl. A GET over
+ * HTTP/1.1 with Connection: close, through the streams above, with TLS
+ * (verified against the system CAs, or `ca_file`) for https.
+ */
+struct net_http_get {
+    const char *url;        /* http[s]://host[:port][/prefix] */
+    const char *path;       /* appended to the prefix, from its '/' */
+    const char *ca_file;    /* https: PEM bundle; NULL for the system one */
+    const char *accept;     /* the Accept header; NULL for any */
+    const char *user_agent; /* NULL for "smtp-gateway" */
+    unsigned timeout_ms;    /* the whole exchange, connecting included */
+};
+
+/*
+ * Sends the GET `req` and puts the reply's status in `*status` and its
+ * body (de-chunked) in `body`, whose limit bounds it. Any status is a
+ * reply: the caller judges it. The detail of a failure starts with the
+ * URL: no connection, a bad certificate, a timeout ("timed out ..."), a
+ * reply that is cut short or over the limit.
+ */
+enum gw_err net_http_get(const struct net_http_get *req, int *status,
+                         struct buf *body, struct gw_error *err);
+
 #endif

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "store/store.h"
-#include "fetch.h"
 #include "gateway.h"
 #include "core/core.h"
 
@@ -242,16 +242,30 @@ static bool read_secret(struct buf *out)
     return true;
 }
 
+/* Milliseconds `seal --url` may take to get the key. */
+#define FETCH_TIMEOUT_MS 15000
+
 /* The public key of a running gateway, checked against its key id. */
 static bool fetch_key(const struct opts *o, char *key, size_t size,
                       struct gw_error *err)
 {
+    const struct net_http_get req = {
+        .url = o->url,
+        .path = "/v1/public-key",
+        .ca_file = o->ca_file,
+        .accept = "application/json",
+        .timeout_ms = FETCH_TIMEOUT_MS,
+    };
     char id[VAULT_KEY_ID_LEN + 1], want[64];
     struct buf body;
     enum gw_err rc;
+    int status;
 
     buf_init(&body, 64 * 1024);
-    rc = srv_fetch(o->url, "/v1/public-key", o->ca_file, &body, err);
+    rc = net_http_get(&req, &status, &body, err);
+    if (rc == GW_OK && status != 200)
+        rc = gw_error_set(err, GW_EINVAL, "%s: the reply has status %d", o->url,
+                          status);
     if (rc == GW_OK)
         rc = api_public_key_decode(body.data, body.len, want, sizeof(want), key,
                                    size, err);

@@ -25,7 +25,6 @@
 #include "config.h"
 #include "store/store.h"
 #include "gateway.h"
-#include "health.h"
 #include "http.h"
 
 /* Descriptors kept beside GATEWAY_MAX_CONNECTIONS: the 64 connections

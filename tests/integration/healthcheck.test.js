@@ -102,6 +102,25 @@ describe('healthcheck sub-command', () => {
     }
   });
 
+  it('reads a chunked reply: healthy when its chunks join to {"status":"ok"}', T, async () => {
+    for (const [chunks, code] of [
+      [['{"status"', ':"ok"}'], 0],
+      [['{"status"', ':"down"}'], 1],
+    ]) {
+      const srv = await fakeServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+        for (const c of chunks) res.write(c);
+        res.end();
+      });
+      try {
+        const r = await runGateway(['healthcheck', '--listen', `127.0.0.1:${srv.port}`], {});
+        assert.equal(r.code, code, `${chunks.join('')}; stderr: ${r.stderr}`);
+      } finally {
+        await srv.close();
+      }
+    }
+  });
+
   it('exits 2 for a bad address or an unknown argument', T, async () => {
     const bad = await runGateway(['healthcheck'], { GATEWAY_LISTEN: 'localhost:http' });
     assert.equal(bad.code, 2);
