@@ -110,7 +110,7 @@ static enum gw_err check_server(const struct smtp_server *srv,
     if (srv->ip_version != 0 && srv->ip_version != 4 && srv->ip_version != 6)
         return gw_error_set(err, GW_EINVAL, "ip_version must be 0, 4 or 6");
     if (srv->mechanisms != NULL &&
-        sasl_check_list(srv->mechanisms, err) != GW_OK)
+        smtp_sasl_check_list(srv->mechanisms, err) != GW_OK)
         return gw_error_prefix(err, "mechanisms");
     if (srv->secrets != NULL &&
         (srv->password != NULL || srv->access_token != NULL))

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data.h"
 #include "net/net.h"
 #include "reply.h"
 #include "smtp.h"

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "data.h"
 #include "net/net.h"
 #include "reply.h"
 #include "sasl.h"
@@ -429,7 +428,7 @@ static enum gw_err mail_command(const struct session *s, struct buf *out)
         if (rc == GW_OK && auth_from[0] == '\0')
             rc = buf_puts(out, "<>");
         else if (rc == GW_OK)
-            rc = sasl_xtext(auth_from, out);
+            rc = smtp_sasl_xtext(auth_from, out);
     }
     return rc;
 }
