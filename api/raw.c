@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "mime/mime.h"
-#include "smtp/data.h"
+#include "smtp/smtp.h"
 #include "net/net.h"
 #include "base/base.h"
 #include "internal.h"

@@ -54,6 +54,17 @@ struct gw_error {
 /* Returns a static, lower-case description of `code`; never NULL. */
 const char *gw_strerror(enum gw_err code);
 
+/* A buffer for gw_strerror_r() that holds every errno text. */
+#define GW_STRERROR_MAX 128
+
+/*
+ * The text of errno value `errnum`, for the threads that send, where
+ * strerror()'s shared buffer could be overwritten by another thread: it
+ * is written into `buf` of `size` bytes (or is a constant string of the C
+ * library); never NULL.
+ */
+const char *gw_strerror_r(int errnum, char *buf, size_t size);
+
 /*
  * Records `code` and a printf-style detail in `err` (which may be NULL)
  * and returns `code`, so that a failure reads as one statement:

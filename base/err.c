@@ -42,6 +42,19 @@ const char *gw_strerror(enum gw_err code)
     return "unknown error";
 }
 
+const char *gw_strerror_r(int errnum, char *buf, size_t size)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    /* glibc's strerror_r returns the text, in `buf` or a constant. */
+    return strerror_r(errnum, buf, size);
+#else
+    /* The POSIX strerror_r (musl, the BSDs) fills `buf` or fails. */
+    if (strerror_r(errnum, buf, size) != 0)
+        snprintf(buf, size, "error %d", errnum);
+    return buf;
+#endif
+}
+
 /* Cuts a too-long detail at a UTF-8 boundary and marks the cut. */
 static void mark_truncated(char *detail)
 {

@@ -121,7 +121,7 @@ enum gw_err io_connect_within(struct io *io, const char *host, unsigned port,
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_ADDRCONFIG};
     struct addrinfo *list = NULL;
-    char service[16];
+    char service[16], why[GW_STRERROR_MAX];
     int rc, last = ETIMEDOUT;
 
     hints.ai_family = ip_version == 4   ? AF_INET
@@ -150,7 +150,7 @@ enum gw_err io_connect_within(struct io *io, const char *host, unsigned port,
     if (last != 0)
         return gw_error_set(err, GW_ECONNECT,
                             "cannot connect to %s port %u: %s", host, port,
-                            strerror(last));
+                            gw_strerror_r(last, why, sizeof(why)));
     io->rstart = io->rend = 0;
     return GW_OK;
 }
@@ -166,6 +166,7 @@ enum gw_err io_start_tls(struct io *io, const struct tls_config *cfg,
 enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
                      struct gw_error *err)
 {
+    char why[GW_STRERROR_MAX];
     const char *at = p;
 
     /* Past the deadline nothing more goes out: not a command whose reply
@@ -196,7 +197,7 @@ enum gw_err io_write(struct io *io, const void *p, size_t n, uint64_t deadline,
                 continue;
         }
         return gw_error_set(err, GW_EIO, "writing to the SMTP server: %s",
-                            strerror(errno));
+                            gw_strerror_r(errno, why, sizeof(why)));
     }
     return GW_OK;
 }
@@ -218,6 +219,7 @@ static enum gw_err fill_tls(struct io *io, uint64_t deadline,
 /* Reads more bytes into the buffer, waiting at most until `deadline`. */
 static enum gw_err fill(struct io *io, uint64_t deadline, struct gw_error *err)
 {
+    char why[GW_STRERROR_MAX];
     ssize_t k;
 
     if (io->rstart > 0) {
@@ -248,7 +250,7 @@ static enum gw_err fill(struct io *io, uint64_t deadline, struct gw_error *err)
             break;
     }
     return gw_error_set(err, GW_EIO, "reading from the SMTP server: %s",
-                        strerror(errno));
+                        gw_strerror_r(errno, why, sizeof(why)));
 }
 
 enum gw_err io_read_line(struct io *io, char *line, size_t max, size_t *len,

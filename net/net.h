@@ -87,8 +87,9 @@ void tls_close(struct tls_conn *c);
 /*
  * The byte stream under the SMTP client: a TCP connection made within a
  * deadline, with line reading and full writes that never wait past a
- * deadline. Everything the client sends or receives goes through here,
- * which is where TLS will sit.
+ * deadline. Everything the client sends or receives goes through here:
+ * once io_start_tls() has run, through the TLS connection `tls` over the
+ * same socket, so that the steps above never know which they use.
  */
 struct io {
     int fd;               /* -1 while closed */

@@ -176,8 +176,10 @@ struct tls_config *tls_config_new(const struct tls_params *p,
     char why[128];
     int rc;
 
-    if (cfg == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (cfg == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     mbedtls_ssl_config_init(&cfg->conf);
     mbedtls_entropy_init(&cfg->entropy);
     mbedtls_ctr_drbg_init(&cfg->drbg);

@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "smtp/sasl.h"
+#include "smtp/smtp.h"
 
 struct setting;
 
@@ -357,7 +357,7 @@ static bool parse_mechanisms(struct srv_config *cfg, const struct setting *s,
 {
     struct gw_error err = {0};
 
-    if (sasl_check_list(value, &err) != GW_OK) {
+    if (smtp_sasl_check_list(value, &err) != GW_OK) {
         snprintf(why, whylen, "%s", err.detail);
         return false;
     }

@@ -15,14 +15,14 @@
 #define AUTH_LINE_MAX 4096
 
 /* True when the server's AUTH keyword lists `mech`. */
-static bool offered(const struct session *s, enum sasl_mech mech)
+static bool offered(const struct session *s, enum smtp_sasl_mech mech)
 {
     const char *p = s->caps.auth;
 
     while (*p != '\0') {
         size_t n = strcspn(p, " ");
 
-        if (sasl_parse(p, n) == mech)
+        if (smtp_sasl_parse(p, n) == mech)
             return true;
         p += n + (p[n] == ' ');
     }
@@ -30,9 +30,9 @@ static bool offered(const struct session *s, enum sasl_mech mech)
 }
 
 /* True when the credential has the secret that mechanism `m` needs. */
-static bool has_secret(const struct smtp_server *srv, enum sasl_mech m)
+static bool has_secret(const struct smtp_server *srv, enum smtp_sasl_mech m)
 {
-    bool token = m == SASL_XOAUTH2;
+    bool token = m == SMTP_SASL_XOAUTH2;
 
     if (srv->secrets != NULL)
         return token ? srv->secrets->has_access_token
@@ -43,9 +43,10 @@ static bool has_secret(const struct smtp_server *srv, enum sasl_mech m)
 /*
  * The first mechanism of the credential's list that the server offers,
  * that the credential has a secret for, and that may be used on this
- * connection. SASL_NONE, with the reason in `why`, when there is none.
+ * connection. SMTP_SASL_NONE, with the reason in `why`, when there is none.
  */
-static enum sasl_mech choose(const struct session *s, char *why, size_t size)
+static enum smtp_sasl_mech choose(const struct session *s, char *why,
+                                  size_t size)
 {
     const struct smtp_server *srv = &s->pool->srv;
     const char *p = srv->mechanisms;
@@ -53,7 +54,7 @@ static enum sasl_mech choose(const struct session *s, char *why, size_t size)
 
     while (*p != '\0') {
         size_t n = strcspn(p, ",");
-        enum sasl_mech m = sasl_parse(p, n);
+        enum smtp_sasl_mech m = smtp_sasl_parse(p, n);
 
         p += n + (p[n] == ',');
         if (!offered(s, m) || !has_secret(srv, m))
@@ -87,7 +88,7 @@ static enum sasl_mech choose(const struct session *s, char *why, size_t size)
                  "the server offers AUTH %s while mechanisms allows only %s "
                  "(with the secrets the credential has)",
                  s->caps.auth, srv->mechanisms);
-    return SASL_NONE;
+    return SMTP_SASL_NONE;
 }
 
 /* Sends a secret line and reads the reply; false when the link broke. */
@@ -99,13 +100,13 @@ static bool send_secret(struct session *s, const char *prefix,
 
     buf_init(&line, AUTH_LINE_MAX);
     ok = buf_printf(&line, "%s%s", prefix, buf_cstr(secret)) == GW_OK;
-    sasl_wipe(secret);
+    smtp_sasl_wipe(secret);
     if (ok)
         ok = session_exchange(s, buf_cstr(&line), true,
                               s->pool->srv.timeouts.command_ms);
     else
         session_fail(s, GW_ELIMIT, "the AUTH response is too long");
-    sasl_wipe(&line);
+    smtp_sasl_wipe(&line);
     return ok;
 }
 
@@ -115,17 +116,18 @@ static bool send_secret(struct session *s, const char *prefix,
  * False, with the send failed, when it cannot be opened: going on
  * without AUTH would hide a broken credential, so this is never ignored.
  */
-static bool open_secret(struct session *s, enum sasl_mech m,
+static bool open_secret(struct session *s, enum smtp_sasl_mech m,
                         const char **secret, void **handle)
 {
     const struct smtp_server *srv = &s->pool->srv;
-    enum smtp_secret_kind kind =
-        m == SASL_XOAUTH2 ? SMTP_SECRET_ACCESS_TOKEN : SMTP_SECRET_PASSWORD;
+    enum smtp_secret_kind kind = m == SMTP_SASL_XOAUTH2
+                                     ? SMTP_SECRET_ACCESS_TOKEN
+                                     : SMTP_SECRET_PASSWORD;
     struct gw_error err = {0};
 
     *handle = NULL;
     if (srv->secrets == NULL) {
-        *secret = m == SASL_XOAUTH2 ? srv->access_token : srv->password;
+        *secret = m == SMTP_SASL_XOAUTH2 ? srv->access_token : srv->password;
         return true;
     }
     *handle = srv->secrets->open(srv->secrets->arg, kind, secret, &err);
@@ -146,8 +148,8 @@ static void close_secret(struct session *s, void *handle)
 
 /* Runs one mechanism with its secret; true once the final reply has been
    read. */
-static bool run_mech(struct session *s, enum sasl_mech m, const char *secret,
-                     struct buf *xoauth)
+static bool run_mech(struct session *s, enum smtp_sasl_mech m,
+                     const char *secret, struct buf *xoauth)
 {
     const struct smtp_server *srv = &s->pool->srv;
     unsigned t = srv->timeouts.command_ms;
@@ -155,43 +157,43 @@ static bool run_mech(struct session *s, enum sasl_mech m, const char *secret,
 
     buf_init(&b, AUTH_LINE_MAX);
     switch (m) {
-    case SASL_PLAIN:
-        sasl_plain(srv->username, secret, &b);
+    case SMTP_SASL_PLAIN:
+        smtp_sasl_plain(srv->username, secret, &b);
         return send_secret(s, "AUTH PLAIN ", &b);
-    case SASL_LOGIN:
+    case SMTP_SASL_LOGIN:
         if (!session_exchange(s, "AUTH LOGIN", false, t))
             return false;
         if (s->reply.code != 334)
             return true;
-        sasl_base64(srv->username, &b);
+        smtp_sasl_base64(srv->username, &b);
         if (!send_secret(s, "", &b) || s->reply.code != 334)
             return s->state != S_DONE;
-        sasl_base64(secret, &b);
+        smtp_sasl_base64(secret, &b);
         return send_secret(s, "", &b);
-    case SASL_CRAM_MD5:
+    case SMTP_SASL_CRAM_MD5:
         if (!session_exchange(s, "AUTH CRAM-MD5", false, t))
             return false;
         if (s->reply.code != 334)
             return true;
-        if (sasl_cram_md5(srv->username, secret, buf_cstr(&s->reply.text),
-                          &b) != GW_OK) {
+        if (smtp_sasl_cram_md5(srv->username, secret, buf_cstr(&s->reply.text),
+                               &b) != GW_OK) {
             session_fail(s, GW_EPROTO,
                          "the CRAM-MD5 challenge is not base64: %s",
                          session_reply(s));
             return false;
         }
         return send_secret(s, "", &b);
-    case SASL_XOAUTH2:
-        sasl_xoauth2(srv->username, secret, &b);
+    case SMTP_SASL_XOAUTH2:
+        smtp_sasl_xoauth2(srv->username, secret, &b);
         if (!send_secret(s, "AUTH XOAUTH2 ", &b))
             return false;
         if (s->reply.code != 334)
             return true;
         /* An error challenge: its JSON says why; the empty line ends the
            exchange, and the server then gives its final reply. */
-        sasl_decode(buf_cstr(&s->reply.text), xoauth);
+        smtp_sasl_decode(buf_cstr(&s->reply.text), xoauth);
         return session_exchange(s, "", false, t);
-    case SASL_NONE:
+    case SMTP_SASL_NONE:
         break;
     }
     return false;
@@ -212,17 +214,17 @@ static void auth_failed(struct session *s, const char *detail)
 void session_auth(struct session *s)
 {
     char why[GW_ERROR_DETAIL_MAX];
-    enum sasl_mech m = choose(s, why, sizeof(why));
+    enum smtp_sasl_mech m = choose(s, why, sizeof(why));
     const char *secret;
     void *handle;
     struct buf xoauth;
     bool done;
 
-    if (m == SASL_NONE) {
+    if (m == SMTP_SASL_NONE) {
         auth_failed(s, why);
         return;
     }
-    s->auth_mech = sasl_name(m);
+    s->auth_mech = smtp_sasl_name(m);
     if (!open_secret(s, m, &secret, &handle))
         return;
     buf_init(&xoauth, AUTH_LINE_MAX);
@@ -236,8 +238,9 @@ void session_auth(struct session *s)
         s->authenticated = true;
         session_set_state(s, S_MAIL);
     } else {
-        snprintf(why, sizeof(why), "AUTH %s was refused: %s%s%s", sasl_name(m),
-                 session_reply(s), xoauth.len > 0 ? "; the server said: " : "",
+        snprintf(why, sizeof(why), "AUTH %s was refused: %s%s%s",
+                 smtp_sasl_name(m), session_reply(s),
+                 xoauth.len > 0 ? "; the server said: " : "",
                  buf_cstr(&xoauth));
         auth_failed(s, why);
     }

@@ -1,5 +1,5 @@
-/* The DATA stream: line ends, dot-stuffing, the final dot; see data.h. */
-#include "data.h"
+/* The DATA stream: line ends, dot-stuffing, the final dot; see smtp.h. */
+#include "smtp.h"
 
 enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err)
 {

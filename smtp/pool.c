@@ -110,7 +110,7 @@ static enum gw_err check_server(const struct smtp_server *srv,
     if (srv->ip_version != 0 && srv->ip_version != 4 && srv->ip_version != 6)
         return gw_error_set(err, GW_EINVAL, "ip_version must be 0, 4 or 6");
     if (srv->mechanisms != NULL &&
-        sasl_check_list(srv->mechanisms, err) != GW_OK)
+        smtp_sasl_check_list(srv->mechanisms, err) != GW_OK)
         return gw_error_prefix(err, "mechanisms");
     if (srv->secrets != NULL &&
         (srv->password != NULL || srv->access_token != NULL))
@@ -159,10 +159,12 @@ static bool copy_server(struct smtp_pool *pool, const struct smtp_server *srv)
 static void reaper_poke(struct smtp_reaper *r)
 {
     uint64_t one = 1;
+    char why[GW_STRERROR_MAX];
 
     /* A full counter already means "wake up": nothing to do then. */
     if (write(r->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        log_warn("event=reaper_wake_failed detail=\"%s\"", strerror(errno));
+        log_warn("event=reaper_wake_failed detail=\"%s\"",
+                 gw_strerror_r(errno, why, sizeof(why)));
 }
 
 /*
@@ -208,8 +210,10 @@ struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
     if (check_server(srv, err) != GW_OK)
         return NULL;
     pool = calloc(1, sizeof(*pool));
-    if (pool == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (pool == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&pool->lock, NULL);
     pool->size = size ? size : 1;
     if (!copy_server(pool, srv)) {
@@ -548,6 +552,7 @@ static int wait_ms(uint64_t due)
 static void *reaper_main(void *arg)
 {
     struct smtp_reaper *r = arg;
+    char why[GW_STRERROR_MAX];
     uint64_t count;
 
     pthread_mutex_lock(&r->lock);
@@ -560,14 +565,16 @@ static void *reaper_main(void *arg)
         /* A socket closed meanwhile by its send is harmless here: every
            round decides from the pools' lists, never from this wait. */
         if (poll(r->fds, r->n_fds, wait_ms(due)) < 0 && errno != EINTR)
-            log_warn("event=reaper_poll_failed detail=\"%s\"", strerror(errno));
+            log_warn("event=reaper_poll_failed detail=\"%s\"",
+                     gw_strerror_r(errno, why, sizeof(why)));
         rest = wait_ms(next);
         if (rest > 0)
             poll(NULL, 0, rest);
         /* Emptied before `woken` is cleared: a wake-up skipped while it
            was set is for a change the next round sees anyway. */
         if (read(r->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-            log_warn("event=reaper_wake_failed detail=\"%s\"", strerror(errno));
+            log_warn("event=reaper_wake_failed detail=\"%s\"",
+                     gw_strerror_r(errno, why, sizeof(why)));
         atomic_store(&r->woken, false);
         pthread_mutex_lock(&r->lock);
     }
@@ -578,14 +585,18 @@ static void *reaper_main(void *arg)
 struct smtp_reaper *smtp_reaper_new(struct gw_error *err)
 {
     struct smtp_reaper *r = calloc(1, sizeof(*r));
+    char why[GW_STRERROR_MAX];
     sigset_t all, was;
     int rc;
 
-    if (r == NULL)
-        return gw_error_set(err, GW_ENOMEM, "out of memory"), NULL;
+    if (r == NULL) {
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->wake_fd < 0) {
-        gw_error_set(err, GW_EIO, "eventfd: %s", strerror(errno));
+        gw_error_set(err, GW_EIO, "eventfd: %s",
+                     gw_strerror_r(errno, why, sizeof(why)));
         free(r);
         return NULL;
     }
@@ -598,7 +609,7 @@ struct smtp_reaper *smtp_reaper_new(struct gw_error *err)
     pthread_sigmask(SIG_SETMASK, &was, NULL);
     if (rc != 0) {
         gw_error_set(err, GW_ENOMEM, "cannot start the reaper thread: %s",
-                     strerror(rc));
+                     gw_strerror_r(rc, why, sizeof(why)));
         pthread_mutex_destroy(&r->lock);
         close(r->wake_fd);
         free(r);

@@ -2,6 +2,8 @@
  * SMTP replies (RFC 5321 4.2): one or more lines "250-text" ... "250 text"
  * that share one three-digit code, and the capabilities of an EHLO reply.
  * Pure parsing, no I/O, so that both can be unit-tested and fuzzed.
+ * Internal to smtp/ (its tests and fuzz harness see it too): other modules
+ * see only struct smtp_caps, in smtp.h.
  */
 #ifndef GW_REPLY_H
 #define GW_REPLY_H
@@ -10,11 +12,7 @@
 #include <stddef.h>
 
 #include "base/base.h"
-
-/* The longest reply line accepted, without CRLF. RFC 5321 4.5.3.1.5 sets
-   512 with CRLF; real servers overrun it a little, so this allows twice
-   that. A longer line is a protocol error, never truncated. */
-#define SMTP_REPLY_LINE_MAX 1024
+#include "smtp.h"
 
 /* The most lines a reply may have (EHLO lists a dozen or two). */
 #define SMTP_REPLY_LINES_MAX 64
@@ -44,21 +42,6 @@ void smtp_reply_reset(struct smtp_reply *r);
  */
 enum gw_err smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
                             struct gw_error *err);
-
-/* What the server offers, from its EHLO reply. */
-struct smtp_caps {
-    bool esmtp;               /* EHLO was accepted at all */
-    unsigned long size;       /* SIZE limit in bytes; 0 when none given */
-    bool size_offered;        /* SIZE was listed */
-    bool pipelining;          /* PIPELINING */
-    bool eightbitmime;        /* 8BITMIME */
-    bool smtputf8;            /* SMTPUTF8 */
-    bool enhancedstatuscodes; /* ENHANCEDSTATUSCODES */
-    bool dsn;                 /* DSN */
-    bool starttls;            /* STARTTLS */
-    char auth[128];           /* AUTH mechanisms, space-separated, upper
-                                 case; "" when AUTH is not offered */
-};
 
 /*
  * Reads the capabilities from a complete 250 EHLO reply (its first line is

@@ -11,26 +11,26 @@
 #define SASL_MAX 4096
 
 static const char *const names[] = {
-    [SASL_NONE] = "",           [SASL_PLAIN] = "PLAIN",
-    [SASL_LOGIN] = "LOGIN",     [SASL_CRAM_MD5] = "CRAM-MD5",
-    [SASL_XOAUTH2] = "XOAUTH2",
+    [SMTP_SASL_NONE] = "",           [SMTP_SASL_PLAIN] = "PLAIN",
+    [SMTP_SASL_LOGIN] = "LOGIN",     [SMTP_SASL_CRAM_MD5] = "CRAM-MD5",
+    [SMTP_SASL_XOAUTH2] = "XOAUTH2",
 };
 
-const char *sasl_name(enum sasl_mech mech)
+const char *smtp_sasl_name(enum smtp_sasl_mech mech)
 {
     return names[mech];
 }
 
-enum sasl_mech sasl_parse(const char *name, size_t len)
+enum smtp_sasl_mech smtp_sasl_parse(const char *name, size_t len)
 {
     for (size_t i = 1; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strlen(names[i]) == len && strncasecmp(names[i], name, len) == 0)
-            return (enum sasl_mech)i;
+            return (enum smtp_sasl_mech)i;
     }
-    return SASL_NONE;
+    return SMTP_SASL_NONE;
 }
 
-enum gw_err sasl_check_list(const char *list, struct gw_error *err)
+enum gw_err smtp_sasl_check_list(const char *list, struct gw_error *err)
 {
     const char *p = list;
 
@@ -39,7 +39,7 @@ enum gw_err sasl_check_list(const char *list, struct gw_error *err)
     while (*p != '\0') {
         size_t n = strcspn(p, ",");
 
-        if (sasl_parse(p, n) == SASL_NONE)
+        if (smtp_sasl_parse(p, n) == SMTP_SASL_NONE)
             return gw_error_set(err, GW_EINVAL,
                                 "unknown mechanism \"%.*s\"; use CRAM-MD5, "
                                 "XOAUTH2, LOGIN or PLAIN",
@@ -49,7 +49,7 @@ enum gw_err sasl_check_list(const char *list, struct gw_error *err)
     return GW_OK;
 }
 
-void sasl_wipe(struct buf *b)
+void smtp_sasl_wipe(struct buf *b)
 {
     if (b->data != NULL)
         explicit_bzero(b->data, b->cap);
@@ -62,11 +62,12 @@ static enum gw_err encode_wiped(struct buf *raw, enum gw_err rc,
 {
     if (rc == GW_OK)
         rc = gw_base64(out, raw->data, raw->len);
-    sasl_wipe(raw);
+    smtp_sasl_wipe(raw);
     return rc;
 }
 
-enum gw_err sasl_plain(const char *user, const char *password, struct buf *out)
+enum gw_err smtp_sasl_plain(const char *user, const char *password,
+                            struct buf *out)
 {
     struct buf raw;
     enum gw_err rc;
@@ -82,20 +83,20 @@ enum gw_err sasl_plain(const char *user, const char *password, struct buf *out)
     return encode_wiped(&raw, rc, out);
 }
 
-enum gw_err sasl_base64(const char *text, struct buf *out)
+enum gw_err smtp_sasl_base64(const char *text, struct buf *out)
 {
     return gw_base64(out, text, strlen(text));
 }
 
-enum gw_err sasl_decode(const char *challenge, struct buf *out)
+enum gw_err smtp_sasl_decode(const char *challenge, struct buf *out)
 {
     return gw_base64_decode(out, challenge, strlen(challenge), NULL) == GW_OK
                ? GW_OK
                : GW_EPROTO;
 }
 
-enum gw_err sasl_cram_md5(const char *user, const char *password,
-                          const char *challenge, struct buf *out)
+enum gw_err smtp_sasl_cram_md5(const char *user, const char *password,
+                               const char *challenge, struct buf *out)
 {
     unsigned char mac[16];
     struct buf chal, raw;
@@ -103,7 +104,7 @@ enum gw_err sasl_cram_md5(const char *user, const char *password,
 
     buf_init(&chal, SASL_MAX);
     buf_init(&raw, SASL_MAX);
-    rc = sasl_decode(challenge, &chal);
+    rc = smtp_sasl_decode(challenge, &chal);
     if (rc == GW_OK)
         rc = tls_hmac_md5(password, strlen(password), chal.data, chal.len, mac);
     if (rc == GW_OK)
@@ -115,7 +116,8 @@ enum gw_err sasl_cram_md5(const char *user, const char *password,
     return encode_wiped(&raw, rc, out);
 }
 
-enum gw_err sasl_xoauth2(const char *user, const char *token, struct buf *out)
+enum gw_err smtp_sasl_xoauth2(const char *user, const char *token,
+                              struct buf *out)
 {
     struct buf raw;
 
@@ -126,7 +128,7 @@ enum gw_err sasl_xoauth2(const char *user, const char *token, struct buf *out)
         out);
 }
 
-enum gw_err sasl_xtext(const char *s, struct buf *out)
+enum gw_err smtp_sasl_xtext(const char *s, struct buf *out)
 {
     enum gw_err rc = GW_OK;
 

@@ -1,8 +1,8 @@
 /*
  * What the files of the SMTP client share and nobody else sees: one
- * transaction on one connection, and the helpers every step uses. The
- * states and their order are in smtp.c; AUTH, which has a conversation of
- * its own, is in auth.c.
+ * transaction on one connection, and the helpers every step uses
+ * (session.c). The states and their order are in client.c; AUTH, which
+ * has a conversation of its own, is in auth.c.
  */
 #ifndef GW_SESSION_H
 #define GW_SESSION_H
@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "data.h"
 #include "net/net.h"
 #include "reply.h"
 #include "smtp.h"
@@ -93,6 +92,9 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
 void pool_release(struct smtp_pool *pool, struct conn *keep);
 
 /* One transaction on one connection. */
+/* The longest MAIL FROM or RCPT TO line, with its parameters. */
+#define COMMAND_MAX 1024
+
 struct session {
     const struct smtp_pool *pool;
     const struct smtp_envelope *env;
@@ -123,12 +125,44 @@ struct session {
     char line[SMTP_REPLY_LINE_MAX + 2];
 };
 
+/* The name of a state, as the debug log shows it. */
+const char *session_state_name(enum state st);
+
 /* Moves to `next`, logging the transition at debug level. */
 void session_set_state(struct session *s, enum state next);
 
 /* Records why the send failed and ends the transaction (END). */
 void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Records that the server's last reply refused what the send needed,
+ * keeping the reply's code; the state is left as it is. Returns
+ * GW_EREJECTED.
+ */
+enum gw_err session_refused(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A failure that leaves the connection unusable: no QUIT is possible. The
+ * state becomes DONE; a time-out at the deadline of the whole send says
+ * so in the error.
+ */
+void session_broken(struct session *s);
+
+/* Writes `n` bytes of commands; a `secret` is never logged. */
+enum gw_err session_send_bytes(struct session *s, const char *p, size_t n,
+                               bool secret);
+
+/* Writes one command, CRLF added; longer than COMMAND_MAX is GW_EINVAL. */
+enum gw_err session_send_line(struct session *s, const char *line, bool secret);
+
+/*
+ * Reads a whole (possibly multi-line) reply into s->reply within
+ * `timeout_ms`. A 421 fails the send (GW_EREJECTED), whatever command it
+ * answered.
+ */
+enum gw_err session_read_reply(struct session *s, unsigned timeout_ms);
 
 /*
  * Sends `line` (CRLF added) and reads the whole reply into s->reply,
@@ -142,6 +176,10 @@ bool session_exchange(struct session *s, const char *line, bool secret,
 /* The reply just read, every line, as one string. */
 const char *session_reply(const struct session *s);
 
+/* When a step must end (gw_now_ms() time): after its own timeout, or the
+   general one when it has none, and never after the deadline. */
+uint64_t session_deadline_of(const struct session *s, unsigned step_ms);
+
 /*
  * How long the step may wait: its own timeout when set, else the general
  * one, and never more than what is left of the deadline (0 once it has
@@ -153,7 +191,7 @@ unsigned session_timeout(const struct session *s, unsigned step_ms);
    twice its longest step timeout. */
 unsigned session_deadline_ms(const struct smtp_server *srv);
 
-/* Runs the conversation until `until` (or DONE) is reached. */
+/* Runs the conversation until `until` (or DONE) is reached (client.c). */
 void session_run(struct session *s, enum state until);
 
 /* The AUTH step (auth.c): picks a mechanism, authenticates, and moves to

@@ -6,7 +6,12 @@
  * and bounds how many connections to it may be open at once. Sends may
  * come from many threads; each holds one of the pool's connections for
  * its whole transaction. The conversation itself is an explicit state
- * machine in smtp.c.
+ * machine (session.c opens and ends a session, client.c runs the
+ * transaction).
+ *
+ * This is the one header of smtp/ that other modules include; the
+ * files of smtp/ share the rest in internal headers (session.h, pool.h,
+ * client.h, auth.h, reply.h, sasl.h).
  */
 #ifndef GW_SMTP_H
 #define GW_SMTP_H
@@ -15,8 +20,72 @@
 #include <stddef.h>
 
 #include "base/base.h"
-#include "reply.h"
 #include "net/net.h"
+
+/* The longest reply line accepted, without CRLF. RFC 5321 4.5.3.1.5 sets
+   512 with CRLF; real servers overrun it a little, so this allows twice
+   that. A longer line is a protocol error, never truncated. */
+#define SMTP_REPLY_LINE_MAX 1024
+
+/* What the server offers, from its EHLO reply (RFC 5321 4.1.1.1). */
+struct smtp_caps {
+    bool esmtp;               /* EHLO was accepted at all */
+    unsigned long size;       /* SIZE limit in bytes; 0 when none given */
+    bool size_offered;        /* SIZE was listed */
+    bool pipelining;          /* PIPELINING */
+    bool eightbitmime;        /* 8BITMIME */
+    bool smtputf8;            /* SMTPUTF8 */
+    bool enhancedstatuscodes; /* ENHANCEDSTATUSCODES */
+    bool dsn;                 /* DSN */
+    bool starttls;            /* STARTTLS */
+    char auth[128];           /* AUTH mechanisms, space-separated, upper
+                                 case; "" when AUTH is not offered */
+};
+
+/*
+ * The DATA stream (RFC 5321 4.5.2 and 2.3.8): the message as it goes on
+ * the wire, with every line end made CRLF (a bare CR or LF never reaches
+ * the server), a '.' doubled at the start of a line, and the final
+ * "CRLF.CRLF" added. Streaming, so a message of any size passes through a
+ * bounded buffer.
+ */
+
+/* The state between chunks of one message. Zero it before the first. */
+struct smtp_data {
+    bool mid_line;   /* the last byte written did not end a line */
+    bool after_cr;   /* the last input byte was a CR (gw_eol_next()) */
+    size_t line_len; /* bytes of the current line so far */
+    bool saw_8bit;   /* a byte over 127 has passed */
+};
+
+/*
+ * Checks a whole message before anything is sent: no NUL byte and no line
+ * over GW_LINE_MAX bytes (lines as gw_eol_next() ends them). GW_ELIMIT or
+ * GW_EINVAL with a detail naming the line number.
+ */
+enum gw_err smtp_data_check(const char *msg, size_t len, struct gw_error *err);
+
+/*
+ * Appends `n` bytes of the message to `out`, transformed for the wire.
+ * GW_ELIMIT when `out` is full: the caller sends what `out` holds first,
+ * so chunks should be at most a third of the buffer's limit (a line of
+ * bare LFs doubles, a '.' line grows by one). GW_EINVAL for a NUL byte or
+ * a line over GW_LINE_MAX, which a streamed message can only reveal on
+ * the way: the caller must then abandon the message before its final
+ * dot.
+ */
+enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
+                             struct buf *out);
+
+/* Appends the end of the message: CRLF if a line is open, then ".CRLF". */
+enum gw_err smtp_data_finish(struct smtp_data *st, struct buf *out);
+
+/*
+ * Checks a comma-separated list of AUTH mechanisms (RFC 4954), such as
+ * "CRAM-MD5,XOAUTH2,LOGIN,PLAIN", any case. GW_EINVAL naming the unknown
+ * one.
+ */
+enum gw_err smtp_sasl_check_list(const char *list, struct gw_error *err);
 
 enum smtp_tls_mode {
     SMTP_TLS_NONE,     /* plain TCP */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp/sasl.h"
+#include "smtp/smtp.h"
 #include "api/internal.h"
 
 enum kind {
@@ -141,7 +141,7 @@ static bool take_text(const struct field *f, const char *v, char *dst,
     }
     if (f->kind == K_HOST && n == 0)
         return api_fail(fe, f->key, "must be a host name or an IP address");
-    if (f->kind == K_MECHS && sasl_check_list(v, &err) != GW_OK)
+    if (f->kind == K_MECHS && smtp_sasl_check_list(v, &err) != GW_OK)
         return api_fail(fe, f->key, "%s", err.detail);
     if (n >= f->size)
         return api_fail(fe, f->key, "is longer than %zu bytes", f->size - 1);

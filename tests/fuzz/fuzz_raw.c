@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp/data.h"
+#include "smtp/smtp.h"
 #include "mime/mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -402,13 +402,21 @@ describe('EHLO and replies', () => {
       say('220 scripted.test\r\n'),
       read(/^EHLO \S+$/, '250 scripted.test\r\n'),
       read('MAIL FROM:<a@example.com>', '250 ok\r\n'),
-      read('RCPT TO:<b@example.com>', '250 ok\r\n'),
-      read('DATA', undefined),
+      read('RCPT TO:<b@example.com>', undefined),
       { destroy: true },
     ];
-    await withScripted([script], async (gw) => {
+    await withScripted([script], async (gw, srv) => {
       const r = await send(gw, { from: 'a@example.com', to: 'b@example.com', text: 'x' });
-      assertSmtpFailure(r, 502);
+      // Told that the link failed while it waited for the RCPT reply...
+      assertSmtpFailure(r, 502, /closed the connection|reading from the SMTP server/i);
+      // ... and nothing was sent after RCPT: no DATA, no message.
+      const conn = srv.connections[0];
+      assert.deepEqual(conn.lines.map((l) => l.replace(/^EHLO \S+/, 'EHLO')), [
+        'EHLO\r\n',
+        'MAIL FROM:<a@example.com>\r\n',
+        'RCPT TO:<b@example.com>\r\n',
+      ]);
+      assert.doesNotMatch(conn.text, /DATA/);
     }, { env: { GATEWAY_SMTP_TIMEOUT: 5 } });
   });
 });

@@ -1,5 +1,5 @@
 /* Unit tests of the DATA stream encoder (smtp/data.c). */
-#include "smtp/data.h"
+#include "smtp/smtp.h"
 #include "check.h"
 
 #include <stdio.h>

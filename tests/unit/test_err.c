@@ -38,10 +38,25 @@ TEST(long_detail_is_cut_on_a_character_boundary)
     CHECK(strstr(e.detail, "...")[-1] == '\xa9');
 }
 
+/*
+ * The compiler already sees that every code has a case; what it cannot
+ * see is two codes sharing one text, an empty one, or a code that falls
+ * through to the text of codes it does not know.
+ */
 TEST(every_code_has_a_description)
 {
-    for (int c = GW_OK; c <= GW_ECONFLICT; c++)
-        CHECK(strcmp(gw_strerror((enum gw_err)c), "unknown error") != 0);
+    const char *fallback = gw_strerror((enum gw_err)(GW_ECONFLICT + 1));
+
+    CHECK_STR(fallback, "unknown error");
+    CHECK_STR(gw_strerror((enum gw_err) - 1), fallback);
+    for (int c = GW_OK; c <= GW_ECONFLICT; c++) {
+        const char *text = gw_strerror((enum gw_err)c);
+
+        CHECK(text != NULL && text[0] != '\0');
+        CHECK(strcmp(text, fallback) != 0);
+        for (int d = GW_OK; d < c; d++)
+            CHECK(strcmp(text, gw_strerror((enum gw_err)d)) != 0);
+    }
 }
 
 const struct unit_test err_tests[] = {

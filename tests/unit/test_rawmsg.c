@@ -1,5 +1,5 @@
 /* Unit tests of raw message header checks and Bcc removal (mime/rawmsg.c). */
-#include "smtp/data.h"
+#include "smtp/smtp.h"
 #include "mime/mime.h"
 #include "check.h"
 

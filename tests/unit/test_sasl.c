@@ -10,10 +10,10 @@ TEST(plain_is_base64_of_nul_user_nul_password)
     struct buf b;
 
     buf_init(&b, 256);
-    CHECK(sasl_plain("tim", "tanstaaftanstaaf", &b) == GW_OK);
+    CHECK(smtp_sasl_plain("tim", "tanstaaftanstaaf", &b) == GW_OK);
     /* base64("\0tim\0tanstaaftanstaaf") */
     CHECK_STR(buf_cstr(&b), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
-    sasl_wipe(&b);
+    smtp_sasl_wipe(&b);
 }
 
 TEST(cram_md5_matches_rfc_2195)
@@ -24,15 +24,16 @@ TEST(cram_md5_matches_rfc_2195)
     /* RFC 2195 2: the challenge <1896.697170952@postoffice.reston.mci.net>
        with the secret "tanstaaftanstaaf" gives
        "tim b913a602c7eda7a495b4e6e7334d3890". */
-    CHECK(sasl_cram_md5("tim", "tanstaaftanstaaf",
-                        "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5"
-                        "uZXQ+",
-                        &b) == GW_OK);
+    CHECK(
+        smtp_sasl_cram_md5("tim", "tanstaaftanstaaf",
+                           "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5"
+                           "uZXQ+",
+                           &b) == GW_OK);
     CHECK_STR(buf_cstr(&b), "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
-    sasl_wipe(&b);
+    smtp_sasl_wipe(&b);
     buf_init(&b, 256);
-    CHECK(sasl_cram_md5("tim", "x", "not base64!", &b) == GW_EPROTO);
-    sasl_wipe(&b);
+    CHECK(smtp_sasl_cram_md5("tim", "x", "not base64!", &b) == GW_EPROTO);
+    smtp_sasl_wipe(&b);
 }
 
 TEST(xoauth2_response)
@@ -41,12 +42,12 @@ TEST(xoauth2_response)
 
     buf_init(&b, 512);
     buf_init(&raw, 512);
-    CHECK(sasl_xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBh",
-                       &b) == GW_OK);
+    CHECK(smtp_sasl_xoauth2("someuser@example.com",
+                            "ya29.vF9dft4qmTc2Nvb3RlckBh", &b) == GW_OK);
     CHECK(gw_base64_decode(&raw, b.data, b.len, NULL) == GW_OK);
     CHECK_STR(buf_cstr(&raw), "user=someuser@example.com\001auth=Bearer "
                               "ya29.vF9dft4qmTc2Nvb3RlckBh\001\001");
-    sasl_wipe(&b);
+    smtp_sasl_wipe(&b);
     buf_free(&raw);
 }
 
@@ -55,7 +56,7 @@ TEST(xtext_escapes_plus_equals_and_outside_ascii)
     struct buf b;
 
     buf_init(&b, 256);
-    CHECK(sasl_xtext("a+b=c d@ex\xc3\xa9", &b) == GW_OK);
+    CHECK(smtp_sasl_xtext("a+b=c d@ex\xc3\xa9", &b) == GW_OK);
     CHECK_STR(buf_cstr(&b), "a+2Bb+3Dc+20d@ex+C3+A9");
     buf_free(&b);
 }
@@ -64,13 +65,13 @@ TEST(mechanism_names_and_lists)
 {
     struct gw_error err = {0};
 
-    CHECK(sasl_parse("cram-md5", 8) == SASL_CRAM_MD5);
-    CHECK(sasl_parse("PLAINX", 6) == SASL_NONE);
-    CHECK_STR(sasl_name(SASL_XOAUTH2), "XOAUTH2");
-    CHECK(sasl_check_list("CRAM-MD5,XOAUTH2,LOGIN,PLAIN", &err) == GW_OK);
-    CHECK(sasl_check_list("LOGIN,GSSAPI", &err) == GW_EINVAL);
+    CHECK(smtp_sasl_parse("cram-md5", 8) == SMTP_SASL_CRAM_MD5);
+    CHECK(smtp_sasl_parse("PLAINX", 6) == SMTP_SASL_NONE);
+    CHECK_STR(smtp_sasl_name(SMTP_SASL_XOAUTH2), "XOAUTH2");
+    CHECK(smtp_sasl_check_list("CRAM-MD5,XOAUTH2,LOGIN,PLAIN", &err) == GW_OK);
+    CHECK(smtp_sasl_check_list("LOGIN,GSSAPI", &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "GSSAPI"));
-    CHECK(sasl_check_list("", &err) == GW_EINVAL);
+    CHECK(smtp_sasl_check_list("", &err) == GW_EINVAL);
 }
 
 const struct unit_test sasl_tests[] = {

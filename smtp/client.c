@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "data.h"
 #include "net/net.h"
 #include "reply.h"
 #include "sasl.h"
@@ -37,18 +36,6 @@
 
 /* How long writing QUIT may take; its answer is not waited for. */
 #define QUIT_WRITE_MS 100
-
-/* The longest MAIL FROM or RCPT TO line, with its parameters. */
-#define COMMAND_MAX 1024
-
-static const char *const state_names[] = {
-    [S_CONNECT] = "CONNECT",   [S_NOOP] = "NOOP", [S_TLS] = "TLS",
-    [S_GREETING] = "GREETING", [S_EHLO] = "EHLO", [S_HELO] = "HELO",
-    [S_STARTTLS] = "STARTTLS", [S_AUTH] = "AUTH", [S_MAIL] = "MAIL",
-    [S_RCPT] = "RCPT",         [S_DATA] = "DATA", [S_BODY] = "BODY",
-    [S_RSET] = "RSET",         [S_END] = "END",   [S_QUIT] = "QUIT",
-    [S_DONE] = "DONE",
-};
 
 bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
 {
@@ -67,188 +54,6 @@ bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
     return false;
 }
 
-void session_set_state(struct session *s, enum state next)
-{
-    log_debug("event=smtp_state host=%s from=%s to=%s", s->pool->srv.host,
-              state_names[s->state], state_names[next]);
-    if (s->observe != NULL)
-        s->observe(s, next);
-    s->state = next;
-}
-
-/*
- * Records the error of the send; one that a reply of the server caused
- * (a refusal, a failed AUTH) keeps that reply's code beside it.
- */
-__attribute__((format(printf, 3, 0))) static void
-set_error(struct session *s, enum gw_err code, const char *fmt, va_list ap)
-{
-    bool by_reply = code == GW_EREJECTED || code == GW_EAUTH;
-    char detail[GW_ERROR_DETAIL_MAX];
-
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    gw_error_set(&s->res->error, code, "%s", detail);
-    s->res->code = by_reply && s->reply.code >= 400 ? s->reply.code : 0;
-}
-
-void session_fail(struct session *s, enum gw_err code, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    set_error(s, code, fmt, ap);
-    va_end(ap);
-    s->failed = true;
-    session_set_state(s, S_END);
-}
-
-/* The server's last reply refused what the send needed. */
-__attribute__((format(printf, 2, 3))) static enum gw_err
-refused(struct session *s, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    set_error(s, GW_EREJECTED, fmt, ap);
-    va_end(ap);
-    return GW_EREJECTED;
-}
-
-unsigned session_deadline_ms(const struct smtp_server *srv)
-{
-    const struct smtp_timeouts *t = &srv->timeouts;
-    const unsigned steps[] = {srv->timeout_ms, t->connect_ms, t->greeting_ms,
-                              t->command_ms,   t->data_ms,    t->dot_ms};
-    unsigned longest = 0;
-
-    if (srv->deadline_ms != 0)
-        return srv->deadline_ms;
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-        longest = steps[i] > longest ? steps[i] : longest;
-    return 2 * longest;
-}
-
-/* When a step must end: after its own timeout, or at the deadline. */
-static uint64_t deadline_of(const struct session *s, unsigned step_ms)
-{
-    uint64_t until =
-        gw_now_ms() + (step_ms ? step_ms : s->pool->srv.timeout_ms);
-
-    return until < s->deadline ? until : s->deadline;
-}
-
-unsigned session_timeout(const struct session *s, unsigned step_ms)
-{
-    uint64_t now = gw_now_ms(), until = deadline_of(s, step_ms);
-
-    return until > now ? (unsigned)(until - now) : 0;
-}
-
-/*
- * Says that the time-out just met was the deadline of the whole send, so
- * that nobody raises a step's timeout to cure it. Before the final dot
- * nothing was delivered; after it conclude() says that it may have been.
- */
-static void past_deadline(struct session *s)
-{
-    unsigned ms = session_deadline_ms(&s->pool->srv);
-    char limit[32], why[GW_ERROR_DETAIL_MAX];
-
-    if (ms % 1000 == 0)
-        snprintf(limit, sizeof(limit), "%u s", ms / 1000);
-    else
-        snprintf(limit, sizeof(limit), "%u ms", ms);
-    snprintf(why, sizeof(why), "%s", s->res->error.detail);
-    gw_error_set(&s->res->error, GW_ETIMEDOUT,
-                 "the deadline of the send, %s, ran out at %s: %.300s%s", limit,
-                 state_names[s->state], why,
-                 s->unknown ? "" : "; nothing was delivered");
-}
-
-/* A failure that leaves the connection unusable: no QUIT is possible. */
-static void broken(struct session *s)
-{
-    if (s->state != S_DONE && s->res->error.code == GW_ETIMEDOUT &&
-        gw_now_ms() >= s->deadline)
-        past_deadline(s);
-    s->failed = true;
-    session_set_state(s, S_DONE);
-}
-
-const char *session_reply(const struct session *s)
-{
-    return buf_cstr(&s->reply.line);
-}
-
-/* Writes `n` bytes of commands; a secret is never logged. */
-static enum gw_err send_bytes(struct session *s, const char *p, size_t n,
-                              bool secret)
-{
-    log_debug("event=smtp_send host=%s state=%s command=%.*s",
-              s->pool->srv.host, state_names[s->state],
-              secret ? 6 : (int)strcspn(p, " \r"), secret ? "<auth>" : p);
-    return io_write(&s->io, p, n,
-                    deadline_of(s, s->pool->srv.timeouts.command_ms),
-                    &s->res->error);
-}
-
-static enum gw_err send_line(struct session *s, const char *line, bool secret)
-{
-    char cmd[COMMAND_MAX + 2];
-    size_t n = strlen(line);
-
-    if (n > COMMAND_MAX)
-        return gw_error_set(&s->res->error, GW_EINVAL,
-                            "a command is longer than %d bytes", COMMAND_MAX);
-    memcpy(cmd, line, n);
-    memcpy(cmd + n, "\r\n", 2);
-    return send_bytes(s, cmd, n + 2, secret);
-}
-
-/*
- * Reads a whole (possibly multi-line) reply into s->reply. A 421 means
- * the server is closing the connection (RFC 5321 3.8): it fails the send
- * here, whatever command it answered.
- */
-static enum gw_err read_reply(struct session *s, unsigned timeout_ms)
-{
-    char shown[LOG_QUOTE_MAX];
-    uint64_t until = deadline_of(s, timeout_ms);
-    enum gw_err rc;
-    size_t len;
-
-    smtp_reply_reset(&s->reply);
-    do {
-        rc = io_read_line(&s->io, s->line, SMTP_REPLY_LINE_MAX, &len, until,
-                          &s->res->error);
-        if (rc == GW_OK)
-            rc = smtp_reply_feed(&s->reply, s->line, len, &s->res->error);
-        if (rc != GW_OK)
-            return rc;
-    } while (!s->reply.done);
-    log_debug("event=smtp_reply host=%s state=%s reply=%s", s->pool->srv.host,
-              state_names[s->state],
-              log_quote(shown, sizeof(shown), session_reply(s)));
-    if (s->reply.code == 421)
-        return refused(s, "the server closed the session: %s",
-                       session_reply(s));
-    return GW_OK;
-}
-
-bool session_exchange(struct session *s, const char *line, bool secret,
-                      unsigned timeout_ms)
-{
-    enum gw_err rc = send_line(s, line, secret);
-
-    if (rc == GW_OK)
-        rc = read_reply(s, timeout_ms);
-    if (rc != GW_OK) {
-        broken(s);
-        return false;
-    }
-    return true;
-}
-
 /* Sends a command and reads its reply within the command timeout. */
 static bool exchange(struct session *s, const char *line)
 {
@@ -262,7 +67,7 @@ static void do_connect(struct session *s)
     if (io_connect_within(&s->io, srv->host, srv->port, srv->ip_version,
                           session_timeout(s, srv->timeouts.connect_ms),
                           s->deadline, &s->res->error) != GW_OK)
-        broken(s);
+        session_broken(s);
     else
         session_set_state(s,
                           srv->tls == SMTP_TLS_IMPLICIT ? S_TLS : S_GREETING);
@@ -286,8 +91,8 @@ static void do_noop(struct session *s)
 {
     struct gw_error keep = s->res->error;
 
-    if (send_line(s, "NOOP", false) == GW_OK &&
-        read_reply(s, s->pool->srv.timeouts.command_ms) == GW_OK &&
+    if (session_send_line(s, "NOOP", false) == GW_OK &&
+        session_read_reply(s, s->pool->srv.timeouts.command_ms) == GW_OK &&
         s->reply.code == 250) {
         session_set_state(s, S_MAIL);
         return;
@@ -302,17 +107,17 @@ static void do_tls(struct session *s, enum state next)
     const struct smtp_server *srv = &s->pool->srv;
 
     if (io_start_tls(&s->io, s->pool->tls, srv->host,
-                     deadline_of(s, srv->timeouts.connect_ms),
+                     session_deadline_of(s, srv->timeouts.connect_ms),
                      &s->res->error) != GW_OK)
-        broken(s);
+        session_broken(s);
     else
         session_set_state(s, next);
 }
 
 static void do_greeting(struct session *s)
 {
-    if (read_reply(s, s->pool->srv.timeouts.greeting_ms) != GW_OK)
-        broken(s);
+    if (session_read_reply(s, s->pool->srv.timeouts.greeting_ms) != GW_OK)
+        session_broken(s);
     else if (s->reply.code != 220)
         session_fail(s, GW_EREJECTED, "the server refused the connection: %s",
                      session_reply(s));
@@ -429,7 +234,7 @@ static enum gw_err mail_command(const struct session *s, struct buf *out)
         if (rc == GW_OK && auth_from[0] == '\0')
             rc = buf_puts(out, "<>");
         else if (rc == GW_OK)
-            rc = sasl_xtext(auth_from, out);
+            rc = smtp_sasl_xtext(auth_from, out);
     }
     return rc;
 }
@@ -458,8 +263,8 @@ static bool take_rcpt_reply(struct session *s, size_t i)
     }
     /* The first refusal is the one a person needs to see. */
     if (s->res->error.code == GW_OK)
-        refused(s, "RCPT TO:<%s> was refused: %s", s->env->rcpts[i],
-                session_reply(s));
+        session_refused(s, "RCPT TO:<%s> was refused: %s", s->env->rcpts[i],
+                        session_reply(s));
     return s->env->continue_after_bad_send;
 }
 
@@ -472,14 +277,14 @@ static void abandon(struct session *s)
 
 static void mail_refused(struct session *s)
 {
-    refused(s, "MAIL FROM:<%s> was refused: %s", s->env->from,
-            session_reply(s));
+    session_refused(s, "MAIL FROM:<%s> was refused: %s", s->env->from,
+                    session_reply(s));
 }
 
 /* Reads the reply to the RSET that starts a send on a reused connection. */
 static enum gw_err read_rset(struct session *s)
 {
-    enum gw_err rc = read_reply(s, s->pool->srv.timeouts.command_ms);
+    enum gw_err rc = session_read_reply(s, s->pool->srv.timeouts.command_ms);
 
     if (rc == GW_OK && s->reply.code != 250)
         rc = gw_error_set(&s->res->error, GW_EIO,
@@ -511,12 +316,13 @@ static void do_pipeline(struct session *s, const struct buf *mail)
     if (rc == GW_OK && with_data)
         rc = buf_puts(&batch, "DATA\r\n");
     if (rc == GW_OK)
-        rc = send_bytes(s, batch.data, batch.len, false);
+        rc = session_send_bytes(s, batch.data, batch.len, false);
     buf_free(&batch);
     if (rc == GW_OK && s->reused)
         rc = read_rset(s);
-    if (rc != GW_OK || read_reply(s, s->pool->srv.timeouts.command_ms)) {
-        broken(s);
+    if (rc != GW_OK ||
+        session_read_reply(s, s->pool->srv.timeouts.command_ms)) {
+        session_broken(s);
         return;
     }
     mail_ok = go = s->reply.code == 250;
@@ -526,8 +332,8 @@ static void do_pipeline(struct session *s, const struct buf *mail)
        the client is told what the server said to each recipient (after a
        refused MAIL they say nothing of the recipient). */
     for (size_t i = 0; i < env->n_rcpts; i++) {
-        if (read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
-            broken(s);
+        if (session_read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
+            session_broken(s);
             return;
         }
         if (mail_ok && !take_rcpt_reply(s, i))
@@ -541,17 +347,17 @@ static void do_pipeline(struct session *s, const struct buf *mail)
             abandon(s);
         return;
     }
-    if (read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
-        broken(s);
+    if (session_read_reply(s, s->pool->srv.timeouts.command_ms) != GW_OK) {
+        session_broken(s);
     } else if (go && s->reply.code == 354) {
         session_set_state(s, S_BODY);
     } else if (s->reply.code == 354) {
         /* DATA taken with nobody to send to: closing the connection
            before the final dot is the only way to send nothing. */
-        broken(s);
+        session_broken(s);
     } else {
         if (go)
-            refused(s, "DATA was refused: %s", session_reply(s));
+            session_refused(s, "DATA was refused: %s", session_reply(s));
         abandon(s);
     }
 }
@@ -566,8 +372,9 @@ static void do_mail(struct session *s)
     /* A reused connection starts clean: RSET (sent with the batch when
        pipelining). */
     if (s->reused && !s->caps.pipelining &&
-        (send_line(s, "RSET", false) != GW_OK || read_rset(s) != GW_OK)) {
-        broken(s);
+        (session_send_line(s, "RSET", false) != GW_OK ||
+         read_rset(s) != GW_OK)) {
+        session_broken(s);
         return;
     }
     buf_init(&mail, COMMAND_MAX);
@@ -615,7 +422,7 @@ static void do_data(struct session *s)
         session_set_state(s, S_BODY);
         return;
     }
-    refused(s, "DATA was refused: %s", session_reply(s));
+    session_refused(s, "DATA was refused: %s", session_reply(s));
     abandon(s);
 }
 
@@ -647,8 +454,8 @@ static enum gw_err write_chunk(struct session *s, const char *p, size_t n)
                               "does not offer 8BITMIME; nothing was "
                               "delivered");
         else if (rc == GW_OK)
-            rc = io_write(&s->io, out.data, out.len, deadline_of(s, block_ms),
-                          &s->res->error);
+            rc = io_write(&s->io, out.data, out.len,
+                          session_deadline_of(s, block_ms), &s->res->error);
     }
     buf_free(&out);
     return rc;
@@ -664,19 +471,19 @@ static void finish_body(struct session *s)
     rc = smtp_data_finish(&s->data, &out);
     if (rc == GW_OK)
         rc = io_write(&s->io, out.data, out.len,
-                      deadline_of(s, s->pool->srv.timeouts.data_ms),
+                      session_deadline_of(s, s->pool->srv.timeouts.data_ms),
                       &s->res->error);
     buf_free(&out);
     if (rc == GW_OK) {
         s->sends++;
-        rc = read_reply(s, s->pool->srv.timeouts.dot_ms);
+        rc = session_read_reply(s, s->pool->srv.timeouts.dot_ms);
         /* The whole message went out: without a verdict nobody knows
            whether it was delivered, and sending it again could deliver it
            twice. */
         s->unknown = rc == GW_EIO || rc == GW_ETIMEDOUT || rc == GW_EPROTO;
     }
     if (rc != GW_OK)
-        broken(s);
+        session_broken(s);
     else if (s->reply.code != 250)
         session_fail(s, GW_EREJECTED, "the message was refused: %s",
                      session_reply(s));
@@ -717,7 +524,7 @@ static void do_quit(struct session *s)
     struct gw_error ignored = {0};
 
     log_debug("event=smtp_send host=%s state=%s command=QUIT",
-              s->pool->srv.host, state_names[s->state]);
+              s->pool->srv.host, session_state_name(s->state));
     io_write(&s->io, "QUIT\r\n", 6, gw_now_ms() + QUIT_WRITE_MS, &ignored);
     session_set_state(s, S_DONE);
 }
@@ -974,7 +781,7 @@ enum gw_err smtp_stream_write(struct smtp_stream *st, const char *p, size_t n)
         return st->s.res->error.code;
     stream_resume(st);
     if (write_chunk(&st->s, p, n) != GW_OK)
-        broken(&st->s);
+        session_broken(&st->s);
     st->paused_at = gw_now_ms();
     return st->s.res->error.code;
 }
@@ -996,7 +803,7 @@ void smtp_stream_abort(struct smtp_stream *st, enum gw_err code,
        drop what it has (RFC 5321 3.8): no QUIT, no dot. */
     if (st->s.state == S_BODY)
         gw_error_set(&st->s.res->error, code, "%s; nothing was delivered", why);
-    broken(&st->s);
+    session_broken(&st->s);
     stream_close(st);
 }
 
