@@ -53,7 +53,7 @@ static enum gw_err spool_open(struct api_spool *sp, struct gw_error *err)
         return gw_error_set(err, GW_EIO,
                             "the message could not be held in the data "
                             "directory: %s",
-                            strerror(errno));
+                            GW_ERRNO_TEXT(errno));
     sp->fd = fd;
     return GW_OK;
 }
@@ -70,7 +70,8 @@ static enum gw_err spool_file_write(struct api_spool *sp, const char *p,
             return gw_error_set(err, GW_EIO,
                                 "the message could not be held in the data "
                                 "directory: %s",
-                                k < 0 ? strerror(errno) : "nothing written");
+                                k < 0 ? GW_ERRNO_TEXT(errno)
+                                      : "nothing written");
         p += k, n -= (size_t)k;
     }
     return GW_OK;
@@ -115,7 +116,7 @@ static enum gw_err replay_file(const struct api_spool *sp,
             rc = gw_error_set(err, GW_EIO,
                               "the message held in the data directory could "
                               "not be read: %s",
-                              strerror(errno));
+                              GW_ERRNO_TEXT(errno));
         if (k <= 0)
             break;
         at += k;

@@ -66,6 +66,14 @@ const char *gw_strerror(enum gw_err code);
 const char *gw_strerror_r(int errnum, char *buf, size_t size);
 
 /*
+ * gw_strerror_r() into a buffer of the enclosing block, for one use in an
+ * argument list: `gw_error_set(err, GW_EIO, "...: %s", GW_ERRNO_TEXT(e))`.
+ * Thread-safe, unlike strerror().
+ */
+#define GW_ERRNO_TEXT(errnum)                                                  \
+    gw_strerror_r((errnum), (char[GW_STRERROR_MAX]){0}, GW_STRERROR_MAX)
+
+/*
  * Records `code` and a printf-style detail in `err` (which may be NULL)
  * and returns `code`, so that a failure reads as one statement:
  *     return gw_error_set(err, GW_EINVAL, "to[%zu]: empty address", i);

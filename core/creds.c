@@ -205,7 +205,7 @@ static void check_writable(struct srv_store *st)
         snprintf(st->read_only, sizeof(st->read_only),
                  "the credential store %.300s is read-only (%s): change it "
                  "where it comes from",
-                 st->path, strerror(errno));
+                 st->path, GW_ERRNO_TEXT(errno));
 }
 
 /* Reads the file into new entries (none when it does not exist). */

@@ -20,9 +20,10 @@ cppcheck --quiet --error-exitcode=1 --inline-suppr \
   "${files[@]}" || status=1
 
 # Functions that write past a buffer, or parse without reporting errors.
-# Use buf_*, snprintf, strtol/strtoul and memcpy with a checked length.
+# Use buf_*, snprintf, strtol/strtoul and memcpy with a checked length;
+# strerror() shares one buffer between threads: GW_ERRNO_TEXT() instead.
 echo "lint: banned functions"
-banned='strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|atoll|sscanf|gets'
+banned='strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|atoll|sscanf|gets|strerror'
 if grep -nE "(^|[^_a-zA-Z0-9])($banned)[[:space:]]*\(" "${files[@]}" |
    grep -vE '^\S+:[0-9]+:\s*(/?\*|//)'; then
   echo "lint: banned function used (see scripts/lint.sh)"

@@ -462,7 +462,7 @@ static enum gw_err rekey_data_dir(const struct vault *old,
         return err->code;
     if (rename(paths->next_key, paths->key) != 0)
         return gw_error_set(err, GW_EIO, "cannot rename %s: %s",
-                            paths->next_key, strerror(errno));
+                            paths->next_key, GW_ERRNO_TEXT(errno));
     return vault_save(next, NULL, paths->public_key, err);
 }
 

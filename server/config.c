@@ -154,7 +154,8 @@ static bool parse_file(struct srv_config *cfg, const struct setting *s,
                        const char *value, char *why, size_t whylen)
 {
     if (value[0] != '\0' && access(value, R_OK) != 0) {
-        snprintf(why, whylen, "cannot read %.200s: %s", value, strerror(errno));
+        snprintf(why, whylen, "cannot read %.200s: %s", value,
+                 GW_ERRNO_TEXT(errno));
         return false;
     }
     return parse_text(cfg, s, value, why, whylen);

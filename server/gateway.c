@@ -100,7 +100,7 @@ static void finish_rekey(const struct srv_paths *paths)
         /* The new key stays: files are sealed for it. */
         log_error("event=rekey_unfinished path=%s detail=\"%s\"",
                   paths->next_key,
-                  err.code != GW_OK ? err.detail : strerror(errno));
+                  err.code != GW_OK ? err.detail : GW_ERRNO_TEXT(errno));
     } else {
         vault_save(next, NULL, paths->public_key, &err);
         log_warn("event=rekey_finished key_id=%s", vault_key_id(next));

@@ -21,14 +21,14 @@ enum gw_err srv_file_read(const char *path, struct buf *out,
         return gw_error_set(err, GW_ENOTFOUND, "%s does not exist", path);
     if (fd < 0)
         return gw_error_set(err, GW_EIO, "cannot open %s: %s", path,
-                            strerror(errno));
+                            GW_ERRNO_TEXT(errno));
     buf_reset(out);
     while (rc == GW_OK && (n = read(fd, chunk, sizeof(chunk))) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             rc = gw_error_set(err, GW_EIO, "cannot read %s: %s", path,
-                              strerror(errno));
+                              GW_ERRNO_TEXT(errno));
         else if (buf_append(out, chunk, (size_t)n) != GW_OK)
             rc = gw_error_set(err, GW_ELIMIT, "%s is larger than %zu bytes",
                               path, out->max);
@@ -101,17 +101,18 @@ enum gw_err srv_file_write(const char *path, const void *data, size_t len,
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return gw_error_set(err, denied_or_io(), "cannot write %s: %s", path,
-                            strerror(errno));
+                            GW_ERRNO_TEXT(errno));
     /* The mode given to open() is filtered by the umask; this is not. */
     if (fchmod(fd, mode) != 0 || !write_all(fd, data, len) || fsync(fd) != 0) {
-        gw_error_set(err, GW_EIO, "cannot write %s: %s", path, strerror(errno));
+        gw_error_set(err, GW_EIO, "cannot write %s: %s", path,
+                     GW_ERRNO_TEXT(errno));
         close(fd);
         unlink(tmp);
         return err->code;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
         gw_error_set(err, denied_or_io(), "cannot replace %s: %s", path,
-                     strerror(errno));
+                     GW_ERRNO_TEXT(errno));
         unlink(tmp);
         return err->code;
     }
@@ -131,13 +132,13 @@ int srv_file_lock(const char *path, struct gw_error *err)
     fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         gw_error_set(err, denied_or_io(), "cannot lock %s: %s", path,
-                     strerror(errno));
+                     GW_ERRNO_TEXT(errno));
         return -1;
     }
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             gw_error_set(err, GW_EIO, "cannot lock %s: %s", path,
-                         strerror(errno));
+                         GW_ERRNO_TEXT(errno));
             close(fd);
             return -1;
         }
@@ -197,7 +198,7 @@ bool srv_file_mkdirs(const char *path, char *why, size_t whylen)
         p[i] = '\0';
         if (mkdir(p, 0700) != 0 && errno != EEXIST) {
             snprintf(why, whylen, "cannot create %.300s: %s", p,
-                     strerror(errno));
+                     GW_ERRNO_TEXT(errno));
             return false;
         }
         p[i] = path[i];
@@ -258,14 +259,16 @@ bool srv_file_check_private(const char *dir, char *why, size_t whylen)
     DIR *d;
 
     if (stat(dir, &st) != 0) {
-        snprintf(why, whylen, "cannot read %.300s: %s", dir, strerror(errno));
+        snprintf(why, whylen, "cannot read %.300s: %s", dir,
+                 GW_ERRNO_TEXT(errno));
         return false;
     }
     if (!private_stat(dir, &st, why, whylen))
         return false;
     d = opendir(dir);
     if (d == NULL) {
-        snprintf(why, whylen, "cannot read %.300s: %s", dir, strerror(errno));
+        snprintf(why, whylen, "cannot read %.300s: %s", dir,
+                 GW_ERRNO_TEXT(errno));
         return false;
     }
     while (ok && (e = readdir(d)) != NULL) {

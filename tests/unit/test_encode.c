@@ -276,7 +276,7 @@ TEST(base64_decode_round_trips_every_byte)
         buf_reset(&dec);
         CHECK(enc_base64_lines(&enc, all, n) == GW_OK);
         CHECK(gw_base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len,
-                                NULL) == GW_OK);
+                               NULL) == GW_OK);
         CHECK(dec.len == n && (n == 0 || memcmp(dec.data, all, n) == 0));
     }
     buf_free(&enc);

@@ -88,7 +88,8 @@ TEST(sanitize_cuts_on_a_character_boundary)
     size_t n;
 
     /* "ab" + "é" + "é" + "é": the third "é" would need bytes 7 and 8. */
-    n = gw_utf8_sanitize(out, sizeof(out), "ab\xc3\xa9\xc3\xa9\xc3\xa9", 8, &cut);
+    n = gw_utf8_sanitize(out, sizeof(out), "ab\xc3\xa9\xc3\xa9\xc3\xa9", 8,
+                         &cut);
     CHECK(cut);
     CHECK(n == 6);
     CHECK_STR(out, "ab\xc3\xa9\xc3\xa9");
