@@ -146,13 +146,6 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
  */
 void api_unavailable(struct api_response *resp, const char *why);
 
-/*
- * Logs one line for each send still running (event=send_cut_off with its
- * credential and Message-ID), for a stop that cannot wait for them any
- * longer. Returns how many there were.
- */
-size_t api_log_running_sends(void);
-
 /* Runs the route on the complete request and fills `resp`. */
 void api_handle(const struct api_route *route, const struct api_ctx *ctx,
                 const struct api_call *call, struct api_response *resp);

@@ -38,24 +38,6 @@ void api_send_reply(struct api_response *resp, const char *credential,
                     const char *message_id, uint64_t started);
 
 /*
- * A send in progress, on the list that api_log_running_sends() reads. It
- * lives in the caller's memory, from api_running_begin() (before the
- * first byte goes upstream) to api_running_end(), which must come before
- * that memory goes.
- */
-struct api_running {
-    struct api_running *prev, *next;
-    char credential[API_NAME_MAX + 1];
-    char message_id[300]; /* "" while not known */
-};
-
-void api_running_begin(struct api_running *r, const char *credential,
-                       const char *message_id);
-/* Records the Message-ID once known (a raw message's headers). */
-void api_running_set_id(struct api_running *r, const char *message_id);
-void api_running_end(struct api_running *r);
-
-/*
  * Raises the most the body of `resp` may hold to `max` bytes (never
  * lowers it), for the rare reply that carries a whole message.
  */

@@ -20,22 +20,15 @@
 #include "request.h"
 #include "scope.h"
 
-/*
- * Sends the composed message and fills the reply. A message composed with
- * 8bit parts that the server cannot take (no 8BITMIME; nothing was sent)
- * is composed again in 7-bit encodings and sent over the same connection.
- */
+/* Sends the composed message (core_send()) and fills the reply. */
 static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
                            struct buf *msg, struct mime_result *mres,
                            struct api_response *resp)
 {
-    struct api_request_error re;
-    struct api_running running = {0};
     struct smtp_result res = {0};
-    struct smtp_envelope env = {
-        .body_8bit = mres->is_8bit,
-        .needs_smtputf8 = mres->needs_smtputf8,
-    };
+    struct smtp_envelope env = {0};
+    struct gw_error err = {0};
+    struct core_message m;
     const char **rcpts = api_request_envelope(req, &env);
     uint64_t started = gw_now_ms();
 
@@ -43,25 +36,14 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
-    api_running_begin(&running, req->credential, mres->message_id);
-    smtp_pool_send(pool, &env, msg->data, msg->len, &res);
-    if (res.needs_7bit && mres->is_8bit) {
-        smtp_result_free(&res);
-        req->allow_8bit = false;
-        buf_free(msg);
-        if (api_request_compose(req, msg, mres, &re) != GW_OK) {
-            api_running_end(&running);
-            api_error(resp, re.status, NULL, "%s", re.text);
-            free(rcpts);
-            return;
-        }
-        api_running_set_id(&running, mres->message_id);
-        env.body_8bit = mres->is_8bit;
-        smtp_pool_send(pool, &env, msg->data, msg->len, &res);
-    }
-    api_running_end(&running);
-    api_send_reply(resp, req->credential, &res, rcpts, mres->message_id,
-                   started);
+    api_request_message(req, &m);
+    if (core_send(pool, req->credential, &m, &env, msg, mres, &res, &err) ==
+        GW_OK)
+        api_send_reply(resp, req->credential, &res, rcpts, mres->message_id,
+                       started);
+    else
+        api_error(resp, err.code == GW_ENOMEM ? 500 : 400, NULL, "%s",
+                  err.detail);
     smtp_result_free(&res);
     free(rcpts);
 }

@@ -216,15 +216,15 @@ static enum gw_err relay_piece(void *arg, const char *p, size_t n)
  */
 static void send_spooled(struct api_stream *st)
 {
-    struct api_running running = {0};
+    struct core_running running = {0};
     struct smtp_stream *smtp;
     struct gw_error err = {0};
 
     st->env.body_8bit = st->check.saw_8bit;
     st->env.needs_smtputf8 |= st->filter.header_utf8;
     /* Listed for a stop that would cut it off, as a JSON send is. */
-    api_running_begin(&running, st->req.credential,
-                      st->filter.message_id[0] ? st->filter.message_id : NULL);
+    core_running_begin(&running, st->req.credential,
+                       st->filter.message_id[0] ? st->filter.message_id : NULL);
     smtp = smtp_stream_begin(st->pool, &st->env, st->size, &st->res);
     if (smtp != NULL) {
         if (api_spool_replay(&st->spool, relay_piece, smtp, &err) != GW_OK &&
@@ -233,7 +233,7 @@ static void send_spooled(struct api_stream *st)
         else
             smtp_stream_end(smtp, &st->res);
     }
-    api_running_end(&running);
+    core_running_end(&running);
 }
 
 void api_stream_end(struct api_stream *st, struct api_response *resp)

@@ -712,48 +712,54 @@ enum gw_err api_request_from_query(const struct api_param *params, size_t n,
     return GW_OK;
 }
 
+void api_request_message(const struct api_request *req,
+                         struct core_message *out)
+{
+    *out = (struct core_message){
+        .msg =
+            {
+                .from = &req->from,
+                .reply_to = req->reply_to.v,
+                .n_reply_to = req->reply_to.n,
+                .to = req->to.v,
+                .n_to = req->to.n,
+                .cc = req->cc.v,
+                .n_cc = req->cc.n,
+                .bcc = req->bcc.v,
+                .n_bcc = req->bcc.n,
+                .subject = req->subject,
+                .text = req->text,
+                .html = req->html,
+                .headers = req->headers,
+                .n_headers = req->n_headers,
+                .sender = req->sender.mailbox != NULL ? &req->sender : NULL,
+                .attachments = req->attachments,
+                .n_attachments = req->n_attachments,
+            },
+        /* 8bit only when asked; a server without 8BITMIME gets the
+           message composed again without it (core_send()). */
+        .opt =
+            {
+                .tz = req->tz,
+                .show_bcc = req->show_bcc,
+                .allow_header_encoding = req->allow_header_encoding,
+                .message_id_domain = req->message_id_domain,
+                .allow_8bit = req->allow_8bit,
+            },
+        .body_len = req->body_len,
+    };
+}
+
 enum gw_err api_request_compose(const struct api_request *req, struct buf *out,
                                 struct mime_result *mres,
                                 struct api_request_error *re)
 {
-    struct mime_message msg = {
-        .from = &req->from,
-        .reply_to = req->reply_to.v,
-        .n_reply_to = req->reply_to.n,
-        .to = req->to.v,
-        .n_to = req->to.n,
-        .cc = req->cc.v,
-        .n_cc = req->cc.n,
-        .bcc = req->bcc.v,
-        .n_bcc = req->bcc.n,
-        .subject = req->subject,
-        .text = req->text,
-        .html = req->html,
-        .headers = req->headers,
-        .n_headers = req->n_headers,
-        .sender = req->sender.mailbox != NULL ? &req->sender : NULL,
-        .attachments = req->attachments,
-        .n_attachments = req->n_attachments,
-    };
-    /* 8bit only when asked; a server without 8BITMIME gets the message
-       composed again without it (messages.c). */
-    struct mime_options opt = {
-        .tz = req->tz,
-        .show_bcc = req->show_bcc,
-        .allow_header_encoding = req->allow_header_encoding,
-        .message_id_domain = req->message_id_domain,
-        .allow_8bit = req->allow_8bit,
-    };
+    struct core_message m;
     struct gw_error err = {0};
     enum gw_err rc;
 
-    /* Room for the worst expansion of quoted-printable (3x) and headers;
-       reserved for the usual case, base64 attachments, whose lines add
-       a thirty-eighth. */
-    buf_init(out, 3 * req->body_len + 64 * 1024);
-    rc = buf_reserve(out, req->body_len + req->body_len / 32 + 64 * 1024);
-    if (rc == GW_OK)
-        rc = mime_compose(&msg, &opt, out, mres, &err);
+    api_request_message(req, &m);
+    rc = core_compose(&m, out, mres, &err);
     if (rc != GW_OK)
         refuse(re, rc == GW_ENOMEM ? 500 : 400, NULL, "%s", err.detail);
     return rc;

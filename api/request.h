@@ -24,6 +24,7 @@
 
 #include "mime/mime.h"
 #include "base/base.h"
+#include "core/core.h"
 #include "smtp/smtp.h"
 #include "api.h"
 
@@ -94,6 +95,11 @@ enum gw_err api_request_parse(const char *body, size_t len,
  */
 enum gw_err api_request_parse_buf(struct buf *body, struct api_request *req,
                                   struct api_request_error *re);
+
+/* The checked request as the send path takes it (core_compose()). It
+   points into `req`, which must outlive it. */
+void api_request_message(const struct api_request *req,
+                         struct core_message *out);
 
 /*
  * Composes the checked request: initialises `out` (the caller frees it

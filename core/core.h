@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include "base/base.h"
+#include "mime/mime.h"
+#include "smtp/smtp.h"
 #include "store/store.h"
 
 /*
@@ -325,5 +327,64 @@ enum gw_err srv_tokens_list(struct srv_tokens *t, struct api_token **out,
 /* Deletes the token `name`. GW_ENOTFOUND when there is none. */
 enum gw_err srv_tokens_delete(struct srv_tokens *t, const char *name,
                               struct gw_error *err);
+
+/*
+ * The send path, free of HTTP: what a route checked and a queue worker
+ * will load, composed and sent through a credential's pool.
+ */
+
+/* A message ready to compose: the composer's description and options. */
+struct core_message {
+    struct mime_message msg;
+    struct mime_options opt; /* allow_8bit as the sender asked */
+    size_t body_len;         /* the request's size, a hint for the buffer */
+};
+
+/*
+ * Composes `m`: initialises `out` (the caller frees it with buf_free()
+ * whatever the result) with a limit that follows from m->body_len, and
+ * appends the message as mime_compose() writes it, filling `mres`.
+ */
+enum gw_err core_compose(const struct core_message *m, struct buf *out,
+                         struct mime_result *mres, struct gw_error *err);
+
+/*
+ * Sends `msg`, composed from `m` into `mres`, to the envelope `env` (its
+ * needs for 8BITMIME and SMTPUTF8 joined by the message's own)
+ * through `pool`, the outcome into `res` (smtp_result_free() after). A
+ * message with 8bit parts that the server cannot take (no 8BITMIME;
+ * nothing was sent) is composed again in 7-bit encodings into `msg` and
+ * sent again. Returns GW_OK when `res` holds the outcome; an error with
+ * `err` only when the second composition failed, and nothing was sent.
+ * The send is on the list core_log_running_sends() reads while it runs.
+ */
+enum gw_err core_send(struct smtp_pool *pool, const char *credential,
+                      struct core_message *m, struct smtp_envelope *env,
+                      struct buf *msg, struct mime_result *mres,
+                      struct smtp_result *res, struct gw_error *err);
+
+/*
+ * A send in progress, on the list that core_log_running_sends() reads. It
+ * lives in the caller's memory, from core_running_begin() (before the
+ * first byte goes upstream) to core_running_end(), which must come before
+ * that memory goes.
+ */
+struct core_running {
+    struct core_running *prev, *next;
+    char credential[API_NAME_MAX + 1];
+    char message_id[300]; /* "" while not known */
+};
+
+void core_running_begin(struct core_running *r, const char *credential,
+                        const char *message_id);
+/* Records the Message-ID once known (a raw message's headers). */
+void core_running_set_id(struct core_running *r, const char *message_id);
+void core_running_end(struct core_running *r);
+
+/*
+ * Logs one line for each send in progress (event=send_cut_off), for a
+ * stop that cannot wait for them any more; returns how many there were.
+ */
+size_t core_log_running_sends(void);
 
 #endif

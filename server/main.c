@@ -90,7 +90,7 @@ static int stop_serving(struct srv_http *http, struct srv_gateway *gw,
     size_t sends;
 
     if (running > 0) {
-        sends = api_log_running_sends();
+        sends = core_log_running_sends();
         log_warn("event=stopped_with_requests_running requests=%u sends=%zu "
                  "timeout_s=%u",
                  running, sends, cfg->shutdown_timeout_s);
