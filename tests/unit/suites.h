@@ -27,6 +27,7 @@
     SUITE(request)                                                             \
     SUITE(scope)                                                               \
     SUITE(pool)                                                                \
+    SUITE(session)                                                             \
     SUITE(smtp)
 
 #define SUITE(name) extern const struct unit_test name##_tests[];

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -217,10 +218,82 @@ TEST(freeing_the_pool_ends_what_the_reaper_waits_on)
     smtp_reaper_free(r);
 }
 
+/* A server that answers each line the gateway sends with the next reply. */
+struct script {
+    int fd;
+    const char *const *replies; /* NULL-ended */
+    char got[1024];             /* what the gateway sent, NUL-ended */
+};
+
+static void *answer(void *arg)
+{
+    struct script *sc = arg;
+    size_t n = 0;
+
+    for (const char *const *r = sc->replies; *r != NULL; r++) {
+        /* The reply to DATA's 354 waits for the final dot. */
+        const char *want =
+            strcmp(*r, "250 queued\r\n") == 0 ? "\r\n.\r\n" : "\n";
+        size_t from = n;
+
+        while (strstr(sc->got + from, want) == NULL) {
+            ssize_t k = read(sc->fd, sc->got + n, sizeof(sc->got) - 1 - n);
+
+            if (k <= 0)
+                return NULL;
+            n += (size_t)k;
+            sc->got[n] = '\0';
+        }
+        if (write(sc->fd, *r, strlen(*r)) < 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+TEST(a_kept_connection_starts_its_next_send_with_rset)
+{
+    static const char *const to[] = {"b@example.com"};
+    const struct smtp_envelope env = {
+        .from = "a@example.com", .rcpts = to, .n_rcpts = 1};
+    static const char *const replies[] = {"250 reset\r\n",  "250 ok\r\n",
+                                          "250 ok\r\n",     "354 go\r\n",
+                                          "250 queued\r\n", NULL};
+    struct script script = {.replies = replies};
+    pthread_t peer;
+    enum gw_err rc;
+    struct smtp_pool *pool = pool_of(60000, NULL);
+    struct smtp_result res;
+    char seen[512];
+    int sv[2];
+
+    CHECK(pool != NULL);
+    CHECK(pair(sv));
+    CHECK(keep_conn(pool, sv[0]));
+    script.fd = sv[1];
+    CHECK(pthread_create(&peer, NULL, answer, &script) == 0);
+    rc = smtp_pool_send(pool, &env, "x\r\n", 3, &res);
+    pthread_join(peer, NULL);
+    CHECK(rc == GW_OK);
+    CHECK(res.status == SMTP_SENT);
+    smtp_result_free(&res);
+    /* Kept again after the send; freeing the pool ends it with QUIT. */
+    CHECK(idle_count(pool) == 1);
+    smtp_pool_free(pool);
+    CHECK(read_to_close(sv[1], seen, sizeof(seen)));
+    CHECK_STR(script.got, "RSET\r\n"
+                          "MAIL FROM:<a@example.com>\r\n"
+                          "RCPT TO:<b@example.com>\r\n"
+                          "DATA\r\n"
+                          "x\r\n.\r\n");
+    CHECK_STR(seen, "QUIT\r\n");
+    close(sv[1]);
+}
+
 const struct unit_test pool_tests[] = {
     UNIT(pending_sees_bytes_and_hang_ups),
     UNIT(a_connection_the_server_spoke_on_is_not_reused),
     UNIT(the_reaper_ends_an_idle_connection_with_quit),
     UNIT(the_reaper_closes_a_connection_the_server_closed),
     UNIT(freeing_the_pool_ends_what_the_reaper_waits_on),
+    UNIT(a_kept_connection_starts_its_next_send_with_rset),
     {NULL, NULL}};
