@@ -199,7 +199,7 @@ struct core_cred_info {
     char error[GW_ERROR_DETAIL_MAX]; /* why not usable; "" otherwise */
 };
 
-struct srv_store;
+struct core_creds;
 
 /*
  * Reads the file at `path` (none yet is an empty store) and builds every
@@ -208,26 +208,26 @@ struct srv_store;
  * outlive the store. NULL with `err` set when the file cannot be read or
  * is not a credential file.
  */
-struct srv_store *srv_store_open(const char *path, const struct vault *vault,
+struct core_creds *core_creds_open(const char *path, const struct vault *vault,
                                  const struct api_credential *env_default,
                                  struct gw_error *err);
 
 /* Frees the store; no send may hold a credential any more. */
-void srv_store_free(struct srv_store *st);
+void core_creds_free(struct core_creds *st);
 
 /*
  * Holds credential `name` for a send and returns its pool; `*hold` goes
- * to srv_store_put() when the send is over. NULL with `err` set:
+ * to core_creds_put() when the send is over. NULL with `err` set:
  * GW_ENOTFOUND, or GW_ECONFLICT when the credential cannot be used.
  */
-struct smtp_pool *srv_store_get(struct srv_store *st, const char *name,
+struct smtp_pool *core_creds_get(struct core_creds *st, const char *name,
                                 void **hold, struct gw_error *err);
-void srv_store_put(struct srv_store *st, void *hold);
+void core_creds_put(struct core_creds *st, void *hold);
 
 /* Copies of every credential (the admin views); free(*out) after. */
-enum gw_err srv_store_list(struct srv_store *st, struct core_cred_info **out,
+enum gw_err core_creds_list(struct core_creds *st, struct core_cred_info **out,
                            size_t *n, struct gw_error *err);
-enum gw_err srv_store_info(struct srv_store *st, const char *name,
+enum gw_err core_creds_info(struct core_creds *st, const char *name,
                            struct core_cred_info *out, struct gw_error *err);
 
 /*
@@ -236,17 +236,17 @@ enum gw_err srv_store_info(struct srv_store *st, const char *name,
  * is rewritten and the new pool takes over. GW_ECONFLICT when the file
  * is read-only or changed on disk since it was read.
  */
-enum gw_err srv_store_set(struct srv_store *st, const struct api_credential *c,
+enum gw_err core_creds_set(struct core_creds *st, const struct api_credential *c,
                           bool *created, struct gw_error *err);
 
 /* Removes a stored credential. GW_ENOTFOUND, or GW_ECONFLICT for the
    `default` of the environment, which only the environment changes. */
-enum gw_err srv_store_delete(struct srv_store *st, const char *name,
+enum gw_err core_creds_delete(struct core_creds *st, const char *name,
                              struct gw_error *err);
 
 /* Runs smtp_pool_verify() on credential `name` (or reports why it cannot
    be used). GW_ENOTFOUND when there is none. */
-enum gw_err srv_store_verify(struct srv_store *st, const char *name,
+enum gw_err core_creds_verify(struct core_creds *st, const char *name,
                              struct smtp_verify *out, struct gw_error *err);
 
 /*
@@ -255,13 +255,13 @@ enum gw_err srv_store_verify(struct srv_store *st, const char *name,
  * box that does not open stops everything (GW_EINVAL naming it), so no
  * secret is lost. `*n` is the number of secrets re-sealed.
  */
-enum gw_err srv_store_rekey(const char *path, const struct vault *from,
+enum gw_err core_creds_rekey(const char *path, const struct vault *from,
                             const struct vault *to, size_t *n,
                             struct gw_error *err);
 
 /* The key id the file at `path` says its boxes are sealed for, into
    `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
-void srv_store_key_id(const char *path, char *key_id);
+void core_creds_key_id(const char *path, char *key_id);
 
 /*
  * API tokens: who may call the gateway, and for what. A token is shown
@@ -277,7 +277,7 @@ void srv_store_key_id(const char *path, char *key_id);
 /* The caller name of the bootstrap token, which no stored token may use. */
 #define SRV_BOOTSTRAP_NAME "bootstrap"
 
-struct srv_tokens;
+struct core_tokens;
 
 /*
  * Reads the token file at `path`, whose hashes are keyed with a key of
@@ -288,27 +288,27 @@ struct srv_tokens;
  * copy. NULL with `err` set when the file is not a token file or its hash
  * key does not open.
  */
-struct srv_tokens *srv_tokens_open(const char *path, const struct vault *vault,
+struct core_tokens *core_tokens_open(const char *path, const struct vault *vault,
                                    const char *bootstrap, struct gw_error *err);
 
 /*
  * Wraps the hash key for the key pair `next` (a rekey), which from now
  * on must outlive `t`, and rewrites the file: the stored hashes stay.
  */
-enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
+enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
                              struct gw_error *err);
-void srv_tokens_free(struct srv_tokens *t);
+void core_tokens_free(struct core_tokens *t);
 
 /* The key id the hash key of the token file at `path` is wrapped for,
    into `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
-void srv_tokens_key_id(const char *path, char *key_id);
+void core_tokens_key_id(const char *path, char *key_id);
 
 /*
  * True when `token` is the bootstrap token or a stored one, with who it
  * is in `caller` (hash left empty). Every stored hash is compared, in
  * time that does not depend on which one matches, if any.
  */
-bool srv_tokens_check(struct srv_tokens *t, const char *token,
+bool core_tokens_check(struct core_tokens *t, const char *token,
                       struct api_token *caller);
 
 /*
@@ -317,15 +317,15 @@ bool srv_tokens_check(struct srv_tokens *t, const char *token,
  * (size >= VAULT_TOKEN_MAX) and nowhere else. GW_EINVAL for a name in
  * use; the file is re-read and rewritten under its lock.
  */
-enum gw_err srv_tokens_create(struct srv_tokens *t, struct api_token *rec,
+enum gw_err core_tokens_create(struct core_tokens *t, struct api_token *rec,
                               char *token, size_t size, struct gw_error *err);
 
 /* Every stored token, hashes included; free(*out) after. */
-enum gw_err srv_tokens_list(struct srv_tokens *t, struct api_token **out,
+enum gw_err core_tokens_list(struct core_tokens *t, struct api_token **out,
                             size_t *n, struct gw_error *err);
 
 /* Deletes the token `name`. GW_ENOTFOUND when there is none. */
-enum gw_err srv_tokens_delete(struct srv_tokens *t, const char *name,
+enum gw_err core_tokens_delete(struct core_tokens *t, const char *name,
                               struct gw_error *err);
 
 /*

@@ -26,7 +26,7 @@ struct entry {
     struct smtp_secrets secrets; /* opens cred's boxes; arg: the entry */
 };
 
-struct srv_store {
+struct core_creds {
     char path[4096];
     const struct vault *vault;
     struct smtp_reaper *reaper; /* closes the pools' idle connections */
@@ -35,7 +35,7 @@ struct srv_store {
     struct entry **v;           /* the stored credentials */
     size_t n;
     struct entry *env_default;           /* NULL when none */
-    struct srv_file_stamp stamp;         /* the file as last read or written */
+    struct store_file_stamp stamp;         /* the file as last read or written */
     char read_only[GW_ERROR_DETAIL_MAX]; /* why it cannot be written */
 };
 
@@ -131,7 +131,7 @@ static enum gw_err build_pool(struct entry *e, struct smtp_reaper *reaper,
  * entry is kept, unusable, with the reason.
  */
 static struct entry *entry_new(const struct api_credential *c, bool from_env,
-                               const struct srv_store *st, bool strict,
+                               const struct core_creds *st, bool strict,
                                struct gw_error *err)
 {
     struct entry *e = calloc(1, sizeof(*e));
@@ -162,7 +162,7 @@ static struct entry *entry_new(const struct api_credential *c, bool from_env,
 }
 
 /* Drops one reference; the last one frees (outside the lock). */
-static void entry_release(struct srv_store *st, struct entry *e)
+static void entry_release(struct core_creds *st, struct entry *e)
 {
     bool last;
 
@@ -189,7 +189,7 @@ static void log_entry(const struct entry *e)
 }
 
 /* Why the file at `path` could not be replaced, or "" when it can. */
-static void check_writable(struct srv_store *st)
+static void check_writable(struct core_creds *st)
 {
     char dir[4096];
     char *slash;
@@ -209,7 +209,7 @@ static void check_writable(struct srv_store *st)
 }
 
 /* Reads the file into new entries (none when it does not exist). */
-static enum gw_err load_file(struct srv_store *st, struct gw_error *err)
+static enum gw_err load_file(struct core_creds *st, struct gw_error *err)
 {
     struct api_credential *creds = NULL;
     char key_id[VAULT_KEY_ID_LEN + 1];
@@ -218,8 +218,8 @@ static enum gw_err load_file(struct srv_store *st, struct gw_error *err)
     enum gw_err rc;
 
     buf_init(&text, API_FILE_MAX);
-    srv_file_stamp(st->path, &st->stamp);
-    rc = srv_file_read(st->path, &text, err);
+    store_file_stamp(st->path, &st->stamp);
+    rc = store_file_read(st->path, &text, err);
     if (rc == GW_ENOTFOUND) {
         buf_free(&text);
         return GW_OK;
@@ -246,11 +246,11 @@ static enum gw_err load_file(struct srv_store *st, struct gw_error *err)
     return rc;
 }
 
-struct srv_store *srv_store_open(const char *path, const struct vault *vault,
+struct core_creds *core_creds_open(const char *path, const struct vault *vault,
                                  const struct api_credential *env_default,
                                  struct gw_error *err)
 {
-    struct srv_store *st = calloc(1, sizeof(*st));
+    struct core_creds *st = calloc(1, sizeof(*st));
 
     if (st == NULL) {
         gw_error_set(err, GW_ENOMEM, "out of memory");
@@ -283,11 +283,11 @@ struct srv_store *srv_store_open(const char *path, const struct vault *vault,
         log_entry(st->env_default);
     return st;
 fail:
-    srv_store_free(st);
+    core_creds_free(st);
     return NULL;
 }
 
-void srv_store_free(struct srv_store *st)
+void core_creds_free(struct core_creds *st)
 {
     if (st == NULL)
         return;
@@ -303,7 +303,7 @@ void srv_store_free(struct srv_store *st)
 }
 
 /* The stored credential `name`, else the environment's `default`. */
-static struct entry *find(const struct srv_store *st, const char *name,
+static struct entry *find(const struct core_creds *st, const char *name,
                           size_t *at)
 {
     for (size_t i = 0; i < st->n; i++) {
@@ -322,7 +322,7 @@ static struct entry *find(const struct srv_store *st, const char *name,
 }
 
 /* Takes a reference on credential `name`, usable or not. */
-static struct entry *hold(struct srv_store *st, const char *name)
+static struct entry *hold(struct core_creds *st, const char *name)
 {
     struct entry *e;
 
@@ -334,7 +334,7 @@ static struct entry *hold(struct srv_store *st, const char *name)
     return e;
 }
 
-struct smtp_pool *srv_store_get(struct srv_store *st, const char *name,
+struct smtp_pool *core_creds_get(struct core_creds *st, const char *name,
                                 void **held, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
@@ -354,7 +354,7 @@ struct smtp_pool *srv_store_get(struct srv_store *st, const char *name,
     return e->pool;
 }
 
-void srv_store_put(struct srv_store *st, void *held)
+void core_creds_put(struct core_creds *st, void *held)
 {
     entry_release(st, held);
 }
@@ -367,7 +367,7 @@ static void info_of(const struct entry *e, struct core_cred_info *out)
     snprintf(out->error, sizeof(out->error), "%s", e->error);
 }
 
-enum gw_err srv_store_list(struct srv_store *st, struct core_cred_info **out,
+enum gw_err core_creds_list(struct core_creds *st, struct core_cred_info **out,
                            size_t *n, struct gw_error *err)
 {
     size_t k = 0;
@@ -384,7 +384,7 @@ enum gw_err srv_store_list(struct srv_store *st, struct core_cred_info **out,
     return *out != NULL ? GW_OK : gw_error_set(err, GW_ENOMEM, "out of memory");
 }
 
-enum gw_err srv_store_info(struct srv_store *st, const char *name,
+enum gw_err core_creds_info(struct core_creds *st, const char *name,
                            struct core_cred_info *out, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
@@ -401,18 +401,18 @@ enum gw_err srv_store_info(struct srv_store *st, const char *name,
  * Writes the stored credentials `v` to the file, unless it changed on
  * disk since this process last read or wrote it; its lock is held.
  */
-static enum gw_err write_file(struct srv_store *st, struct entry *const *v,
+static enum gw_err write_file(struct core_creds *st, struct entry *const *v,
                               size_t n, struct gw_error *err)
 {
     const struct api_credential **creds = calloc(n + 1, sizeof(*creds));
-    struct srv_file_stamp now;
+    struct store_file_stamp now;
     struct buf text;
     enum gw_err rc;
 
     if (creds == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
-    srv_file_stamp(st->path, &now);
-    if (!srv_file_same(&now, &st->stamp))
+    store_file_stamp(st->path, &now);
+    if (!store_file_same(&now, &st->stamp))
         rc = gw_error_set(err, GW_ECONFLICT,
                           "%s changed on disk since the gateway read it "
                           "(smtp-gateway rekey?): restart the gateway to use "
@@ -426,9 +426,9 @@ static enum gw_err write_file(struct srv_store *st, struct entry *const *v,
     if (rc == GW_OK)
         rc = api_store_encode(vault_key_id(st->vault), creds, n, &text, err);
     if (rc == GW_OK)
-        rc = srv_file_write(st->path, text.data, text.len, 0600, err);
+        rc = store_file_write(st->path, text.data, text.len, 0600, err);
     if (rc == GW_OK)
-        srv_file_stamp(st->path, &st->stamp);
+        store_file_stamp(st->path, &st->stamp);
     buf_free(&text);
     free(creds);
     return rc;
@@ -438,7 +438,7 @@ static enum gw_err write_file(struct srv_store *st, struct entry *const *v,
  * Makes the stored list `v` (n entries) the store's, writing the file
  * first; the entries no longer listed lose the store's reference.
  */
-static enum gw_err commit(struct srv_store *st, struct entry **v, size_t n,
+static enum gw_err commit(struct core_creds *st, struct entry **v, size_t n,
                           struct entry *gone, struct gw_error *err)
 {
     struct entry **old;
@@ -447,12 +447,12 @@ static enum gw_err commit(struct srv_store *st, struct entry **v, size_t n,
 
     if (st->read_only[0] != '\0')
         rc = gw_error_set(err, GW_ECONFLICT, "%s", st->read_only);
-    else if ((lock = srv_file_lock(st->path, err)) < 0)
+    else if ((lock = store_file_lock(st->path, err)) < 0)
         rc = err->code;
     else
         rc = write_file(st, v, n, err);
 
-    srv_file_unlock(lock);
+    store_file_unlock(lock);
     if (rc != GW_OK) {
         free(v);
         return rc;
@@ -468,7 +468,7 @@ static enum gw_err commit(struct srv_store *st, struct entry **v, size_t n,
 }
 
 /* Puts `e` into a copy of the stored list, in place of `name` if there. */
-static enum gw_err replace(struct srv_store *st, struct entry *e, bool *created,
+static enum gw_err replace(struct core_creds *st, struct entry *e, bool *created,
                            struct gw_error *err)
 {
     struct entry **v = calloc(st->n + 2, sizeof(*v)), *gone = NULL;
@@ -495,7 +495,7 @@ static enum gw_err replace(struct srv_store *st, struct entry *e, bool *created,
     return commit(st, v, n, gone, err);
 }
 
-enum gw_err srv_store_set(struct srv_store *st, const struct api_credential *c,
+enum gw_err core_creds_set(struct core_creds *st, const struct api_credential *c,
                           bool *created, struct gw_error *err)
 {
     struct entry *e = entry_new(c, false, st, true, err);
@@ -515,7 +515,7 @@ enum gw_err srv_store_set(struct srv_store *st, const struct api_credential *c,
     return GW_OK;
 }
 
-enum gw_err srv_store_delete(struct srv_store *st, const char *name,
+enum gw_err core_creds_delete(struct core_creds *st, const char *name,
                              struct gw_error *err)
 {
     struct entry **v, *e;
@@ -547,7 +547,7 @@ enum gw_err srv_store_delete(struct srv_store *st, const char *name,
     return rc;
 }
 
-enum gw_err srv_store_verify(struct srv_store *st, const char *name,
+enum gw_err core_creds_verify(struct core_creds *st, const char *name,
                              struct smtp_verify *out, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
@@ -616,13 +616,13 @@ static enum gw_err reseal_all(struct api_credential *creds, size_t count,
     return rc == GW_ENOMEM ? gw_error_set(err, rc, "out of memory") : rc;
 }
 
-enum gw_err srv_store_rekey(const char *path, const struct vault *from,
+enum gw_err core_creds_rekey(const char *path, const struct vault *from,
                             const struct vault *to, size_t *n,
                             struct gw_error *err)
 {
     struct api_credential *creds = NULL;
     char key_id[VAULT_KEY_ID_LEN + 1];
-    int lock = srv_file_lock(path, err);
+    int lock = store_file_lock(path, err);
     size_t count = 0;
     struct buf text;
     enum gw_err rc;
@@ -631,7 +631,7 @@ enum gw_err srv_store_rekey(const char *path, const struct vault *from,
     if (lock < 0)
         return err->code;
     buf_init(&text, API_FILE_MAX);
-    rc = srv_file_read(path, &text, err);
+    rc = store_file_read(path, &text, err);
     if (rc == GW_OK)
         rc = api_store_decode(text.data, text.len, key_id, sizeof(key_id),
                               &creds, &count, err);
@@ -639,10 +639,10 @@ enum gw_err srv_store_rekey(const char *path, const struct vault *from,
     if (rc == GW_OK)
         rc = reseal_all(creds, count, from, to, n, &text, err);
     if (rc == GW_OK)
-        rc = srv_file_write(path, text.data, text.len, 0600, err);
+        rc = store_file_write(path, text.data, text.len, 0600, err);
     if (rc == GW_ENOTFOUND)
         rc = GW_OK; /* no store yet: nothing to re-seal */
-    srv_file_unlock(lock);
+    store_file_unlock(lock);
     if (creds != NULL)
         explicit_bzero(creds, count * sizeof(*creds));
     free(creds);
@@ -650,7 +650,7 @@ enum gw_err srv_store_rekey(const char *path, const struct vault *from,
     return rc;
 }
 
-void srv_store_key_id(const char *path, char *key_id)
+void core_creds_key_id(const char *path, char *key_id)
 {
     struct api_credential *creds = NULL;
     struct gw_error err = {0};
@@ -659,7 +659,7 @@ void srv_store_key_id(const char *path, char *key_id)
 
     key_id[0] = '\0';
     buf_init(&text, API_FILE_MAX);
-    if (srv_file_read(path, &text, &err) == GW_OK)
+    if (store_file_read(path, &text, &err) == GW_OK)
         api_store_decode(text.data, text.len, key_id, VAULT_KEY_ID_LEN + 1,
                          &creds, &n, &err);
     free(creds);

@@ -10,7 +10,7 @@
 #include "base/base.h"
 #include "store/store.h"
 
-struct srv_tokens {
+struct core_tokens {
     char path[4096];
     pthread_mutex_t lock;
     const struct vault *vault;       /* the gateway's key pair */
@@ -18,7 +18,7 @@ struct srv_tokens {
     struct api_tokens_keying keying; /* as the file has it */
     struct api_token *v;             /* the stored tokens */
     size_t n;
-    struct srv_file_stamp stamp;       /* the file as last read or written */
+    struct store_file_stamp stamp;     /* the file as last read or written */
     char bootstrap_v1[VAULT_HASH_MAX]; /* "" when there is none */
     char bootstrap[VAULT_HASH_MAX];    /* the same, keyed with `key` */
 };
@@ -33,14 +33,12 @@ static enum gw_err read_list(const char *path, struct api_token **out,
 {
     struct buf text;
     enum gw_err rc;
-    char why[512];
 
     memset(keying, 0, sizeof(*keying));
     buf_init(&text, API_FILE_MAX);
     /* Read again while the gateway runs: it must still be its own. */
-    rc = srv_file_private(path, why, sizeof(why))
-             ? srv_file_read(path, &text, err)
-             : gw_error_set(err, GW_EINVAL, "%s", why);
+    rc = store_file_private(path, err) ? store_file_read(path, &text, err)
+                                       : err->code;
     if (rc == GW_OK)
         rc = api_tokens_keying_decode(text.data, text.len, keying, err);
     if (rc == GW_OK)
@@ -56,7 +54,7 @@ static enum gw_err read_list(const char *path, struct api_token **out,
 }
 
 /* Takes `key` as the key of the hashes, for `keying`. */
-static void set_key(struct srv_tokens *t, struct vault_hash_key *key,
+static void set_key(struct core_tokens *t, struct vault_hash_key *key,
                     const struct api_tokens_keying *keying)
 {
     vault_hash_key_free(t->key);
@@ -71,16 +69,16 @@ static void set_key(struct srv_tokens *t, struct vault_hash_key *key,
  * the gateway runs only a file of version 2 is taken, whose hash key
  * opens with its key pair: one of version 1 is carried over at start.
  */
-static enum gw_err refresh(struct srv_tokens *t, struct gw_error *err)
+static enum gw_err refresh(struct core_tokens *t, struct gw_error *err)
 {
-    struct srv_file_stamp now;
+    struct store_file_stamp now;
     struct api_tokens_keying keying;
     struct vault_hash_key *key = NULL;
     struct api_token *v;
     size_t n;
 
-    srv_file_stamp(t->path, &now);
-    if (t->v != NULL && srv_file_same(&now, &t->stamp))
+    store_file_stamp(t->path, &now);
+    if (t->v != NULL && store_file_same(&now, &t->stamp))
         return GW_OK;
     if (read_list(t->path, &v, &n, &keying, err) != GW_OK)
         return err->code;
@@ -107,7 +105,7 @@ static enum gw_err refresh(struct srv_tokens *t, struct gw_error *err)
 }
 
 /* Writes `v` to the file; the file's lock and t->lock are held. */
-static enum gw_err write_list(struct srv_tokens *t, const struct api_token *v,
+static enum gw_err write_list(struct core_tokens *t, const struct api_token *v,
                               size_t n, struct gw_error *err)
 {
     struct buf text;
@@ -116,10 +114,10 @@ static enum gw_err write_list(struct srv_tokens *t, const struct api_token *v,
     buf_init(&text, API_FILE_MAX);
     rc = api_tokens_encode_keyed(v, n, &t->keying, &text, err);
     if (rc == GW_OK)
-        rc = srv_file_write(t->path, text.data, text.len, 0600, err);
+        rc = store_file_write(t->path, text.data, text.len, 0600, err);
     buf_free(&text);
     if (rc == GW_OK)
-        srv_file_stamp(t->path, &t->stamp);
+        store_file_stamp(t->path, &t->stamp);
     return rc;
 }
 
@@ -127,7 +125,7 @@ static enum gw_err write_list(struct srv_tokens *t, const struct api_token *v,
  * A file of version 1 (hashes keyed with a constant) or none: a new hash
  * key, every hash keyed with it, written as version 2. Both locks held.
  */
-static enum gw_err migrate(struct srv_tokens *t, struct api_token *v, size_t n,
+static enum gw_err migrate(struct core_tokens *t, struct api_token *v, size_t n,
                            int version, struct gw_error *err)
 {
     struct api_tokens_keying keying = {.version = 2};
@@ -158,12 +156,12 @@ static enum gw_err migrate(struct srv_tokens *t, struct api_token *v, size_t n,
 }
 
 /* The first reading, under the file's lock: carries version 1 over. */
-static enum gw_err first_read(struct srv_tokens *t, struct gw_error *err)
+static enum gw_err first_read(struct core_tokens *t, struct gw_error *err)
 {
     struct api_tokens_keying keying;
     struct api_token *v;
     size_t n;
-    int lock = srv_file_lock(t->path, err);
+    int lock = store_file_lock(t->path, err);
     enum gw_err rc;
 
     if (lock < 0)
@@ -179,14 +177,16 @@ static enum gw_err first_read(struct srv_tokens *t, struct gw_error *err)
             free(v);
     }
     pthread_mutex_unlock(&t->lock);
-    srv_file_unlock(lock);
+    store_file_unlock(lock);
     return rc;
 }
 
-struct srv_tokens *srv_tokens_open(const char *path, const struct vault *vault,
-                                   const char *bootstrap, struct gw_error *err)
+struct core_tokens *core_tokens_open(const char *path,
+                                     const struct vault *vault,
+                                     const char *bootstrap,
+                                     struct gw_error *err)
 {
-    struct srv_tokens *t = calloc(1, sizeof(*t));
+    struct core_tokens *t = calloc(1, sizeof(*t));
 
     if (t == NULL) {
         gw_error_set(err, GW_ENOMEM, "out of memory");
@@ -198,16 +198,16 @@ struct srv_tokens *srv_tokens_open(const char *path, const struct vault *vault,
     if (bootstrap != NULL)
         vault_token_hash(NULL, bootstrap, t->bootstrap_v1);
     if (first_read(t, err) != GW_OK) {
-        srv_tokens_free(t);
+        core_tokens_free(t);
         return NULL;
     }
     return t;
 }
 
-enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
-                             struct gw_error *err)
+enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
+                              struct gw_error *err)
 {
-    int lock = srv_file_lock(t->path, err);
+    int lock = store_file_lock(t->path, err);
     enum gw_err rc;
 
     if (lock < 0)
@@ -222,11 +222,11 @@ enum gw_err srv_tokens_rekey(struct srv_tokens *t, const struct vault *next,
         rc = write_list(t, t->v, t->n, err);
     }
     pthread_mutex_unlock(&t->lock);
-    srv_file_unlock(lock);
+    store_file_unlock(lock);
     return rc;
 }
 
-void srv_tokens_key_id(const char *path, char *key_id)
+void core_tokens_key_id(const char *path, char *key_id)
 {
     struct api_tokens_keying keying;
     struct gw_error err = {0};
@@ -239,7 +239,7 @@ void srv_tokens_key_id(const char *path, char *key_id)
     free(v);
 }
 
-void srv_tokens_free(struct srv_tokens *t)
+void core_tokens_free(struct core_tokens *t)
 {
     if (t == NULL)
         return;
@@ -250,8 +250,8 @@ void srv_tokens_free(struct srv_tokens *t)
     free(t);
 }
 
-bool srv_tokens_check(struct srv_tokens *t, const char *token,
-                      struct api_token *caller)
+bool core_tokens_check(struct core_tokens *t, const char *token,
+                       struct api_token *caller)
 {
     char hash[VAULT_HASH_MAX];
     struct gw_error err = {0};
@@ -291,8 +291,8 @@ static void now_rfc3339(char *out, size_t size)
 }
 
 /* Appends `rec` as a new token; the locks are held, the list fresh. */
-static enum gw_err add(struct srv_tokens *t, struct api_token *rec, char *token,
-                       struct gw_error *err)
+static enum gw_err add(struct core_tokens *t, struct api_token *rec,
+                       char *token, struct gw_error *err)
 {
     struct api_token *v;
 
@@ -320,8 +320,8 @@ static enum gw_err add(struct srv_tokens *t, struct api_token *rec, char *token,
     return GW_OK;
 }
 
-enum gw_err srv_tokens_create(struct srv_tokens *t, struct api_token *rec,
-                              char *token, size_t size, struct gw_error *err)
+enum gw_err core_tokens_create(struct core_tokens *t, struct api_token *rec,
+                               char *token, size_t size, struct gw_error *err)
 {
     int lock;
     enum gw_err rc;
@@ -332,7 +332,7 @@ enum gw_err srv_tokens_create(struct srv_tokens *t, struct api_token *rec,
         return gw_error_set(err, GW_EINVAL,
                             "\"%s\" is the name of GATEWAY_API_TOKEN",
                             SRV_BOOTSTRAP_NAME);
-    lock = srv_file_lock(t->path, err);
+    lock = store_file_lock(t->path, err);
     if (lock < 0)
         return err->code;
     pthread_mutex_lock(&t->lock);
@@ -340,7 +340,7 @@ enum gw_err srv_tokens_create(struct srv_tokens *t, struct api_token *rec,
     if (rc == GW_OK)
         rc = add(t, rec, token, err);
     pthread_mutex_unlock(&t->lock);
-    srv_file_unlock(lock);
+    store_file_unlock(lock);
     if (rc == GW_OK)
         log_info("event=token_created name=%s scope=%s", rec->name,
                  api_scope_name(rec->scope));
@@ -349,8 +349,8 @@ enum gw_err srv_tokens_create(struct srv_tokens *t, struct api_token *rec,
     return rc;
 }
 
-enum gw_err srv_tokens_list(struct srv_tokens *t, struct api_token **out,
-                            size_t *n, struct gw_error *err)
+enum gw_err core_tokens_list(struct core_tokens *t, struct api_token **out,
+                             size_t *n, struct gw_error *err)
 {
     enum gw_err rc;
 
@@ -367,7 +367,7 @@ enum gw_err srv_tokens_list(struct srv_tokens *t, struct api_token **out,
 }
 
 /* Removes token `name` from the fresh list; the locks are held. */
-static enum gw_err remove_one(struct srv_tokens *t, const char *name,
+static enum gw_err remove_one(struct core_tokens *t, const char *name,
                               struct gw_error *err)
 {
     size_t at = t->n;
@@ -388,10 +388,10 @@ static enum gw_err remove_one(struct srv_tokens *t, const char *name,
     return GW_OK;
 }
 
-enum gw_err srv_tokens_delete(struct srv_tokens *t, const char *name,
-                              struct gw_error *err)
+enum gw_err core_tokens_delete(struct core_tokens *t, const char *name,
+                               struct gw_error *err)
 {
-    int lock = srv_file_lock(t->path, err);
+    int lock = store_file_lock(t->path, err);
     enum gw_err rc;
 
     if (lock < 0)
@@ -401,7 +401,7 @@ enum gw_err srv_tokens_delete(struct srv_tokens *t, const char *name,
     if (rc == GW_OK)
         rc = remove_one(t, name, err);
     pthread_mutex_unlock(&t->lock);
-    srv_file_unlock(lock);
+    store_file_unlock(lock);
     if (rc == GW_OK)
         log_info("event=token_deleted name=%s", name);
     return rc;

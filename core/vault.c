@@ -128,7 +128,7 @@ struct vault *vault_load(const char *path, struct gw_error *err)
     enum gw_err rc;
 
     buf_init(&text, 1024);
-    rc = srv_file_read(path, &text, err);
+    rc = store_file_read(path, &text, err);
     v = rc == GW_OK ? vault_from_base64(buf_cstr(&text), path, err) : NULL;
     if (text.data != NULL)
         sodium_memzero(text.data, text.len);
@@ -152,7 +152,7 @@ enum gw_err vault_save(const struct vault *v, const char *path,
                           crypto_box_SECRETKEYBYTES, B64);
         n = strlen(line);
         line[n++] = '\n';
-        rc = srv_file_write(path, line, n, 0600, err);
+        rc = store_file_write(path, line, n, 0600, err);
         sodium_free(line);
         if (rc != GW_OK)
             return rc;
@@ -160,7 +160,7 @@ enum gw_err vault_save(const struct vault *v, const char *path,
     if (public_path == NULL)
         return GW_OK;
     n = (size_t)snprintf(pub, sizeof(pub), "%s\n", v->public_b64);
-    return srv_file_write(public_path, pub, n, 0644, err);
+    return store_file_write(public_path, pub, n, 0644, err);
 }
 
 void vault_free(struct vault *v)

@@ -171,12 +171,12 @@ static bool load_config(const struct opts *o, struct srv_config *cfg)
 
 static bool make_dir(const struct srv_config *cfg)
 {
-    char why[512];
+    struct gw_error err = {0};
 
-    if (srv_file_mkdirs(cfg->data_dir, why, sizeof(why)) &&
-        srv_file_check_private(cfg->data_dir, why, sizeof(why)))
+    if (store_file_mkdirs(cfg->data_dir, &err) &&
+        store_file_check_private(cfg->data_dir, &err))
         return true;
-    fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", why);
+    fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", err.detail);
     return false;
 }
 
@@ -366,7 +366,7 @@ static int token_record(const struct opts *o, struct api_token *t)
     return 0;
 }
 
-static int token_create(const struct opts *o, struct srv_tokens *tokens)
+static int token_create(const struct opts *o, struct core_tokens *tokens)
 {
     char token[VAULT_TOKEN_MAX];
     struct gw_error err = {0};
@@ -375,20 +375,20 @@ static int token_create(const struct opts *o, struct srv_tokens *tokens)
 
     if (rc != 0)
         return rc;
-    if (srv_tokens_create(tokens, &t, token, sizeof(token), &err) != GW_OK)
+    if (core_tokens_create(tokens, &t, token, sizeof(token), &err) != GW_OK)
         return fail("token create", &err);
     printf("%s\n", token);
     explicit_bzero(token, sizeof(token));
     return 0;
 }
 
-static int token_list(struct srv_tokens *tokens)
+static int token_list(struct core_tokens *tokens)
 {
     struct api_token *list;
     struct gw_error err = {0};
     size_t n;
 
-    if (srv_tokens_list(tokens, &list, &n, &err) != GW_OK)
+    if (core_tokens_list(tokens, &list, &n, &err) != GW_OK)
         return fail("token list", &err);
     for (size_t i = 0; i < n; i++)
         printf("%s scope=%s credentials=%s from_domains=%s created=%s\n",
@@ -405,7 +405,7 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
 {
     const char *sub = o->n_args > 0 ? o->args[0] : "";
     struct gw_error err = {0};
-    struct srv_tokens *tokens;
+    struct core_tokens *tokens;
     const char *source;
     struct vault *v;
     int rc;
@@ -422,7 +422,7 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     v = srv_key_load(cfg, paths, true, &source, &err);
     if (v == NULL)
         return fail("token", &err);
-    tokens = srv_tokens_open(paths->tokens, v, NULL, &err);
+    tokens = core_tokens_open(paths->tokens, v, NULL, &err);
     if (tokens == NULL) {
         vault_free(v);
         return fail("token", &err);
@@ -431,11 +431,11 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
         rc = token_create(o, tokens);
     else if (strcmp(sub, "list") == 0)
         rc = token_list(tokens);
-    else if (srv_tokens_delete(tokens, o->args[1], &err) != GW_OK)
+    else if (core_tokens_delete(tokens, o->args[1], &err) != GW_OK)
         rc = fail("token delete", &err);
     else
         rc = 0;
-    srv_tokens_free(tokens);
+    core_tokens_free(tokens);
     vault_free(v);
     return rc;
 }
@@ -449,16 +449,16 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
 static enum gw_err rekey_data_dir(const struct vault *old,
                                   const struct vault *next,
                                   const struct srv_paths *paths,
-                                  struct srv_tokens *tokens, size_t *n,
+                                  struct core_tokens *tokens, size_t *n,
                                   struct gw_error *err)
 {
     if (vault_save(next, paths->next_key, NULL, err) != GW_OK)
         return err->code;
-    if (srv_store_rekey(paths->credentials, old, next, n, err) != GW_OK) {
+    if (core_creds_rekey(paths->credentials, old, next, n, err) != GW_OK) {
         unlink(paths->next_key);
         return err->code;
     }
-    if (srv_tokens_rekey(tokens, next, err) != GW_OK)
+    if (core_tokens_rekey(tokens, next, err) != GW_OK)
         return err->code;
     if (rename(paths->next_key, paths->key) != 0)
         return gw_error_set(err, GW_EIO, "cannot rename %s: %s",
@@ -471,7 +471,7 @@ static enum gw_err rekey_data_dir(const struct vault *old,
 static enum gw_err
 rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
                 const struct vault *old, const struct vault *next,
-                const struct srv_paths *paths, struct srv_tokens *tokens,
+                const struct srv_paths *paths, struct core_tokens *tokens,
                 size_t *n, struct gw_error *err)
 {
     if (strcmp(o->new_key_file, cfg->secret_key_file) == 0 ||
@@ -481,8 +481,8 @@ rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
                             "file",
                             o->new_key_file);
     if (vault_save(next, o->new_key_file, NULL, err) != GW_OK ||
-        srv_store_rekey(paths->credentials, old, next, n, err) != GW_OK ||
-        srv_tokens_rekey(tokens, next, err) != GW_OK)
+        core_creds_rekey(paths->credentials, old, next, n, err) != GW_OK ||
+        core_tokens_rekey(tokens, next, err) != GW_OK)
         return err->code;
     fprintf(stderr,
             "smtp-gateway: the new secret key is in %s: give it to the "
@@ -495,7 +495,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                      const struct srv_paths *paths)
 {
     struct vault *old, *next = NULL;
-    struct srv_tokens *tokens;
+    struct core_tokens *tokens;
     struct gw_error err = {0};
     const char *source;
     size_t n = 0;
@@ -514,7 +514,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
     }
     /* The token file is read (and carried over) before anything
        changes: one whose hash key does not open stops the rekey. */
-    tokens = srv_tokens_open(paths->tokens, old, NULL, &err);
+    tokens = core_tokens_open(paths->tokens, old, NULL, &err);
     next = tokens != NULL ? vault_generate(&err) : NULL;
     rc = next == NULL ? err.code
          : strcmp(source, "data_dir") == 0
@@ -529,7 +529,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                 "elsewhere (GATEWAY_SMTP_*_SEALED)\n",
                 n);
     }
-    srv_tokens_free(tokens);
+    core_tokens_free(tokens);
     vault_free(old);
     vault_free(next);
     return rc == GW_OK ? 0 : fail("rekey", &err);

@@ -13,8 +13,8 @@
 
 struct srv_gateway {
     struct vault *vault;
-    struct srv_store *store;
-    struct srv_tokens *tokens;
+    struct core_creds *store;
+    struct core_tokens *tokens;
 };
 
 bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
@@ -22,19 +22,19 @@ bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
 {
     const char *d = cfg->data_dir;
     bool ok =
-        srv_file_join(out->key, sizeof(out->key), d, SRV_KEY_FILE) &&
-        srv_file_join(out->public_key, sizeof(out->public_key), d,
-                      SRV_PUBLIC_FILE) &&
-        srv_file_join(out->next_key, sizeof(out->next_key), d,
-                      SRV_NEXT_KEY_FILE) &&
-        srv_file_join(out->tokens, sizeof(out->tokens), d, SRV_TOKENS_FILE);
+        store_file_join(out->key, sizeof(out->key), d, SRV_KEY_FILE) &&
+        store_file_join(out->public_key, sizeof(out->public_key), d,
+                        SRV_PUBLIC_FILE) &&
+        store_file_join(out->next_key, sizeof(out->next_key), d,
+                        SRV_NEXT_KEY_FILE) &&
+        store_file_join(out->tokens, sizeof(out->tokens), d, SRV_TOKENS_FILE);
 
     if (ok && cfg->credentials_file[0] != '\0')
         snprintf(out->credentials, sizeof(out->credentials), "%s",
                  cfg->credentials_file);
     else if (ok)
-        ok = srv_file_join(out->credentials, sizeof(out->credentials), d,
-                           SRV_CREDENTIALS_FILE);
+        ok = store_file_join(out->credentials, sizeof(out->credentials), d,
+                             SRV_CREDENTIALS_FILE);
     if (!ok)
         snprintf(why, whylen, "GATEWAY_DATA_DIR: the path is too long");
     return ok;
@@ -50,20 +50,20 @@ static enum gw_err carry_over(const struct srv_paths *paths,
                               const char *store_id, const char *tokens_id,
                               struct gw_error *err)
 {
-    struct srv_tokens *tokens;
+    struct core_tokens *tokens;
     enum gw_err rc;
     size_t n;
 
     if (strcmp(store_id, vault_key_id(old)) == 0 &&
-        srv_store_rekey(paths->credentials, old, next, &n, err) != GW_OK)
+        core_creds_rekey(paths->credentials, old, next, &n, err) != GW_OK)
         return err->code;
     if (strcmp(tokens_id, vault_key_id(old)) != 0)
         return GW_OK;
-    tokens = srv_tokens_open(paths->tokens, old, NULL, err);
+    tokens = core_tokens_open(paths->tokens, old, NULL, err);
     if (tokens == NULL)
         return err->code;
-    rc = srv_tokens_rekey(tokens, next, err);
-    srv_tokens_free(tokens);
+    rc = core_tokens_rekey(tokens, next, err);
+    core_tokens_free(tokens);
     return rc;
 }
 
@@ -86,8 +86,8 @@ static void finish_rekey(const struct srv_paths *paths)
         return;
     next = vault_load(paths->next_key, &err);
     old = vault_load(paths->key, &err);
-    srv_store_key_id(paths->credentials, store_id);
-    srv_tokens_key_id(paths->tokens, tokens_id);
+    core_creds_key_id(paths->credentials, store_id);
+    core_tokens_key_id(paths->tokens, tokens_id);
     begun = next != NULL && old != NULL &&
             (strcmp(store_id, vault_key_id(next)) == 0 ||
              strcmp(tokens_id, vault_key_id(next)) == 0);
@@ -197,7 +197,7 @@ static enum gw_err open_store(struct srv_gateway *gw, struct srv_config *cfg,
     if (def == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
     if (env_default(cfg, gw->vault, def, err) == GW_OK)
-        gw->store = srv_store_open(paths->credentials, gw->vault, def, err);
+        gw->store = core_creds_open(paths->credentials, gw->vault, def, err);
     explicit_bzero(def, sizeof(*def));
     free(def);
     return gw->store != NULL ? GW_OK : err->code;
@@ -221,8 +221,8 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     }
     /* The token file is read again while the gateway runs: no one else
        may write there, nor replace the key. */
-    if (!srv_file_check_private(cfg->data_dir, why, sizeof(why))) {
-        gw_error_set(err, GW_EINVAL, "GATEWAY_DATA_DIR: %s", why);
+    if (!store_file_check_private(cfg->data_dir, err)) {
+        gw_error_prefix(err, "GATEWAY_DATA_DIR");
         goto fail;
     }
     gw->vault = srv_key_load(cfg, &paths, true, &source, err);
@@ -235,7 +235,7 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
                  vault_key_id(gw->vault), paths.key);
     log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault),
              strcmp(source, "data_dir_new") == 0 ? "data_dir" : source);
-    gw->tokens = srv_tokens_open(paths.tokens, gw->vault, cfg->api_token, err);
+    gw->tokens = core_tokens_open(paths.tokens, gw->vault, cfg->api_token, err);
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
     if (gw->tokens == NULL)
         goto fail;
@@ -249,8 +249,8 @@ void srv_gateway_free(struct srv_gateway *gw)
 {
     if (gw == NULL)
         return;
-    srv_tokens_free(gw->tokens);
-    srv_store_free(gw->store);
+    core_tokens_free(gw->tokens);
+    core_creds_free(gw->store);
     vault_free(gw->vault);
     free(gw);
 }
@@ -262,7 +262,7 @@ static bool op_authenticate(void *arg, const char *token,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_tokens_check(gw->tokens, token, caller);
+    return core_tokens_check(gw->tokens, token, caller);
 }
 
 static struct smtp_pool *op_get_pool(void *arg, const char *name, void **hold,
@@ -270,14 +270,14 @@ static struct smtp_pool *op_get_pool(void *arg, const char *name, void **hold,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_store_get(gw->store, name, hold, err);
+    return core_creds_get(gw->store, name, hold, err);
 }
 
 static void op_put_pool(void *arg, void *hold)
 {
     struct srv_gateway *gw = arg;
 
-    srv_store_put(gw->store, hold);
+    core_creds_put(gw->store, hold);
 }
 
 static void op_public_key(void *arg, const char **key_id, const char **key)
@@ -302,7 +302,7 @@ static enum gw_err op_cred_list(void *arg, struct core_cred_info **out,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_store_list(gw->store, out, n, err);
+    return core_creds_list(gw->store, out, n, err);
 }
 
 static enum gw_err op_cred_get(void *arg, const char *name,
@@ -310,7 +310,7 @@ static enum gw_err op_cred_get(void *arg, const char *name,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_store_info(gw->store, name, out, err);
+    return core_creds_info(gw->store, name, out, err);
 }
 
 static enum gw_err op_cred_put(void *arg, const struct api_credential *c,
@@ -318,7 +318,7 @@ static enum gw_err op_cred_put(void *arg, const struct api_credential *c,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_store_set(gw->store, c, created, err);
+    return core_creds_set(gw->store, c, created, err);
 }
 
 static enum gw_err op_cred_delete(void *arg, const char *name,
@@ -326,7 +326,7 @@ static enum gw_err op_cred_delete(void *arg, const char *name,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_store_delete(gw->store, name, err);
+    return core_creds_delete(gw->store, name, err);
 }
 
 static enum gw_err op_cred_verify(void *arg, const char *name,
@@ -334,7 +334,7 @@ static enum gw_err op_cred_verify(void *arg, const char *name,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_store_verify(gw->store, name, out, err);
+    return core_creds_verify(gw->store, name, out, err);
 }
 
 static enum gw_err op_token_create(void *arg, struct api_token *t, char *token,
@@ -342,7 +342,7 @@ static enum gw_err op_token_create(void *arg, struct api_token *t, char *token,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_tokens_create(gw->tokens, t, token, size, err);
+    return core_tokens_create(gw->tokens, t, token, size, err);
 }
 
 static enum gw_err op_token_list(void *arg, struct api_token **out, size_t *n,
@@ -350,7 +350,7 @@ static enum gw_err op_token_list(void *arg, struct api_token **out, size_t *n,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_tokens_list(gw->tokens, out, n, err);
+    return core_tokens_list(gw->tokens, out, n, err);
 }
 
 static enum gw_err op_token_delete(void *arg, const char *name,
@@ -358,7 +358,7 @@ static enum gw_err op_token_delete(void *arg, const char *name,
 {
     struct srv_gateway *gw = arg;
 
-    return srv_tokens_delete(gw->tokens, name, err);
+    return core_tokens_delete(gw->tokens, name, err);
 }
 
 static const struct api_ops ops = {

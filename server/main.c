@@ -152,6 +152,7 @@ static void harden(void)
 int main(int argc, char **argv)
 {
     struct srv_config cfg;
+    struct gw_error err = {0};
     char line[512];
     int rc;
 
@@ -182,8 +183,8 @@ int main(int argc, char **argv)
         return usage_error(line);
     srv_config_scrub_environ();
     log_set_level(cfg.log_level);
-    if (!srv_file_mkdirs(cfg.data_dir, line, sizeof(line))) {
-        fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", line);
+    if (!store_file_mkdirs(cfg.data_dir, &err)) {
+        fprintf(stderr, "smtp-gateway: GATEWAY_DATA_DIR: %s\n", err.detail);
         return 2;
     }
     rc = serve(&cfg);

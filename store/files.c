@@ -9,8 +9,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-enum gw_err srv_file_read(const char *path, struct buf *out,
-                          struct gw_error *err)
+enum gw_err store_file_read(const char *path, struct buf *out,
+                            struct gw_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     enum gw_err rc = GW_OK;
@@ -89,8 +89,8 @@ static enum gw_err denied_or_io(void)
                                                                : GW_EIO;
 }
 
-enum gw_err srv_file_write(const char *path, const void *data, size_t len,
-                           mode_t mode, struct gw_error *err)
+enum gw_err store_file_write(const char *path, const void *data, size_t len,
+                             mode_t mode, struct gw_error *err)
 {
     char tmp[4200];
     int fd;
@@ -120,7 +120,7 @@ enum gw_err srv_file_write(const char *path, const void *data, size_t len,
     return GW_OK;
 }
 
-int srv_file_lock(const char *path, struct gw_error *err)
+int store_file_lock(const char *path, struct gw_error *err)
 {
     char lock[4200];
     int fd;
@@ -146,13 +146,13 @@ int srv_file_lock(const char *path, struct gw_error *err)
     return fd;
 }
 
-void srv_file_unlock(int fd)
+void store_file_unlock(int fd)
 {
     if (fd >= 0)
         close(fd);
 }
 
-void srv_file_stamp(const char *path, struct srv_file_stamp *out)
+void store_file_stamp(const char *path, struct store_file_stamp *out)
 {
     struct stat st;
 
@@ -166,8 +166,8 @@ void srv_file_stamp(const char *path, struct srv_file_stamp *out)
     out->mtime = st.st_mtim;
 }
 
-bool srv_file_same(const struct srv_file_stamp *a,
-                   const struct srv_file_stamp *b)
+bool store_file_same(const struct store_file_stamp *a,
+                     const struct store_file_stamp *b)
 {
     if (!a->exists || !b->exists)
         return a->exists == b->exists;
@@ -176,19 +176,19 @@ bool srv_file_same(const struct srv_file_stamp *a,
            a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-bool srv_file_join(char *out, size_t size, const char *dir, const char *name)
+bool store_file_join(char *out, size_t size, const char *dir, const char *name)
 {
     return snprintf(out, size, "%s/%s", dir, name) < (int)size;
 }
 
-bool srv_file_mkdirs(const char *path, char *why, size_t whylen)
+bool store_file_mkdirs(const char *path, struct gw_error *err)
 {
     char p[4096];
     size_t n = strlen(path);
     struct stat st;
 
     if (n >= sizeof(p)) {
-        snprintf(why, whylen, "the path is too long");
+        gw_error_set(err, GW_EINVAL, "the path is too long");
         return false;
     }
     memcpy(p, path, n + 1);
@@ -197,60 +197,61 @@ bool srv_file_mkdirs(const char *path, char *why, size_t whylen)
             continue;
         p[i] = '\0';
         if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            snprintf(why, whylen, "cannot create %.300s: %s", p,
-                     GW_ERRNO_TEXT(errno));
+            gw_error_set(err, GW_EINVAL, "cannot create %.300s: %s", p,
+                         GW_ERRNO_TEXT(errno));
             return false;
         }
         p[i] = path[i];
     }
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(why, whylen, "%.300s is not a directory", path);
+        gw_error_set(err, GW_EINVAL, "%.300s is not a directory", path);
         return false;
     }
     return true;
 }
 
 /* Whether `st`, of `path`, is the gateway's own and shut to others. */
-static bool private_stat(const char *path, const struct stat *st, char *why,
-                         size_t whylen)
+static bool private_stat(const char *path, const struct stat *st,
+                         struct gw_error *err)
 {
     if (st->st_uid != geteuid()) {
-        snprintf(why, whylen,
-                 "%.300s is owned by uid %ld, not by the gateway's user (uid "
-                 "%ld); chown it",
-                 path, (long)st->st_uid, (long)geteuid());
+        gw_error_set(
+            err, GW_EINVAL,
+            "%.300s is owned by uid %ld, not by the gateway's user (uid "
+            "%ld); chown it",
+            path, (long)st->st_uid, (long)geteuid());
         return false;
     }
     if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        snprintf(why, whylen,
-                 "%.300s is writable by group or others (mode %04o); chmod "
-                 "go-w it",
-                 path, (unsigned)(st->st_mode & 07777));
+        gw_error_set(err, GW_EINVAL,
+                     "%.300s is writable by group or others (mode %04o); chmod "
+                     "go-w it",
+                     path, (unsigned)(st->st_mode & 07777));
         return false;
     }
     return true;
 }
 
 /* One entry of the data directory, and what a link points to. */
-static bool private_entry(const char *path, char *why, size_t whylen)
+static bool private_entry(const char *path, struct gw_error *err)
 {
     struct stat st;
 
     if (lstat(path, &st) != 0) /* gone since it was listed */
         return errno == ENOENT;
     if (!S_ISLNK(st.st_mode))
-        return private_stat(path, &st, why, whylen);
+        return private_stat(path, &st, err);
     if (st.st_uid != geteuid())
-        return private_stat(path, &st, why, whylen);
-    return stat(path, &st) != 0 || private_stat(path, &st, why, whylen);
+        return private_stat(path, &st, err);
+    return stat(path, &st) != 0 || private_stat(path, &st, err);
 }
 
-bool srv_file_private(const char *path, char *why, size_t whylen)
+bool store_file_private(const char *path, struct gw_error *err)
 {
-    return private_entry(path, why, whylen);
+    return private_entry(path, err);
 }
 
-bool srv_file_check_private(const char *dir, char *why, size_t whylen)
+bool store_file_check_private(const char *dir, struct gw_error *err)
 {
     char path[4400];
     struct dirent *e;
@@ -259,24 +260,24 @@ bool srv_file_check_private(const char *dir, char *why, size_t whylen)
     DIR *d;
 
     if (stat(dir, &st) != 0) {
-        snprintf(why, whylen, "cannot read %.300s: %s", dir,
-                 GW_ERRNO_TEXT(errno));
+        gw_error_set(err, GW_EINVAL, "cannot read %.300s: %s", dir,
+                     GW_ERRNO_TEXT(errno));
         return false;
     }
-    if (!private_stat(dir, &st, why, whylen))
+    if (!private_stat(dir, &st, err))
         return false;
     d = opendir(dir);
     if (d == NULL) {
-        snprintf(why, whylen, "cannot read %.300s: %s", dir,
-                 GW_ERRNO_TEXT(errno));
+        gw_error_set(err, GW_EINVAL, "cannot read %.300s: %s", dir,
+                     GW_ERRNO_TEXT(errno));
         return false;
     }
     while (ok && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (!srv_file_join(path, sizeof(path), dir, e->d_name))
+        if (!store_file_join(path, sizeof(path), dir, e->d_name))
             continue;
-        ok = private_entry(path, why, whylen);
+        ok = private_entry(path, err);
     }
     closedir(d);
     return ok;
