@@ -147,6 +147,7 @@ openapi-lint:
 FUZZ_CC      ?= clang
 # Every sanitizer report stops the harness, so that `make fuzz` fails.
 FUZZ_FLAGS   := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -I. \
+                -Werror=implicit-function-declaration \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_LIBS    := -ljansson -lmbedtls -lmbedx509 -lmbedcrypto -lidn2 -lsodium \
                 -lpthread

@@ -17,6 +17,7 @@
 
 #include "api/internal.h"
 #include "base/base.h"
+#include "smtp/reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
