@@ -125,6 +125,10 @@ static enum gw_err read_body(struct io *io, uint64_t until, size_t length,
         rc = io_read_some(io, chunk, want, &got, until, err);
         if (rc == GW_OK)
             rc = buf_append(body, chunk, got);
+        if (rc == GW_ELIMIT || rc == GW_ENOMEM)
+            return gw_error_set(err, rc,
+                                rc == GW_ELIMIT ? "the reply is too large"
+                                                : "out of memory");
     }
     return to_close && rc == GW_EIO ? GW_OK : rc;
 }
@@ -178,6 +182,7 @@ static enum gw_err exchange(struct io *io, const struct url *u,
 {
     char text[2048];
     struct head h;
+    enum gw_err rc;
     int n;
 
     n = snprintf(text, sizeof(text),
@@ -195,12 +200,13 @@ static enum gw_err exchange(struct io *io, const struct url *u,
                                   "timed out waiting for the reply")
                    : gw_error_set(err, GW_EIO, "no complete reply");
     *status = h.status;
-    if (h.chunked ? read_chunked(io, until, body, err)
-                  : read_body(io, until, h.length, body, err))
-        return err->code == GW_ELIMIT || err->code == GW_EPROTO
-                   ? err->code
-                   : gw_error_set(err, GW_EIO, "the reply ended early");
-    return GW_OK;
+    rc = h.chunked ? read_chunked(io, until, body, err)
+                   : read_body(io, until, h.length, body, err);
+    /* Too large, malformed or out of memory says so; anything else cut
+       the body short. */
+    if (rc != GW_OK && rc != GW_ELIMIT && rc != GW_EPROTO && rc != GW_ENOMEM)
+        rc = gw_error_set(err, GW_EIO, "the reply ended early");
+    return rc;
 }
 
 enum gw_err net_http_get(const struct net_http_get *req, int *status,
