@@ -34,7 +34,7 @@ void api_public_key_get(const struct api_route *route,
 /* A credential as replies show it: settings, state, never a box. */
 static json_t *info_json(const struct core_cred_info *info)
 {
-    json_t *settings = api_cred_to_json(&info->cred, false);
+    json_t *settings = store_credential_to_json(&info->cred, false);
     json_t *obj =
         json_pack("{s:s, s:s, s:b, s:s?}", "name", info->cred.name, "source",
                   info->from_env ? "environment" : "store", "usable",
@@ -70,7 +70,7 @@ void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
                    const struct api_call *call, struct api_response *resp)
 {
     struct core_cred_info *info = malloc(sizeof(*info));
-    char name[API_NAME_MAX + 1];
+    char name[STORE_NAME_MAX + 1];
     struct gw_error err = {0};
 
     if (info == NULL) {
@@ -86,7 +86,7 @@ void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
     free(info);
 }
 
-/* Seals a secret given in the clear into `box` (API_BOX_MAX bytes). */
+/* Seals a secret given in the clear into `box` (STORE_BOX_MAX bytes). */
 static bool seal_into(const struct api_ctx *ctx, const char *field,
                       const char *secret, char *box, struct api_response *resp)
 {
@@ -96,7 +96,7 @@ static bool seal_into(const struct api_ctx *ctx, const char *field,
 
     if (secret == NULL)
         return true;
-    buf_init(&b, API_BOX_MAX - 1);
+    buf_init(&b, STORE_BOX_MAX - 1);
     ok = ctx->ops->seal(ctx->arg, secret, &b, &err) == GW_OK;
     if (ok)
         memcpy(box, buf_cstr(&b), b.len + 1);
@@ -109,12 +109,12 @@ static bool seal_into(const struct api_ctx *ctx, const char *field,
 
 /* Checks the body into `c`, sealing any secret given in the clear. */
 static bool take_put(const struct api_ctx *ctx, json_t *root, const char *name,
-                     struct api_credential *c, struct api_response *resp)
+                     struct store_credential *c, struct api_response *resp)
 {
-    struct api_field_error fe = {{0}, {0}};
-    struct api_cred_plain plain;
+    struct gw_field_error fe = {{0}, {0}};
+    struct store_plain_secrets plain;
 
-    if (!api_cred_from_json(root, name, c, &plain, &fe)) {
+    if (!store_credential_from_json(root, name, c, &plain, &fe)) {
         api_error(resp, 400, fe.field, "%s: %s", fe.field, fe.text);
         return false;
     }
@@ -144,7 +144,7 @@ void api_creds_put(const struct api_route *route, const struct api_ctx *ctx,
                    const struct api_call *call, struct api_response *resp)
 {
     struct core_cred_info *info = calloc(1, sizeof(*info));
-    char name[API_NAME_MAX + 1];
+    char name[STORE_NAME_MAX + 1];
     struct gw_error err = {0};
     json_t *root = NULL;
     bool created = false;
@@ -171,7 +171,7 @@ out:
 void api_creds_delete(const struct api_route *route, const struct api_ctx *ctx,
                       const struct api_call *call, struct api_response *resp)
 {
-    char name[API_NAME_MAX + 1];
+    char name[STORE_NAME_MAX + 1];
     struct gw_error err = {0};
 
     if (!api_path_name(route, call->path, name, resp))
@@ -241,7 +241,7 @@ void api_creds_verify(const struct api_route *route, const struct api_ctx *ctx,
                       const struct api_call *call, struct api_response *resp)
 {
     struct smtp_verify *v = calloc(1, sizeof(*v));
-    char name[API_NAME_MAX + 1];
+    char name[STORE_NAME_MAX + 1];
     struct gw_error err = {0};
 
     if (v == NULL) {

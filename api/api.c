@@ -278,7 +278,7 @@ const struct api_route *api_route_find(const char *method, const char *path,
 }
 
 bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
-                   const char *token, struct api_token *caller,
+                   const char *token, struct store_token *caller,
                    struct api_response *resp)
 {
     memset(caller, 0, sizeof(*caller));
@@ -290,7 +290,7 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
                   "a valid token is required: Authorization: Bearer <token>");
         return false;
     }
-    if (route->admin && caller->scope != API_SCOPE_ADMIN) {
+    if (route->admin && caller->scope != STORE_SCOPE_ADMIN) {
         api_error(resp, 403, NULL,
                   "the token \"%s\" has the send scope; %s %s needs a token "
                   "of the admin scope",
@@ -357,36 +357,36 @@ bool api_path_name(const struct api_route *route, const char *path, char *name,
     size_t at = (size_t)(strchr(route->path, '*') - route->path);
     size_t n = strcspn(path + at, "/");
 
-    if (n <= API_NAME_MAX) {
+    if (n <= STORE_NAME_MAX) {
         memcpy(name, path + at, n);
         name[n] = '\0';
-        if (api_name_valid(name))
+        if (store_name_valid(name))
             return true;
     }
     api_error(resp, 404, NULL,
               "no such name: names are 1 to %d letters, digits, '.', '_' "
               "or '-'",
-              API_NAME_MAX);
+              STORE_NAME_MAX);
     return false;
 }
 
-bool api_may_send(const struct api_token *caller, const char *credential,
+bool api_may_send(const struct store_token *caller, const char *credential,
                   const char *from, struct api_response *resp)
 {
     const char *at = strrchr(from, '@');
 
     /* Checked first, so that no reply quotes a name that cannot exist
        (a query value need not even be UTF-8). */
-    if (!api_name_valid(credential)) {
+    if (!store_name_valid(credential)) {
         api_error(resp, 400, "credential",
                   "credential: no credential has this name: names are 1 to "
                   "%d letters, digits, '.', '_' or '-'",
-                  API_NAME_MAX);
+                  STORE_NAME_MAX);
         return false;
     }
     if (caller == NULL)
         return true;
-    if (!api_list_allows(caller->credentials, credential, false)) {
+    if (!store_list_allows(caller->credentials, credential, false)) {
         api_error(resp, 403, "credential",
                   "credential: the token \"%s\" may not use the credential "
                   "\"%s\" (it may use %s)",
@@ -394,7 +394,8 @@ bool api_may_send(const struct api_token *caller, const char *credential,
         return false;
     }
     if (caller->from_domains[0] != '\0' &&
-        (at == NULL || !api_list_allows(caller->from_domains, at + 1, true))) {
+        (at == NULL ||
+         !store_list_allows(caller->from_domains, at + 1, true))) {
         api_error(resp, 403, "from",
                   "from: the token \"%s\" may send only from the domains %s",
                   caller->name, caller->from_domains);

@@ -52,7 +52,7 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
 struct api_ops {
     /* Who `token` belongs to, into `caller`; false for no one. */
     bool (*authenticate)(void *arg, const char *token,
-                         struct api_token *caller);
+                         struct store_token *caller);
     /*
      * The pool of credential `name`, held for a send until put_pool() is
      * called with `*hold`. NULL with `err` set: GW_ENOTFOUND when there is
@@ -71,16 +71,16 @@ struct api_ops {
     enum gw_err (*cred_get)(void *arg, const char *name,
                             struct core_cred_info *out, struct gw_error *err);
     /* Creates or replaces `c` (boxes sealed already); *created says which. */
-    enum gw_err (*cred_put)(void *arg, const struct api_credential *c,
+    enum gw_err (*cred_put)(void *arg, const struct store_credential *c,
                             bool *created, struct gw_error *err);
     enum gw_err (*cred_delete)(void *arg, const char *name,
                                struct gw_error *err);
     enum gw_err (*cred_verify)(void *arg, const char *name,
                                struct smtp_verify *out, struct gw_error *err);
     /* Makes `t` a new token (hash, created), its text into `token`. */
-    enum gw_err (*token_create)(void *arg, struct api_token *t, char *token,
+    enum gw_err (*token_create)(void *arg, struct store_token *t, char *token,
                                 size_t size, struct gw_error *err);
-    enum gw_err (*token_list)(void *arg, struct api_token **out, size_t *n,
+    enum gw_err (*token_list)(void *arg, struct store_token **out, size_t *n,
                               struct gw_error *err);
     enum gw_err (*token_delete)(void *arg, const char *name,
                                 struct gw_error *err);
@@ -96,8 +96,8 @@ struct api_ctx {
 
 /* One request with its body, as a route's handler takes it. */
 struct api_call {
-    const char *path;               /* without the query */
-    const struct api_token *caller; /* NULL on routes without a token */
+    const char *path;                 /* without the query */
+    const struct store_token *caller; /* NULL on routes without a token */
     /* The complete body. The route may free it (buf_free) as soon as it
        is read, so that a large request is not held twice; it stays a
        valid, perhaps empty, buffer. */
@@ -136,7 +136,7 @@ const struct api_route *api_route_find(const char *method, const char *path,
  * 403 (a token without the admin scope on an admin route).
  */
 bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
-                   const char *token, struct api_token *caller,
+                   const char *token, struct store_token *caller,
                    struct api_response *resp);
 
 /*
@@ -162,9 +162,9 @@ struct api_param {
 struct api_stream_start {
     const struct api_param *params; /* the query, in order */
     size_t n_params;
-    size_t size;                    /* Content-Length; 0 when not given */
-    size_t max_body;                /* the most the body may hold */
-    const struct api_token *caller; /* who sent the request */
+    size_t size;                      /* Content-Length; 0 when not given */
+    size_t max_body;                  /* the most the body may hold */
+    const struct store_token *caller; /* who sent the request */
 };
 
 /*

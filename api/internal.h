@@ -47,27 +47,8 @@ void api_response_limit(struct api_response *resp, size_t max);
    allocator, so free() would not do). */
 void api_json_free(void *p);
 
-/*
- * Appends `doc` (whose reference this takes, NULL meaning out of memory)
- * to `out` as indented JSON ending in a newline: a file's contents.
- */
-enum gw_err api_dump_file(json_t *doc, struct buf *out, struct gw_error *err);
-
-/* The longest secret accepted in the clear (core/core.h agrees). */
-#define API_SECRET_MAX 4096
-
 /* Room for a new API token with its NUL (core/core.h agrees). */
 #define API_TOKEN_MAX 48
-
-/* A validation failure: the JSON path of the field and what is wrong. */
-struct api_field_error {
-    char field[128];
-    char text[GW_ERROR_DETAIL_MAX];
-};
-
-/* Fills `fe` and returns false, so that a check reads as one statement. */
-bool api_fail(struct api_field_error *fe, const char *field, const char *fmt,
-              ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Makes `resp` the error reply of a failed server call: the HTTP status
@@ -85,7 +66,7 @@ json_t *api_parse_body(const struct api_call *call, struct api_response *resp);
 
 /*
  * Copies the segment of `path` that the route's '*' matched into `name`
- * (API_NAME_MAX + 1 bytes). False, with `resp` made a 404, when it is not
+ * (STORE_NAME_MAX + 1 bytes). False, with `resp` made a 404, when it is not
  * a valid name.
  */
 bool api_path_name(const struct api_route *route, const char *path, char *name,
@@ -97,7 +78,7 @@ bool api_path_name(const struct api_route *route, const char *path, char *name,
  * `credential` when no credential can have that name, or a 403 naming
  * the field (`credential` or `from`) when the caller may not.
  */
-bool api_may_send(const struct api_token *caller, const char *credential,
+bool api_may_send(const struct store_token *caller, const char *credential,
                   const char *from, struct api_response *resp);
 
 /*
@@ -109,27 +90,6 @@ bool api_may_send(const struct api_token *caller, const char *credential,
 bool api_pool_get(const struct api_ctx *ctx, const char *credential,
                   struct smtp_pool **pool, void **hold,
                   struct api_response *resp);
-
-/* Secrets given in the clear in a PUT, borrowed from its JSON. */
-struct api_cred_plain {
-    const char *password;
-    const char *access_token;
-};
-
-/*
- * Reads a credential named `name` from `obj`: defaults, then every key.
- * `plain` NULL (the file) accepts secrets only sealed; otherwise (a PUT)
- * they may also come in the clear, into `plain`. False with `fe` set.
- */
-bool api_cred_from_json(json_t *obj, const char *name, struct api_credential *c,
-                        struct api_cred_plain *plain,
-                        struct api_field_error *fe);
-
-/*
- * The settings of `c` as JSON, with its boxes (for the file) or with only
- * whether each secret is set (for a reply). NULL when out of memory.
- */
-json_t *api_cred_to_json(const struct api_credential *c, bool with_boxes);
 
 /* POST /v1/messages: validate, compose, send, report (messages.c). */
 void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,

@@ -18,18 +18,6 @@ static enum gw_err refuse(struct api_request_error *re, unsigned status,
                           const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-bool api_fail(struct api_field_error *fe, const char *field, const char *fmt,
-              ...)
-{
-    va_list ap;
-
-    snprintf(fe->field, sizeof(fe->field), "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(fe->text, sizeof(fe->text), fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 static const char *json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -53,37 +41,36 @@ static const char *json_type_name(const json_t *v)
 
 /* Reads an optional string field; NULL stays when it is absent. */
 static bool get_string(json_t *obj, const char *key, const char *path,
-                       const char **out, struct api_field_error *fe)
+                       const char **out, struct gw_field_error *fe)
 {
     json_t *v = json_object_get(obj, key);
 
     if (v == NULL)
         return true;
     if (!json_is_string(v))
-        return api_fail(fe, path, "must be a string, not %s",
-                        json_type_name(v));
+        return gw_field_fail(fe, path, "must be a string, not %s",
+                             json_type_name(v));
     *out = json_string_value(v);
     return true;
 }
 
 static bool get_bool(json_t *obj, const char *key, const char *path, bool *out,
-                     struct api_field_error *fe)
+                     struct gw_field_error *fe)
 {
     json_t *v = json_object_get(obj, key);
 
     if (v == NULL)
         return true;
     if (!json_is_boolean(v))
-        return api_fail(fe, path, "must be true or false, not %s",
-                        json_type_name(v));
+        return gw_field_fail(fe, path, "must be true or false, not %s",
+                             json_type_name(v));
     *out = json_is_true(v);
     return true;
 }
 
 /* Refuses any key of `obj` that is not in the NULL-ended `known`. */
 static bool only_known_keys(json_t *obj, const char *prefix,
-                            const char *const *known,
-                            struct api_field_error *fe)
+                            const char *const *known, struct gw_field_error *fe)
 {
     const char *key;
     json_t *v;
@@ -97,7 +84,7 @@ static bool only_known_keys(json_t *obj, const char *prefix,
             k++;
         if (*k == NULL) {
             snprintf(path, sizeof(path), "%s%s", prefix, key);
-            return api_fail(fe, path, "unknown field");
+            return gw_field_fail(fe, path, "unknown field");
         }
     }
     return true;
@@ -105,7 +92,7 @@ static bool only_known_keys(json_t *obj, const char *prefix,
 
 /* Reads one address: "Name <a@b>", "a@b" or {"name", "address"}. */
 static bool parse_address(json_t *v, const char *path, struct addr *out,
-                          struct api_field_error *fe)
+                          struct gw_field_error *fe)
 {
     static const char *const keys[] = {"name", "address", NULL};
     const char *name = NULL, *mailbox = NULL;
@@ -114,14 +101,14 @@ static bool parse_address(json_t *v, const char *path, struct addr *out,
 
     if (json_is_string(v)) {
         if (addr_parse(json_string_value(v), out, &err) != GW_OK)
-            return api_fail(fe, path, "%s", err.detail);
+            return gw_field_fail(fe, path, "%s", err.detail);
         return true;
     }
     if (!json_is_object(v))
-        return api_fail(fe, path,
-                        "must be an address string or an object with "
-                        "\"address\", not %s",
-                        json_type_name(v));
+        return gw_field_fail(fe, path,
+                             "must be an address string or an object with "
+                             "\"address\", not %s",
+                             json_type_name(v));
     snprintf(prefix, sizeof(prefix), "%s.", path);
     if (!only_known_keys(v, prefix, keys, fe))
         return false;
@@ -129,20 +116,20 @@ static bool parse_address(json_t *v, const char *path, struct addr *out,
     if (!get_string(v, "name", prefix, &name, fe))
         return false;
     if (addr_check_name(name, &err) != GW_OK)
-        return api_fail(fe, prefix, "%s", err.detail);
+        return gw_field_fail(fe, prefix, "%s", err.detail);
     snprintf(prefix, sizeof(prefix), "%s.address", path);
     if (!get_string(v, "address", prefix, &mailbox, fe))
         return false;
     if (mailbox == NULL)
-        return api_fail(fe, prefix, "is required");
+        return gw_field_fail(fe, prefix, "is required");
     if (addr_set(out, name, mailbox, &err) != GW_OK)
-        return api_fail(fe, prefix, "%s", err.detail);
+        return gw_field_fail(fe, prefix, "%s", err.detail);
     return true;
 }
 
 /* Reads to, cc, bcc or reply_to: one address or an array of them. */
 static bool parse_list(json_t *root, const char *key,
-                       struct api_addr_list *list, struct api_field_error *fe)
+                       struct api_addr_list *list, struct gw_field_error *fe)
 {
     json_t *v = json_object_get(root, key);
     size_t n;
@@ -153,17 +140,17 @@ static bool parse_list(json_t *root, const char *key,
     if (!json_is_array(v)) {
         list->v = calloc(1, sizeof(*list->v));
         if (list->v == NULL)
-            return api_fail(fe, key, "out of memory");
+            return gw_field_fail(fe, key, "out of memory");
         list->n = 1;
         return parse_address(v, key, &list->v[0], fe);
     }
     n = json_array_size(v);
     if (n > API_MAX_RECIPIENTS)
-        return api_fail(fe, key, "has more than %d addresses",
-                        API_MAX_RECIPIENTS);
+        return gw_field_fail(fe, key, "has more than %d addresses",
+                             API_MAX_RECIPIENTS);
     list->v = calloc(n ? n : 1, sizeof(*list->v));
     if (list->v == NULL)
-        return api_fail(fe, key, "out of memory");
+        return gw_field_fail(fe, key, "out of memory");
     list->n = n;
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s[%zu]", key, i);
@@ -174,7 +161,7 @@ static bool parse_list(json_t *root, const char *key,
 }
 
 static bool parse_headers(json_t *root, struct api_request *req,
-                          struct api_field_error *fe)
+                          struct gw_field_error *fe)
 {
     json_t *obj = json_object_get(root, "headers"), *v;
     const char *name;
@@ -183,11 +170,11 @@ static bool parse_headers(json_t *root, struct api_request *req,
     if (obj == NULL)
         return true;
     if (!json_is_object(obj))
-        return api_fail(fe, "headers", "must be an object, not %s",
-                        json_type_name(obj));
+        return gw_field_fail(fe, "headers", "must be an object, not %s",
+                             json_type_name(obj));
     if (json_object_size(obj) > API_MAX_HEADERS)
-        return api_fail(fe, "headers", "has more than %d headers",
-                        API_MAX_HEADERS);
+        return gw_field_fail(fe, "headers", "has more than %d headers",
+                             API_MAX_HEADERS);
     json_object_foreach(obj, name, v)
     {
         struct mime_header *h = &req->headers[req->n_headers];
@@ -195,16 +182,17 @@ static bool parse_headers(json_t *root, struct api_request *req,
 
         snprintf(path, sizeof(path), "headers.%s", name);
         if (!json_is_string(v))
-            return api_fail(fe, path, "must be a string, not %s",
-                            json_type_name(v));
+            return gw_field_fail(fe, path, "must be a string, not %s",
+                                 json_type_name(v));
         h->name = name;
         h->value = json_string_value(v);
         if (mime_check_header(h, &err) != GW_OK)
-            return api_fail(fe, path, "%s", err.detail);
+            return gw_field_fail(fe, path, "%s", err.detail);
         if (api_trace_field(name, strlen(name)))
-            return api_fail(fe, path,
-                            "is a trace or authentication field, written by "
-                            "the gateway or the receiving servers");
+            return gw_field_fail(
+                fe, path,
+                "is a trace or authentication field, written by "
+                "the gateway or the receiving servers");
         req->n_headers++;
     }
     return true;
@@ -217,7 +205,7 @@ static bool parse_headers(json_t *root, struct api_request *req,
  * as every other address is.
  */
 static bool take_auth_from(const char *path, const char *text,
-                           struct api_request *req, struct api_field_error *fe)
+                           struct api_request *req, struct gw_field_error *fe)
 {
     struct gw_error err = {0};
     struct addr a = {0};
@@ -226,17 +214,17 @@ static bool take_auth_from(const char *path, const char *text,
         req->auth_from = strdup("");
     } else {
         if (addr_set(&a, NULL, text, &err) != GW_OK)
-            return api_fail(fe, path, "%s", err.detail);
+            return gw_field_fail(fe, path, "%s", err.detail);
         req->auth_from = a.mailbox;
         a.mailbox = NULL;
     }
     addr_clear(&a);
-    return req->auth_from != NULL || api_fail(fe, path, "out of memory");
+    return req->auth_from != NULL || gw_field_fail(fe, path, "out of memory");
 }
 
 /* Reads options.message_id_domain into A-labels. */
 static bool parse_message_id_domain(json_t *obj, struct api_request *req,
-                                    struct api_field_error *fe)
+                                    struct gw_field_error *fe)
 {
     static const char path[] = "options.message_id_domain";
     const char *domain = NULL;
@@ -246,12 +234,12 @@ static bool parse_message_id_domain(json_t *obj, struct api_request *req,
         return false;
     if (domain != NULL &&
         addr_domain_ascii(domain, &req->message_id_domain, &err) != GW_OK)
-        return api_fail(fe, path, "%s", err.detail);
+        return gw_field_fail(fe, path, "%s", err.detail);
     return true;
 }
 
 static bool parse_options(json_t *root, struct api_request *req,
-                          struct api_field_error *fe)
+                          struct gw_field_error *fe)
 {
     static const char *const keys[] = {"continue_after_bad_send",
                                        "show_bcc",
@@ -269,8 +257,8 @@ static bool parse_options(json_t *root, struct api_request *req,
     if (obj == NULL)
         return true;
     if (!json_is_object(obj))
-        return api_fail(fe, "options", "must be an object, not %s",
-                        json_type_name(obj));
+        return gw_field_fail(fe, "options", "must be an object, not %s",
+                             json_type_name(obj));
     if (!only_known_keys(obj, "options.", keys, fe) ||
         !get_bool(obj, "continue_after_bad_send",
                   "options.continue_after_bad_send",
@@ -289,14 +277,14 @@ static bool parse_options(json_t *root, struct api_request *req,
         !take_auth_from("options.auth_from", auth_from, req, fe))
         return false;
     if (tz != NULL && mime_tz_parse(tz, &req->tz, &err) != GW_OK)
-        return api_fail(fe, "options.timezone", "%s", err.detail);
+        return gw_field_fail(fe, "options.timezone", "%s", err.detail);
     return true;
 }
 
 /* Reads and checks every field of the request. */
 /* Reads the optional sender: one address. */
 static bool parse_sender(json_t *root, struct api_request *req,
-                         struct api_field_error *fe)
+                         struct gw_field_error *fe)
 {
     json_t *v = json_object_get(root, "sender");
 
@@ -305,7 +293,7 @@ static bool parse_sender(json_t *root, struct api_request *req,
 
 /* Reads attachments[i].content: base64, decoded into a new buffer. */
 static bool parse_content(json_t *obj, const char *path, void **out,
-                          size_t *len, struct api_field_error *fe)
+                          size_t *len, struct gw_field_error *fe)
 {
     json_t *v = json_object_get(obj, "content");
     size_t n, bad = 0;
@@ -313,10 +301,10 @@ static bool parse_content(json_t *obj, const char *path, void **out,
     enum gw_err rc;
 
     if (v == NULL)
-        return api_fail(fe, path, "is required");
+        return gw_field_fail(fe, path, "is required");
     if (!json_is_string(v))
-        return api_fail(fe, path, "must be a base64 string, not %s",
-                        json_type_name(v));
+        return gw_field_fail(fe, path, "must be a base64 string, not %s",
+                             json_type_name(v));
     n = json_string_length(v);
     /* Decoding shrinks: the text's size bounds the bytes. */
     buf_init(&b, n);
@@ -332,23 +320,23 @@ static bool parse_content(json_t *obj, const char *path, void **out,
         rc = GW_ENOMEM;
     buf_free(&b);
     if (rc == GW_EINVAL)
-        return api_fail(fe, path, "invalid base64 at character %zu", bad);
+        return gw_field_fail(fe, path, "invalid base64 at character %zu", bad);
     if (rc != GW_OK)
-        return api_fail(fe, path, "out of memory");
+        return gw_field_fail(fe, path, "out of memory");
     return true;
 }
 
 /* Reads attachments[i].disposition: "attachment" (the default) or
  * "inline". */
 static bool parse_disposition(json_t *obj, const char *path, bool *is_inline,
-                              struct api_field_error *fe)
+                              struct gw_field_error *fe)
 {
     const char *d = NULL;
 
     if (!get_string(obj, "disposition", path, &d, fe))
         return false;
     if (d != NULL && strcmp(d, "inline") != 0 && strcmp(d, "attachment") != 0)
-        return api_fail(fe, path, "must be \"attachment\" or \"inline\"");
+        return gw_field_fail(fe, path, "must be \"attachment\" or \"inline\"");
     *is_inline = d != NULL && strcmp(d, "inline") == 0;
     return true;
 }
@@ -360,7 +348,7 @@ static bool parse_disposition(json_t *obj, const char *path, bool *is_inline,
 static bool get_checked(json_t *obj, const char *key, const char *prefix,
                         const char **out,
                         enum gw_err (*check)(const char *, struct gw_error *),
-                        struct api_field_error *fe)
+                        struct gw_field_error *fe)
 {
     struct gw_error err = {0};
     char path[160];
@@ -369,13 +357,13 @@ static bool get_checked(json_t *obj, const char *key, const char *prefix,
     if (!get_string(obj, key, path, out, fe))
         return false;
     if (*out != NULL && check(*out, &err) != GW_OK)
-        return api_fail(fe, path, "%s", err.detail);
+        return gw_field_fail(fe, path, "%s", err.detail);
     return true;
 }
 
 /* Reads attachments[i] into req->attachments[i]. */
 static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
-                             struct api_field_error *fe)
+                             struct gw_field_error *fe)
 {
     static const char *const keys[] = {"filename",    "content_type", "content",
                                        "disposition", "content_id",   NULL};
@@ -384,14 +372,14 @@ static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
 
     snprintf(prefix, sizeof(prefix), "attachments[%zu]", i);
     if (!json_is_object(v))
-        return api_fail(fe, prefix, "must be an object, not %s",
-                        json_type_name(v));
+        return gw_field_fail(fe, prefix, "must be an object, not %s",
+                             json_type_name(v));
     snprintf(path, sizeof(path), "%s.", prefix);
     if (!only_known_keys(v, path, keys, fe))
         return false;
     snprintf(path, sizeof(path), "%s.filename", prefix);
     if (json_object_get(v, "filename") == NULL)
-        return api_fail(fe, path, "is required");
+        return gw_field_fail(fe, path, "is required");
     if (!get_checked(v, "filename", prefix, &a->filename, mime_check_filename,
                      fe) ||
         !get_checked(v, "content_type", prefix, &a->content_type,
@@ -411,7 +399,7 @@ static bool parse_attachment(json_t *v, size_t i, struct api_request *req,
 
 /* Refuses a content_id that an earlier attachment has already. */
 static bool unique_content_ids(const struct api_request *req,
-                               struct api_field_error *fe)
+                               struct gw_field_error *fe)
 {
     char path[64];
 
@@ -424,15 +412,15 @@ static bool unique_content_ids(const struct api_request *req,
             if (other == NULL || strcmp(other, id) != 0)
                 continue;
             snprintf(path, sizeof(path), "attachments[%zu].content_id", i);
-            return api_fail(fe, path,
-                            "is also the content_id of attachments[%zu]", j);
+            return gw_field_fail(
+                fe, path, "is also the content_id of attachments[%zu]", j);
         }
     }
     return true;
 }
 
 static bool parse_attachments(json_t *root, struct api_request *req,
-                              struct api_field_error *fe)
+                              struct gw_field_error *fe)
 {
     json_t *v = json_object_get(root, "attachments");
     size_t n;
@@ -440,16 +428,16 @@ static bool parse_attachments(json_t *root, struct api_request *req,
     if (v == NULL)
         return true;
     if (!json_is_array(v))
-        return api_fail(fe, "attachments", "must be an array, not %s",
-                        json_type_name(v));
+        return gw_field_fail(fe, "attachments", "must be an array, not %s",
+                             json_type_name(v));
     n = json_array_size(v);
     if (n > API_MAX_ATTACHMENTS)
-        return api_fail(fe, "attachments", "has more than %d attachments",
-                        API_MAX_ATTACHMENTS);
+        return gw_field_fail(fe, "attachments", "has more than %d attachments",
+                             API_MAX_ATTACHMENTS);
     req->attachments = calloc(n ? n : 1, sizeof(*req->attachments));
     req->attachment_data = calloc(n ? n : 1, sizeof(*req->attachment_data));
     if (req->attachments == NULL || req->attachment_data == NULL)
-        return api_fail(fe, "attachments", "out of memory");
+        return gw_field_fail(fe, "attachments", "out of memory");
     /* Counted first, so that api_request_free() frees what was read. */
     req->n_attachments = n;
     for (size_t i = 0; i < n; i++) {
@@ -460,7 +448,7 @@ static bool parse_attachments(json_t *root, struct api_request *req,
 }
 
 static bool check_request(json_t *root, struct api_request *req,
-                          struct api_field_error *fe)
+                          struct gw_field_error *fe)
 {
     static const char *const keys[] = {
         "credential", "from",     "sender",      "to",   "cc",
@@ -478,10 +466,10 @@ static bool check_request(json_t *root, struct api_request *req,
         !get_string(root, "html", "html", &req->html, fe))
         return false;
     if (req->subject != NULL && mime_check_text(req->subject, &err) != GW_OK)
-        return api_fail(fe, "subject", "%s", err.detail);
+        return gw_field_fail(fe, "subject", "%s", err.detail);
     from = json_object_get(root, "from");
     if (from == NULL)
-        return api_fail(fe, "from", "is required");
+        return gw_field_fail(fe, "from", "is required");
     if (!parse_address(from, "from", &req->from, fe) ||
         !parse_sender(root, req, fe) || !parse_list(root, "to", &req->to, fe) ||
         !parse_list(root, "cc", &req->cc, fe) ||
@@ -493,16 +481,16 @@ static bool check_request(json_t *root, struct api_request *req,
     if (req->html != NULL &&
         mime_check_cid_refs(req->html, req->attachments, req->n_attachments,
                             &err) != GW_OK)
-        return api_fail(fe, "html", "%s", err.detail);
+        return gw_field_fail(fe, "html", "%s", err.detail);
     if (req->to.n + req->cc.n + req->bcc.n == 0)
-        return api_fail(fe, "to",
-                        "at least one recipient is required in "
-                        "to, cc or bcc");
+        return gw_field_fail(fe, "to",
+                             "at least one recipient is required in "
+                             "to, cc or bcc");
     if (req->to.n + req->cc.n + req->bcc.n > API_MAX_RECIPIENTS)
-        return api_fail(fe, "to",
-                        "more than %d recipients in to, cc and "
-                        "bcc together",
-                        API_MAX_RECIPIENTS);
+        return gw_field_fail(fe, "to",
+                             "more than %d recipients in to, cc and "
+                             "bcc together",
+                             API_MAX_RECIPIENTS);
     return true;
 }
 
@@ -591,7 +579,7 @@ const char **api_request_envelope(const struct api_request *req,
 
 /* A query flag: "true"/"false" (or 1/0); false when the value is neither. */
 static bool query_flag(const struct api_param *p, bool *out,
-                       struct api_field_error *fe)
+                       struct gw_field_error *fe)
 {
     if (strcasecmp(p->value, "true") == 0 || strcmp(p->value, "1") == 0) {
         *out = true;
@@ -601,7 +589,7 @@ static bool query_flag(const struct api_param *p, bool *out,
         *out = false;
         return true;
     }
-    return api_fail(fe, p->key, "must be true or false");
+    return gw_field_fail(fe, p->key, "must be true or false");
 }
 
 /* The parameters of a raw send's query, and which may repeat. */
@@ -622,18 +610,18 @@ static const struct {
  * it may not repeat. Its index in query_keys goes to `*index`.
  */
 static bool query_key(const struct api_param *p, bool *seen, size_t *index,
-                      struct api_field_error *fe)
+                      struct gw_field_error *fe)
 {
     size_t k = 0;
 
     if (strlen(p->key) != p->key_len)
-        return api_fail(fe, p->key, "the parameter's name has a NUL byte");
+        return gw_field_fail(fe, p->key, "the parameter's name has a NUL byte");
     while (k < N_QUERY_KEYS && strcmp(query_keys[k].key, p->key) != 0)
         k++;
     if (k == N_QUERY_KEYS)
-        return api_fail(fe, p->key, "unknown parameter");
+        return gw_field_fail(fe, p->key, "unknown parameter");
     if (seen[k] && !query_keys[k].repeats)
-        return api_fail(fe, p->key, "is given more than once");
+        return gw_field_fail(fe, p->key, "is given more than once");
     seen[k] = true;
     *index = k;
     return true;
@@ -641,7 +629,7 @@ static bool query_key(const struct api_param *p, bool *seen, size_t *index,
 
 /* Reads one parameter of the query into `req`. */
 static bool query_param(const struct api_param *p, struct api_request *req,
-                        bool *seen, struct api_field_error *fe)
+                        bool *seen, struct gw_field_error *fe)
 {
     struct gw_error err = {0};
     char path[32];
@@ -654,7 +642,7 @@ static bool query_param(const struct api_param *p, struct api_request *req,
     else
         snprintf(path, sizeof(path), "%s", p->key);
     if (strlen(p->value) != p->value_len)
-        return api_fail(fe, path, "has a NUL byte");
+        return gw_field_fail(fe, path, "has a NUL byte");
     switch (k) {
     case 0:
         req->credential = p->value;
@@ -663,16 +651,16 @@ static bool query_param(const struct api_param *p, struct api_request *req,
         /* "" is the null reverse-path, which a bounce is sent from. */
         if (p->value[0] == '\0')
             return (req->from.mailbox = strdup("")) != NULL ||
-                   api_fail(fe, "from", "out of memory");
+                   gw_field_fail(fe, "from", "out of memory");
         if (addr_set(&req->from, NULL, p->value, &err) != GW_OK)
-            return api_fail(fe, "from", "%s", err.detail);
+            return gw_field_fail(fe, "from", "%s", err.detail);
         return true;
     case 2:
         if (req->to.n == API_MAX_RECIPIENTS)
-            return api_fail(fe, "to", "more than %d recipients",
-                            API_MAX_RECIPIENTS);
+            return gw_field_fail(fe, "to", "more than %d recipients",
+                                 API_MAX_RECIPIENTS);
         if (addr_set(&req->to.v[req->to.n], NULL, p->value, &err) != GW_OK)
-            return api_fail(fe, path, "%s", err.detail);
+            return gw_field_fail(fe, path, "%s", err.detail);
         req->to.n++;
         return true;
     case 3:
@@ -688,7 +676,7 @@ enum gw_err api_request_from_query(const struct api_param *params, size_t n,
                                    struct api_request *req,
                                    struct api_request_error *re)
 {
-    struct api_field_error fe = {{0}, {0}};
+    struct gw_field_error fe = {{0}, {0}};
     bool seen[N_QUERY_KEYS] = {false};
     size_t n_to = 0;
 
@@ -787,7 +775,7 @@ static enum gw_err check_parsed(struct api_request *req,
                                 const json_error_t *jerr,
                                 struct api_request_error *re)
 {
-    struct api_field_error fe = {{0}, {0}};
+    struct gw_field_error fe = {{0}, {0}};
 
     if (req->root == NULL)
         return refuse(re, 400, NULL, "malformed JSON at line %d column %d: %s",

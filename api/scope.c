@@ -50,7 +50,7 @@ static size_t domain_len(const char *s)
  * caller's or `own`. The domain goes to `shown` in A-labels ("" when it
  * does not convert, which is refused: it cannot be compared).
  */
-static bool domain_allowed(const struct api_token *caller, const char *d,
+static bool domain_allowed(const struct store_token *caller, const char *d,
                            size_t n, const char *own, char *shown, size_t size)
 {
     struct gw_error err = {0};
@@ -65,7 +65,7 @@ static bool domain_allowed(const struct api_token *caller, const char *d,
     if (addr_domain_ascii(text, &ascii, &err) != GW_OK)
         return false;
     snprintf(shown, size, "%s", ascii);
-    ok = api_list_allows(caller->from_domains, ascii, true) ||
+    ok = store_list_allows(caller->from_domains, ascii, true) ||
          strcasecmp(ascii, own) == 0;
     free(ascii);
     return ok;
@@ -76,9 +76,9 @@ static bool domain_allowed(const struct api_token *caller, const char *d,
  * address but of the caller's domains or of `own`, the domain of the
  * mailbox it names. An address literal after an at sign is refused too.
  */
-static bool name_in_scope(const struct api_token *caller, const char *name,
+static bool name_in_scope(const struct store_token *caller, const char *name,
                           const char *own, const char *field,
-                          struct api_field_error *fe)
+                          struct gw_field_error *fe)
 {
     size_t i = 0;
 
@@ -97,12 +97,13 @@ static bool name_in_scope(const struct api_token *caller, const char *name,
         if (name[i] == '[' ||
             (k > 0 &&
              !domain_allowed(caller, name + i, k, own, shown, sizeof(shown))))
-            return api_fail(fe, field,
-                            "the display name shows an address%s%s; the "
-                            "token \"%s\" may send only from the domains %s",
-                            name[i] != '[' && shown[0] ? " at " : "",
-                            name[i] != '[' ? shown : "", caller->name,
-                            caller->from_domains);
+            return gw_field_fail(
+                fe, field,
+                "the display name shows an address%s%s; the "
+                "token \"%s\" may send only from the domains %s",
+                name[i] != '[' && shown[0] ? " at " : "",
+                name[i] != '[' ? shown : "", caller->name,
+                caller->from_domains);
         i += k;
     }
     return true;
@@ -110,24 +111,24 @@ static bool name_in_scope(const struct api_token *caller, const char *name,
 
 /* Checks one address: its display name, and its mailbox when it is an
    author's or a sender's (`mailbox_too`). */
-static bool addr_in_scope(const struct api_token *caller, const char *mailbox,
+static bool addr_in_scope(const struct store_token *caller, const char *mailbox,
                           const char *name, bool mailbox_too, const char *field,
-                          struct api_field_error *fe)
+                          struct gw_field_error *fe)
 {
     const char *own = domain_of(mailbox);
 
-    if (mailbox_too && !api_list_allows(caller->from_domains, own, true))
-        return api_fail(fe, field,
-                        "the token \"%s\" may send only from the domains %s",
-                        caller->name, caller->from_domains);
+    if (mailbox_too && !store_list_allows(caller->from_domains, own, true))
+        return gw_field_fail(
+            fe, field, "the token \"%s\" may send only from the domains %s",
+            caller->name, caller->from_domains);
     return name == NULL || name_in_scope(caller, name, own, field, fe);
 }
 
-bool api_request_in_scope(const struct api_token *caller,
+bool api_request_in_scope(const struct store_token *caller,
                           const struct api_request *req,
                           struct api_response *resp)
 {
-    struct api_field_error fe = {{0}, {0}};
+    struct gw_field_error fe = {{0}, {0}};
     bool listed = json_is_array(json_object_get(req->root, "reply_to"));
     bool ok;
 
@@ -151,7 +152,7 @@ bool api_request_in_scope(const struct api_token *caller,
 }
 
 void api_header_scan_init(struct api_header_scan *s,
-                          const struct api_token *caller)
+                          const struct store_token *caller)
 {
     memset(s, 0, sizeof(*s));
     if (caller != NULL && caller->from_domains[0] != '\0')
@@ -262,9 +263,9 @@ static size_t item_len(const char *s)
 }
 
 /* Checks one address of a raw field; `label` names the field. */
-static bool raw_addr_in_scope(const struct api_token *caller, char *text,
+static bool raw_addr_in_scope(const struct store_token *caller, char *text,
                               bool mailbox_too, const char *label,
-                              struct api_field_error *fe)
+                              struct gw_field_error *fe)
 {
     struct gw_error err = {0};
     struct addr a = {0};
@@ -276,13 +277,13 @@ static bool raw_addr_in_scope(const struct api_token *caller, char *text,
     for (size_t n = strlen(text); n > 0 && strchr(" \t", text[n - 1]); n--)
         text[n - 1] = '\0';
     if (addr_parse(text, &a, &err) != GW_OK)
-        return api_fail(fe, label,
-                        "must be addresses the gateway can check for the "
-                        "token \"%s\", limited to the domains %s: %s",
-                        caller->name, caller->from_domains, err.detail);
+        return gw_field_fail(fe, label,
+                             "must be addresses the gateway can check for the "
+                             "token \"%s\", limited to the domains %s: %s",
+                             caller->name, caller->from_domains, err.detail);
     buf_init(&name, SCAN_FIELD_MAX);
     if (a.name != NULL && decode_words(&name, a.name) != GW_OK) {
-        ok = api_fail(fe, label, "out of memory");
+        ok = gw_field_fail(fe, label, "out of memory");
     } else {
         ok = addr_in_scope(caller, a.mailbox,
                            a.name != NULL ? buf_cstr(&name) : NULL, mailbox_too,
@@ -296,7 +297,7 @@ static bool raw_addr_in_scope(const struct api_token *caller, char *text,
 /* Checks the From, Sender or Reply-To field read into s->field. */
 static unsigned end_field(struct api_header_scan *s, struct gw_error *err)
 {
-    struct api_field_error fe = {{0}, {0}};
+    struct gw_field_error fe = {{0}, {0}};
     char *text = s->field.data, *p;
     bool reply, ok = true;
     const char *label;

@@ -24,7 +24,7 @@
  * a caller without domains; false with `resp` made a 403 naming the
  * field (`sender`, `from`, `reply_to[1]`).
  */
-bool api_request_in_scope(const struct api_token *caller,
+bool api_request_in_scope(const struct store_token *caller,
                           const struct api_request *req,
                           struct api_response *resp);
 
@@ -35,17 +35,17 @@ bool api_request_in_scope(const struct api_token *caller,
  * and Reply-To fields checked as the JSON fields are.
  */
 struct api_header_scan {
-    const struct api_token *caller; /* borrowed; NULL checks no domains */
-    bool done;                      /* the header section has ended */
-    bool after_cr;                  /* the last byte seen was a CR */
-    bool keeping;                   /* the field being read is one to check */
-    struct buf field;               /* that field, unfolded, while it is read */
-    struct buf line; /* the start of a line that has not ended yet */
+    const struct store_token *caller; /* borrowed; NULL checks no domains */
+    bool done;                        /* the header section has ended */
+    bool after_cr;                    /* the last byte seen was a CR */
+    bool keeping;                     /* the field being read is one to check */
+    struct buf field; /* that field, unfolded, while it is read */
+    struct buf line;  /* the start of a line that has not ended yet */
 };
 
 /* Prepares `s` for a message sent by `caller`; pair with _free(). */
 void api_header_scan_init(struct api_header_scan *s,
-                          const struct api_token *caller);
+                          const struct store_token *caller);
 void api_header_scan_free(struct api_header_scan *s);
 
 /*

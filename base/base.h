@@ -91,6 +91,23 @@ enum gw_err gw_error_set(struct gw_error *err, enum gw_err code,
 enum gw_err gw_error_prefix(struct gw_error *err, const char *prefix);
 
 /*
+ * A validation failure of one field of a request or a record: the path of
+ * the field ("to[2]", "options.timezone", "port") and what is wrong with
+ * it ("must be a number from 1 to 65535").
+ */
+struct gw_field_error {
+    char field[128];
+    char text[GW_ERROR_DETAIL_MAX];
+};
+
+/*
+ * Fills `fe` and returns false, so that a check reads as one statement:
+ *     return gw_field_fail(fe, "port", "must be a number");
+ */
+bool gw_field_fail(struct gw_field_error *fe, const char *field,
+                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * A growable byte buffer with a hard size limit.
  *
  * Every buffer is created with the most it may ever hold, so no input can

@@ -91,3 +91,15 @@ enum gw_err gw_error_prefix(struct gw_error *err, const char *prefix)
     memcpy(old, err->detail, sizeof(old));
     return gw_error_set(err, err->code, "%s: %s", prefix, old);
 }
+
+bool gw_field_fail(struct gw_field_error *fe, const char *field,
+                   const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(fe->field, sizeof(fe->field), "%s", field);
+    va_start(ap, fmt);
+    vsnprintf(fe->text, sizeof(fe->text), fmt, ap);
+    va_end(ap);
+    return false;
+}

@@ -191,9 +191,16 @@ bool vault_hash_equal(const char *a, const char *b);
  * Sends hold a credential by reference, so a PUT or DELETE that replaces
  * it never frees a pool under a running send: the last holder does.
  */
+/*
+ * The settings of `c` as the SMTP client takes them, without secrets
+ * (the caller adds a struct smtp_secrets); the strings stay owned by `c`.
+ */
+void core_credential_smtp(const struct store_credential *c,
+                          struct smtp_server *out);
+
 /* A credential as the admin routes see it. */
 struct core_cred_info {
-    struct api_credential cred;      /* its boxes are never shown */
+    struct store_credential cred;    /* its boxes are never shown */
     bool from_env;                   /* the `default` of GATEWAY_SMTP_* */
     bool usable;                     /* its secrets open; it has a pool */
     char error[GW_ERROR_DETAIL_MAX]; /* why not usable; "" otherwise */
@@ -209,8 +216,8 @@ struct core_creds;
  * is not a credential file.
  */
 struct core_creds *core_creds_open(const char *path, const struct vault *vault,
-                                 const struct api_credential *env_default,
-                                 struct gw_error *err);
+                                   const struct store_credential *env_default,
+                                   struct gw_error *err);
 
 /* Frees the store; no send may hold a credential any more. */
 void core_creds_free(struct core_creds *st);
@@ -221,14 +228,14 @@ void core_creds_free(struct core_creds *st);
  * GW_ENOTFOUND, or GW_ECONFLICT when the credential cannot be used.
  */
 struct smtp_pool *core_creds_get(struct core_creds *st, const char *name,
-                                void **hold, struct gw_error *err);
+                                 void **hold, struct gw_error *err);
 void core_creds_put(struct core_creds *st, void *hold);
 
 /* Copies of every credential (the admin views); free(*out) after. */
 enum gw_err core_creds_list(struct core_creds *st, struct core_cred_info **out,
-                           size_t *n, struct gw_error *err);
+                            size_t *n, struct gw_error *err);
 enum gw_err core_creds_info(struct core_creds *st, const char *name,
-                           struct core_cred_info *out, struct gw_error *err);
+                            struct core_cred_info *out, struct gw_error *err);
 
 /*
  * Creates or replaces credential c->name: its boxes must open and its
@@ -236,18 +243,19 @@ enum gw_err core_creds_info(struct core_creds *st, const char *name,
  * is rewritten and the new pool takes over. GW_ECONFLICT when the file
  * is read-only or changed on disk since it was read.
  */
-enum gw_err core_creds_set(struct core_creds *st, const struct api_credential *c,
-                          bool *created, struct gw_error *err);
+enum gw_err core_creds_set(struct core_creds *st,
+                           const struct store_credential *c, bool *created,
+                           struct gw_error *err);
 
 /* Removes a stored credential. GW_ENOTFOUND, or GW_ECONFLICT for the
    `default` of the environment, which only the environment changes. */
 enum gw_err core_creds_delete(struct core_creds *st, const char *name,
-                             struct gw_error *err);
+                              struct gw_error *err);
 
 /* Runs smtp_pool_verify() on credential `name` (or reports why it cannot
    be used). GW_ENOTFOUND when there is none. */
 enum gw_err core_creds_verify(struct core_creds *st, const char *name,
-                             struct smtp_verify *out, struct gw_error *err);
+                              struct smtp_verify *out, struct gw_error *err);
 
 /*
  * For `smtp-gateway rekey`: re-seals every box of the file at `path` from
@@ -256,8 +264,8 @@ enum gw_err core_creds_verify(struct core_creds *st, const char *name,
  * secret is lost. `*n` is the number of secrets re-sealed.
  */
 enum gw_err core_creds_rekey(const char *path, const struct vault *from,
-                            const struct vault *to, size_t *n,
-                            struct gw_error *err);
+                             const struct vault *to, size_t *n,
+                             struct gw_error *err);
 
 /* The key id the file at `path` says its boxes are sealed for, into
    `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
@@ -288,15 +296,17 @@ struct core_tokens;
  * copy. NULL with `err` set when the file is not a token file or its hash
  * key does not open.
  */
-struct core_tokens *core_tokens_open(const char *path, const struct vault *vault,
-                                   const char *bootstrap, struct gw_error *err);
+struct core_tokens *core_tokens_open(const char *path,
+                                     const struct vault *vault,
+                                     const char *bootstrap,
+                                     struct gw_error *err);
 
 /*
  * Wraps the hash key for the key pair `next` (a rekey), which from now
  * on must outlive `t`, and rewrites the file: the stored hashes stay.
  */
 enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
-                             struct gw_error *err);
+                              struct gw_error *err);
 void core_tokens_free(struct core_tokens *t);
 
 /* The key id the hash key of the token file at `path` is wrapped for,
@@ -309,7 +319,7 @@ void core_tokens_key_id(const char *path, char *key_id);
  * time that does not depend on which one matches, if any.
  */
 bool core_tokens_check(struct core_tokens *t, const char *token,
-                      struct api_token *caller);
+                       struct store_token *caller);
 
 /*
  * Makes a new token with the name, scope and limits of `rec`, whose hash
@@ -317,16 +327,16 @@ bool core_tokens_check(struct core_tokens *t, const char *token,
  * (size >= VAULT_TOKEN_MAX) and nowhere else. GW_EINVAL for a name in
  * use; the file is re-read and rewritten under its lock.
  */
-enum gw_err core_tokens_create(struct core_tokens *t, struct api_token *rec,
-                              char *token, size_t size, struct gw_error *err);
+enum gw_err core_tokens_create(struct core_tokens *t, struct store_token *rec,
+                               char *token, size_t size, struct gw_error *err);
 
 /* Every stored token, hashes included; free(*out) after. */
-enum gw_err core_tokens_list(struct core_tokens *t, struct api_token **out,
-                            size_t *n, struct gw_error *err);
+enum gw_err core_tokens_list(struct core_tokens *t, struct store_token **out,
+                             size_t *n, struct gw_error *err);
 
 /* Deletes the token `name`. GW_ENOTFOUND when there is none. */
 enum gw_err core_tokens_delete(struct core_tokens *t, const char *name,
-                              struct gw_error *err);
+                               struct gw_error *err);
 
 /*
  * The send path, free of HTTP: what a route checked and a queue worker
@@ -371,7 +381,7 @@ enum gw_err core_send(struct smtp_pool *pool, const char *credential,
  */
 struct core_running {
     struct core_running *prev, *next;
-    char credential[API_NAME_MAX + 1];
+    char credential[STORE_NAME_MAX + 1];
     char message_id[300]; /* "" while not known */
 };
 

@@ -12,11 +12,11 @@
 #include "smtp/smtp.h"
 #include "store/store.h"
 
-_Static_assert(API_BOX_MAX >= VAULT_BOX_MAX, "a box must fit a credential");
+_Static_assert(STORE_BOX_MAX >= VAULT_BOX_MAX, "a box must fit a credential");
 
 /* One credential and what it needs to send: its pool, its secrets. */
 struct entry {
-    struct api_credential cred;
+    struct store_credential cred;
     bool from_env;
     struct smtp_pool *pool;          /* NULL when the credential is unusable */
     char error[GW_ERROR_DETAIL_MAX]; /* why it is unusable */
@@ -35,7 +35,7 @@ struct core_creds {
     struct entry **v;           /* the stored credentials */
     size_t n;
     struct entry *env_default;           /* NULL when none */
-    struct store_file_stamp stamp;         /* the file as last read or written */
+    struct store_file_stamp stamp;       /* the file as last read or written */
     char read_only[GW_ERROR_DETAIL_MAX]; /* why it cannot be written */
 };
 
@@ -105,13 +105,60 @@ static enum gw_err check_boxes(const struct entry *e, struct gw_error *err)
     return GW_OK;
 }
 
+static const char *or_null(const char *s)
+{
+    return s[0] != '\0' ? s : NULL;
+}
+
+static enum smtp_tls_mode tls_mode(enum store_tls tls)
+{
+    switch (tls) {
+    case STORE_TLS_STARTTLS:
+        return SMTP_TLS_STARTTLS;
+    case STORE_TLS_IMPLICIT:
+        return SMTP_TLS_IMPLICIT;
+    case STORE_TLS_NONE:
+        break;
+    }
+    return SMTP_TLS_NONE;
+}
+
+void core_credential_smtp(const struct store_credential *c,
+                          struct smtp_server *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->host = c->host;
+    out->port = c->port;
+    out->ip_version = (int)c->ip_version;
+    out->tls = tls_mode(c->tls);
+    out->tls_params.ca_file = or_null(c->ca_file);
+    out->tls_params.verify_peer = c->verify_peer;
+    out->tls_params.check_server_identity = c->check_server_identity;
+    out->tls_params.client_cert = or_null(c->client_cert);
+    out->tls_params.client_key = or_null(c->client_key);
+    out->helo_name = or_null(c->helo_name);
+    out->username = or_null(c->username);
+    out->mechanisms = c->mechanisms;
+    out->auth_from = or_null(c->auth_from);
+    out->allow_plaintext_auth = c->allow_plaintext_auth;
+    out->ignore_failed_auth = c->ignore_failed_auth;
+    out->timeout_ms = c->timeout_s * 1000;
+    out->idle_ms = c->idle_timeout_s * 1000;
+    out->timeouts.connect_ms = c->connect_timeout_s * 1000;
+    out->timeouts.greeting_ms = c->greeting_timeout_s * 1000;
+    out->timeouts.command_ms = c->command_timeout_s * 1000;
+    out->timeouts.data_ms = c->data_timeout_s * 1000;
+    out->timeouts.dot_ms = c->dot_timeout_s * 1000;
+    out->deadline_ms = c->deadline_s * 1000;
+}
+
 /* Builds the pool of `e` from its settings and sealed secrets. */
 static enum gw_err build_pool(struct entry *e, struct smtp_reaper *reaper,
                               struct gw_error *err)
 {
     struct smtp_server srv;
 
-    api_credential_smtp(&e->cred, &srv);
+    core_credential_smtp(&e->cred, &srv);
     e->secrets = (struct smtp_secrets){
         .has_password = e->cred.password_box[0] != '\0',
         .has_access_token = e->cred.access_token_box[0] != '\0',
@@ -130,7 +177,7 @@ static enum gw_err build_pool(struct entry *e, struct smtp_reaper *reaper,
  * it, `strict` (a PUT) makes that an error; otherwise (start-up) the
  * entry is kept, unusable, with the reason.
  */
-static struct entry *entry_new(const struct api_credential *c, bool from_env,
+static struct entry *entry_new(const struct store_credential *c, bool from_env,
                                const struct core_creds *st, bool strict,
                                struct gw_error *err)
 {
@@ -211,13 +258,13 @@ static void check_writable(struct core_creds *st)
 /* Reads the file into new entries (none when it does not exist). */
 static enum gw_err load_file(struct core_creds *st, struct gw_error *err)
 {
-    struct api_credential *creds = NULL;
+    struct store_credential *creds = NULL;
     char key_id[VAULT_KEY_ID_LEN + 1];
     struct buf text;
     size_t n = 0;
     enum gw_err rc;
 
-    buf_init(&text, API_FILE_MAX);
+    buf_init(&text, STORE_FILE_MAX);
     store_file_stamp(st->path, &st->stamp);
     rc = store_file_read(st->path, &text, err);
     if (rc == GW_ENOTFOUND) {
@@ -225,8 +272,8 @@ static enum gw_err load_file(struct core_creds *st, struct gw_error *err)
         return GW_OK;
     }
     if (rc == GW_OK)
-        rc = api_store_decode(text.data, text.len, key_id, sizeof(key_id),
-                              &creds, &n, err);
+        rc = store_creds_decode(text.data, text.len, key_id, sizeof(key_id),
+                                &creds, &n, err);
     buf_free(&text);
     if (rc != GW_OK)
         return gw_error_prefix(err, st->path);
@@ -247,8 +294,8 @@ static enum gw_err load_file(struct core_creds *st, struct gw_error *err)
 }
 
 struct core_creds *core_creds_open(const char *path, const struct vault *vault,
-                                 const struct api_credential *env_default,
-                                 struct gw_error *err)
+                                   const struct store_credential *env_default,
+                                   struct gw_error *err)
 {
     struct core_creds *st = calloc(1, sizeof(*st));
 
@@ -335,7 +382,7 @@ static struct entry *hold(struct core_creds *st, const char *name)
 }
 
 struct smtp_pool *core_creds_get(struct core_creds *st, const char *name,
-                                void **held, struct gw_error *err)
+                                 void **held, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
 
@@ -368,7 +415,7 @@ static void info_of(const struct entry *e, struct core_cred_info *out)
 }
 
 enum gw_err core_creds_list(struct core_creds *st, struct core_cred_info **out,
-                           size_t *n, struct gw_error *err)
+                            size_t *n, struct gw_error *err)
 {
     size_t k = 0;
 
@@ -385,7 +432,7 @@ enum gw_err core_creds_list(struct core_creds *st, struct core_cred_info **out,
 }
 
 enum gw_err core_creds_info(struct core_creds *st, const char *name,
-                           struct core_cred_info *out, struct gw_error *err)
+                            struct core_cred_info *out, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
 
@@ -404,7 +451,7 @@ enum gw_err core_creds_info(struct core_creds *st, const char *name,
 static enum gw_err write_file(struct core_creds *st, struct entry *const *v,
                               size_t n, struct gw_error *err)
 {
-    const struct api_credential **creds = calloc(n + 1, sizeof(*creds));
+    const struct store_credential **creds = calloc(n + 1, sizeof(*creds));
     struct store_file_stamp now;
     struct buf text;
     enum gw_err rc;
@@ -422,9 +469,9 @@ static enum gw_err write_file(struct core_creds *st, struct entry *const *v,
         rc = GW_OK;
     for (size_t i = 0; i < n; i++)
         creds[i] = &v[i]->cred;
-    buf_init(&text, API_FILE_MAX);
+    buf_init(&text, STORE_FILE_MAX);
     if (rc == GW_OK)
-        rc = api_store_encode(vault_key_id(st->vault), creds, n, &text, err);
+        rc = store_creds_encode(vault_key_id(st->vault), creds, n, &text, err);
     if (rc == GW_OK)
         rc = store_file_write(st->path, text.data, text.len, 0600, err);
     if (rc == GW_OK)
@@ -468,8 +515,8 @@ static enum gw_err commit(struct core_creds *st, struct entry **v, size_t n,
 }
 
 /* Puts `e` into a copy of the stored list, in place of `name` if there. */
-static enum gw_err replace(struct core_creds *st, struct entry *e, bool *created,
-                           struct gw_error *err)
+static enum gw_err replace(struct core_creds *st, struct entry *e,
+                           bool *created, struct gw_error *err)
 {
     struct entry **v = calloc(st->n + 2, sizeof(*v)), *gone = NULL;
     size_t n = st->n, at = n;
@@ -482,12 +529,14 @@ static enum gw_err replace(struct core_creds *st, struct entry *e, bool *created
         if (strcmp(v[i]->cred.name, e->cred.name) == 0)
             at = i;
     }
+    if (at == n && n == STORE_RECORDS_MAX) {
+        free(v);
+        return gw_error_set(err, GW_ECONFLICT,
+                            "the store holds %d credentials already",
+                            STORE_RECORDS_MAX);
+    }
     if (at < n)
         gone = v[at];
-    else if (n == API_RECORDS_MAX)
-        return free(v), gw_error_set(err, GW_ECONFLICT,
-                                     "the store holds %d credentials already",
-                                     API_RECORDS_MAX);
     else
         n++;
     v[at] = e;
@@ -495,8 +544,9 @@ static enum gw_err replace(struct core_creds *st, struct entry *e, bool *created
     return commit(st, v, n, gone, err);
 }
 
-enum gw_err core_creds_set(struct core_creds *st, const struct api_credential *c,
-                          bool *created, struct gw_error *err)
+enum gw_err core_creds_set(struct core_creds *st,
+                           const struct store_credential *c, bool *created,
+                           struct gw_error *err)
 {
     struct entry *e = entry_new(c, false, st, true, err);
     enum gw_err rc;
@@ -516,7 +566,7 @@ enum gw_err core_creds_set(struct core_creds *st, const struct api_credential *c
 }
 
 enum gw_err core_creds_delete(struct core_creds *st, const char *name,
-                             struct gw_error *err)
+                              struct gw_error *err)
 {
     struct entry **v, *e;
     size_t at = 0;
@@ -548,7 +598,7 @@ enum gw_err core_creds_delete(struct core_creds *st, const char *name,
 }
 
 enum gw_err core_creds_verify(struct core_creds *st, const char *name,
-                             struct smtp_verify *out, struct gw_error *err)
+                              struct smtp_verify *out, struct gw_error *err)
 {
     struct entry *e = hold(st, name);
 
@@ -577,7 +627,7 @@ static enum gw_err reseal_box(const struct vault *from, const struct vault *to,
 
     if (box[0] == '\0')
         return GW_OK;
-    buf_init(&out, API_BOX_MAX - 1);
+    buf_init(&out, STORE_BOX_MAX - 1);
     rc = vault_reseal(from, vault_public_key(to), box, &out, &why);
     if (rc == GW_OK) {
         memcpy(box, out.data, out.len + 1);
@@ -593,15 +643,15 @@ static enum gw_err reseal_box(const struct vault *from, const struct vault *to,
 }
 
 /* Re-seals every box of `creds` and encodes the file for `to`. */
-static enum gw_err reseal_all(struct api_credential *creds, size_t count,
+static enum gw_err reseal_all(struct store_credential *creds, size_t count,
                               const struct vault *from, const struct vault *to,
                               size_t *n, struct buf *text, struct gw_error *err)
 {
-    const struct api_credential **list = calloc(count + 1, sizeof(*list));
+    const struct store_credential **list = calloc(count + 1, sizeof(*list));
     enum gw_err rc = list != NULL ? GW_OK : GW_ENOMEM;
 
     for (size_t i = 0; rc == GW_OK && i < count; i++) {
-        struct api_credential *c = &creds[i];
+        struct store_credential *c = &creds[i];
 
         list[i] = c;
         rc = reseal_box(from, to, c->name, "password_sealed", c->password_box,
@@ -611,16 +661,16 @@ static enum gw_err reseal_all(struct api_credential *creds, size_t count,
                             c->access_token_box, n, err);
     }
     if (rc == GW_OK)
-        rc = api_store_encode(vault_key_id(to), list, count, text, err);
+        rc = store_creds_encode(vault_key_id(to), list, count, text, err);
     free(list);
     return rc == GW_ENOMEM ? gw_error_set(err, rc, "out of memory") : rc;
 }
 
 enum gw_err core_creds_rekey(const char *path, const struct vault *from,
-                            const struct vault *to, size_t *n,
-                            struct gw_error *err)
+                             const struct vault *to, size_t *n,
+                             struct gw_error *err)
 {
-    struct api_credential *creds = NULL;
+    struct store_credential *creds = NULL;
     char key_id[VAULT_KEY_ID_LEN + 1];
     int lock = store_file_lock(path, err);
     size_t count = 0;
@@ -630,11 +680,11 @@ enum gw_err core_creds_rekey(const char *path, const struct vault *from,
     *n = 0;
     if (lock < 0)
         return err->code;
-    buf_init(&text, API_FILE_MAX);
+    buf_init(&text, STORE_FILE_MAX);
     rc = store_file_read(path, &text, err);
     if (rc == GW_OK)
-        rc = api_store_decode(text.data, text.len, key_id, sizeof(key_id),
-                              &creds, &count, err);
+        rc = store_creds_decode(text.data, text.len, key_id, sizeof(key_id),
+                                &creds, &count, err);
     buf_reset(&text);
     if (rc == GW_OK)
         rc = reseal_all(creds, count, from, to, n, &text, err);
@@ -652,16 +702,16 @@ enum gw_err core_creds_rekey(const char *path, const struct vault *from,
 
 void core_creds_key_id(const char *path, char *key_id)
 {
-    struct api_credential *creds = NULL;
+    struct store_credential *creds = NULL;
     struct gw_error err = {0};
     struct buf text;
     size_t n = 0;
 
     key_id[0] = '\0';
-    buf_init(&text, API_FILE_MAX);
+    buf_init(&text, STORE_FILE_MAX);
     if (store_file_read(path, &text, &err) == GW_OK)
-        api_store_decode(text.data, text.len, key_id, VAULT_KEY_ID_LEN + 1,
-                         &creds, &n, &err);
+        store_creds_decode(text.data, text.len, key_id, VAULT_KEY_ID_LEN + 1,
+                           &creds, &n, &err);
     free(creds);
     buf_free(&text);
 }

@@ -97,7 +97,7 @@ size_t core_log_running_sends(void)
     char id[LOG_QUOTE_MAX];
     size_t n = 0;
 
-    /* A credential's name is a plain word (api_name_valid()); a
+    /* A credential's name is a plain word (store_name_valid()); a
        Message-ID may come from the client and is quoted. */
     pthread_mutex_lock(&running_lock);
     for (const struct core_running *r = running; r != NULL; r = r->next, n++)

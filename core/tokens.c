@@ -13,10 +13,10 @@
 struct core_tokens {
     char path[4096];
     pthread_mutex_t lock;
-    const struct vault *vault;       /* the gateway's key pair */
-    struct vault_hash_key *key;      /* the key of the stored hashes */
-    struct api_tokens_keying keying; /* as the file has it */
-    struct api_token *v;             /* the stored tokens */
+    const struct vault *vault;         /* the gateway's key pair */
+    struct vault_hash_key *key;        /* the key of the stored hashes */
+    struct store_tokens_keying keying; /* as the file has it */
+    struct store_token *v;             /* the stored tokens */
     size_t n;
     struct store_file_stamp stamp;     /* the file as last read or written */
     char bootstrap_v1[VAULT_HASH_MAX]; /* "" when there is none */
@@ -27,22 +27,22 @@ struct core_tokens {
  * Reads the file into a new list and its keying; an absent file is an
  * empty list of version 0.
  */
-static enum gw_err read_list(const char *path, struct api_token **out,
-                             size_t *n, struct api_tokens_keying *keying,
+static enum gw_err read_list(const char *path, struct store_token **out,
+                             size_t *n, struct store_tokens_keying *keying,
                              struct gw_error *err)
 {
     struct buf text;
     enum gw_err rc;
 
     memset(keying, 0, sizeof(*keying));
-    buf_init(&text, API_FILE_MAX);
+    buf_init(&text, STORE_FILE_MAX);
     /* Read again while the gateway runs: it must still be its own. */
     rc = store_file_private(path, err) ? store_file_read(path, &text, err)
                                        : err->code;
     if (rc == GW_OK)
-        rc = api_tokens_keying_decode(text.data, text.len, keying, err);
+        rc = store_tokens_keying_decode(text.data, text.len, keying, err);
     if (rc == GW_OK)
-        rc = api_tokens_decode(text.data, text.len, out, n, err);
+        rc = store_tokens_decode(text.data, text.len, out, n, err);
     buf_free(&text);
     if (rc == GW_ENOTFOUND) {
         *out = calloc(1, sizeof(**out));
@@ -55,7 +55,7 @@ static enum gw_err read_list(const char *path, struct api_token **out,
 
 /* Takes `key` as the key of the hashes, for `keying`. */
 static void set_key(struct core_tokens *t, struct vault_hash_key *key,
-                    const struct api_tokens_keying *keying)
+                    const struct store_tokens_keying *keying)
 {
     vault_hash_key_free(t->key);
     t->key = key;
@@ -72,9 +72,9 @@ static void set_key(struct core_tokens *t, struct vault_hash_key *key,
 static enum gw_err refresh(struct core_tokens *t, struct gw_error *err)
 {
     struct store_file_stamp now;
-    struct api_tokens_keying keying;
+    struct store_tokens_keying keying;
     struct vault_hash_key *key = NULL;
-    struct api_token *v;
+    struct store_token *v;
     size_t n;
 
     store_file_stamp(t->path, &now);
@@ -105,14 +105,15 @@ static enum gw_err refresh(struct core_tokens *t, struct gw_error *err)
 }
 
 /* Writes `v` to the file; the file's lock and t->lock are held. */
-static enum gw_err write_list(struct core_tokens *t, const struct api_token *v,
-                              size_t n, struct gw_error *err)
+static enum gw_err write_list(struct core_tokens *t,
+                              const struct store_token *v, size_t n,
+                              struct gw_error *err)
 {
     struct buf text;
     enum gw_err rc;
 
-    buf_init(&text, API_FILE_MAX);
-    rc = api_tokens_encode_keyed(v, n, &t->keying, &text, err);
+    buf_init(&text, STORE_FILE_MAX);
+    rc = store_tokens_encode_keyed(v, n, &t->keying, &text, err);
     if (rc == GW_OK)
         rc = store_file_write(t->path, text.data, text.len, 0600, err);
     buf_free(&text);
@@ -125,10 +126,10 @@ static enum gw_err write_list(struct core_tokens *t, const struct api_token *v,
  * A file of version 1 (hashes keyed with a constant) or none: a new hash
  * key, every hash keyed with it, written as version 2. Both locks held.
  */
-static enum gw_err migrate(struct core_tokens *t, struct api_token *v, size_t n,
-                           int version, struct gw_error *err)
+static enum gw_err migrate(struct core_tokens *t, struct store_token *v,
+                           size_t n, int version, struct gw_error *err)
 {
-    struct api_tokens_keying keying = {.version = 2};
+    struct store_tokens_keying keying = {.version = 2};
     struct vault_hash_key *key = vault_hash_key_new(err);
 
     if (key == NULL)
@@ -158,8 +159,8 @@ static enum gw_err migrate(struct core_tokens *t, struct api_token *v, size_t n,
 /* The first reading, under the file's lock: carries version 1 over. */
 static enum gw_err first_read(struct core_tokens *t, struct gw_error *err)
 {
-    struct api_tokens_keying keying;
-    struct api_token *v;
+    struct store_tokens_keying keying;
+    struct store_token *v;
     size_t n;
     int lock = store_file_lock(t->path, err);
     enum gw_err rc;
@@ -228,9 +229,9 @@ enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
 
 void core_tokens_key_id(const char *path, char *key_id)
 {
-    struct api_tokens_keying keying;
+    struct store_tokens_keying keying;
     struct gw_error err = {0};
-    struct api_token *v = NULL;
+    struct store_token *v = NULL;
     size_t n;
 
     key_id[0] = '\0';
@@ -251,11 +252,11 @@ void core_tokens_free(struct core_tokens *t)
 }
 
 bool core_tokens_check(struct core_tokens *t, const char *token,
-                       struct api_token *caller)
+                       struct store_token *caller)
 {
     char hash[VAULT_HASH_MAX];
     struct gw_error err = {0};
-    const struct api_token *found = NULL;
+    const struct store_token *found = NULL;
     bool boot;
 
     pthread_mutex_lock(&t->lock);
@@ -271,7 +272,7 @@ bool core_tokens_check(struct core_tokens *t, const char *token,
     memset(caller, 0, sizeof(*caller));
     if (boot) {
         snprintf(caller->name, sizeof(caller->name), SRV_BOOTSTRAP_NAME);
-        caller->scope = API_SCOPE_ADMIN;
+        caller->scope = STORE_SCOPE_ADMIN;
     } else if (found != NULL) {
         *caller = *found;
         caller->hash[0] = '\0';
@@ -291,10 +292,10 @@ static void now_rfc3339(char *out, size_t size)
 }
 
 /* Appends `rec` as a new token; the locks are held, the list fresh. */
-static enum gw_err add(struct core_tokens *t, struct api_token *rec,
+static enum gw_err add(struct core_tokens *t, struct store_token *rec,
                        char *token, struct gw_error *err)
 {
-    struct api_token *v;
+    struct store_token *v;
 
     for (size_t i = 0; i < t->n; i++) {
         if (strcmp(t->v[i].name, rec->name) == 0)
@@ -303,9 +304,9 @@ static enum gw_err add(struct core_tokens *t, struct api_token *rec,
                                 "first",
                                 rec->name);
     }
-    if (t->n == API_RECORDS_MAX)
+    if (t->n == STORE_RECORDS_MAX)
         return gw_error_set(err, GW_ECONFLICT, "there are %d tokens already",
-                            API_RECORDS_MAX);
+                            STORE_RECORDS_MAX);
     v = realloc(t->v, (t->n + 1) * sizeof(*v));
     if (v == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
@@ -320,7 +321,7 @@ static enum gw_err add(struct core_tokens *t, struct api_token *rec,
     return GW_OK;
 }
 
-enum gw_err core_tokens_create(struct core_tokens *t, struct api_token *rec,
+enum gw_err core_tokens_create(struct core_tokens *t, struct store_token *rec,
                                char *token, size_t size, struct gw_error *err)
 {
     int lock;
@@ -343,13 +344,13 @@ enum gw_err core_tokens_create(struct core_tokens *t, struct api_token *rec,
     store_file_unlock(lock);
     if (rc == GW_OK)
         log_info("event=token_created name=%s scope=%s", rec->name,
-                 api_scope_name(rec->scope));
+                 store_scope_name(rec->scope));
     else
         explicit_bzero(token, size);
     return rc;
 }
 
-enum gw_err core_tokens_list(struct core_tokens *t, struct api_token **out,
+enum gw_err core_tokens_list(struct core_tokens *t, struct store_token **out,
                              size_t *n, struct gw_error *err)
 {
     enum gw_err rc;

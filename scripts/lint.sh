@@ -33,13 +33,20 @@ fi
 # `return (x = y), true;` hides a statement in a return: two statements.
 # The return may span lines, so the files are read whole.
 echo "lint: comma-returns"
+# A comma at the top level of a return statement, once comments, literals
+# and everything inside brackets are taken away.
 if perl -e '
   for my $f (@ARGV) {
     open(my $h, "<", $f) or die "$f: $!";
     local $/;
     my $s = <$h>;
-    while ($s =~ /\breturn\b[^;{}]*?\)\s*,\s*[A-Za-z0-9_>.\-]+\s*;/g) {
-      my $line = 1 + (substr($s, 0, $-[0]) =~ tr/\n//);
+    $s =~ s{("(?:\\.|[^"\\\n])*"|\x27(?:\\.|[^\x27\\\n])*\x27)|/\*.*?\*/|//[^\n]*}
+           { my $c = $&; defined $1 ? "\"\"" : ($c =~ tr/\n//cdr) }gse;
+    while ($s =~ /\breturn\b([^;]*);/g) {
+      my ($e, $at) = ($1, $-[0]);
+      1 while $e =~ s/\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}//g;
+      next unless $e =~ /,/;
+      my $line = 1 + (substr($s, 0, $at) =~ tr/\n//);
       print "$f:$line: a return joins two expressions with a comma\n";
       $bad = 1;
     }

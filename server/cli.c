@@ -267,8 +267,8 @@ static bool fetch_key(const struct opts *o, char *key, size_t size,
         rc = gw_error_set(err, GW_EINVAL, "%s: the reply has status %d", o->url,
                           status);
     if (rc == GW_OK)
-        rc = api_public_key_decode(body.data, body.len, want, sizeof(want), key,
-                                   size, err);
+        rc = store_public_key_decode(body.data, body.len, want, sizeof(want),
+                                     key, size, err);
     buf_free(&body);
     if (rc == GW_OK &&
         (vault_public_key_id(key, id, err) != GW_OK || strcmp(id, want) != 0))
@@ -337,12 +337,12 @@ static int cmd_seal(const struct opts *o, const struct srv_config *cfg,
 }
 
 /* Fills the record of `token create` from the options. */
-static int token_record(const struct opts *o, struct api_token *t)
+static int token_record(const struct opts *o, struct store_token *t)
 {
     struct gw_error err = {0};
 
     memset(t, 0, sizeof(*t));
-    if (o->n_args != 2 || !api_name_valid(o->args[1]))
+    if (o->n_args != 2 || !store_name_valid(o->args[1]))
         return usage("%s: token create NAME: 1 to 64 letters, digits, '.', "
                      "'_' or '-'",
                      o->n_args > 1 ? o->args[1] : "token create");
@@ -352,12 +352,12 @@ static int token_record(const struct opts *o, struct api_token *t)
         return usage("%s: --scope send or --scope admin is required",
                      "token create");
     t->scope =
-        strcmp(o->scope, "admin") == 0 ? API_SCOPE_ADMIN : API_SCOPE_SEND;
+        strcmp(o->scope, "admin") == 0 ? STORE_SCOPE_ADMIN : STORE_SCOPE_SEND;
     if (o->credentials != NULL &&
-        api_list_check(o->credentials, false, &err) != GW_OK)
+        store_list_check(o->credentials, false, &err) != GW_OK)
         return usage("--credentials: %s", err.detail);
     if (o->from_domains != NULL &&
-        api_list_check(o->from_domains, true, &err) != GW_OK)
+        store_list_check(o->from_domains, true, &err) != GW_OK)
         return usage("--from-domains: %s", err.detail);
     snprintf(t->credentials, sizeof(t->credentials), "%s",
              o->credentials ? o->credentials : "");
@@ -370,7 +370,7 @@ static int token_create(const struct opts *o, struct core_tokens *tokens)
 {
     char token[VAULT_TOKEN_MAX];
     struct gw_error err = {0};
-    struct api_token t;
+    struct store_token t;
     int rc = token_record(o, &t);
 
     if (rc != 0)
@@ -384,7 +384,7 @@ static int token_create(const struct opts *o, struct core_tokens *tokens)
 
 static int token_list(struct core_tokens *tokens)
 {
-    struct api_token *list;
+    struct store_token *list;
     struct gw_error err = {0};
     size_t n;
 
@@ -392,7 +392,7 @@ static int token_list(struct core_tokens *tokens)
         return fail("token list", &err);
     for (size_t i = 0; i < n; i++)
         printf("%s scope=%s credentials=%s from_domains=%s created=%s\n",
-               list[i].name, api_scope_name(list[i].scope),
+               list[i].name, store_scope_name(list[i].scope),
                list[i].credentials[0] ? list[i].credentials : "*",
                list[i].from_domains[0] ? list[i].from_domains : "*",
                list[i].created);
@@ -555,7 +555,7 @@ int srv_cli_run(int argc, char **argv)
     struct srv_config *cfg = calloc(1, sizeof(*cfg));
     struct opts o = {0};
     struct srv_paths paths;
-    char why[128];
+    struct gw_error err = {0};
     int rc = 2;
 
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -565,10 +565,10 @@ int srv_cli_run(int argc, char **argv)
     if (cfg == NULL || !vault_init())
         rc = 1;
     else if (parse(&o, argc, argv) && load_config(&o, cfg)) {
-        if (srv_paths_of(cfg, &paths, why, sizeof(why)))
+        if (srv_paths_of(cfg, &paths, &err) == GW_OK)
             rc = dispatch(&o, cfg, &paths);
         else
-            rc = usage("%s", why);
+            rc = usage("%s", err.detail);
     }
     if (cfg != NULL)
         srv_config_wipe(cfg);

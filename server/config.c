@@ -1,13 +1,17 @@
 /*
  * Configuration from flags and environment; see config.h.
  *
- * One table lists every setting: its flag, its variable, its default and
- * the parser that checks it and stores it into struct srv_config. A flag
- * wins over its variable, a variable over the default.
+ * One table lists the gateway's own settings: its flag, its variable, its
+ * default and the parser that checks it and stores it into struct
+ * srv_config. The settings of the `default` credential are not listed
+ * here: they come from the record's schema (store_credential_setting()),
+ * each as --smtp-<key> and GATEWAY_SMTP_<KEY>. A flag wins over its
+ * variable, a variable over the default.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -18,14 +22,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "smtp/smtp.h"
-
 struct setting;
 
 /* A parser checks `value` and stores it into `cfg` at the setting's
-   place, or writes why it cannot into `why`. */
-typedef bool parse_fn(struct srv_config *cfg, const struct setting *s,
-                      const char *value, char *why, size_t whylen);
+   place, or says why it cannot in `err` (GW_EINVAL). */
+typedef enum gw_err parse_fn(struct srv_config *cfg, const struct setting *s,
+                             const char *value, struct gw_error *err);
 
 struct setting {
     const char *flag; /* NULL for settings that are secrets */
@@ -43,17 +45,21 @@ static void *field(struct srv_config *cfg, const struct setting *s)
     return (char *)cfg + s->offset;
 }
 
-static bool copy_into(char *dst, size_t size, const char *value, char *why,
-                      size_t whylen)
+static enum gw_err invalid(struct gw_error *err, const char *why)
+{
+    return gw_error_set(err, GW_EINVAL, "%s", why);
+}
+
+static enum gw_err copy_into(char *dst, size_t size, const char *value,
+                             struct gw_error *err)
 {
     size_t n = strlen(value);
 
-    if (n >= size) {
-        snprintf(why, whylen, "is longer than %zu bytes", size - 1);
-        return false;
-    }
+    if (n >= size)
+        return gw_error_set(err, GW_EINVAL, "is longer than %zu bytes",
+                            size - 1);
     memcpy(dst, value, n + 1);
-    return true;
+    return GW_OK;
 }
 
 /* Reads an unsigned decimal in [lo, hi]; no sign, no trailing text. */
@@ -69,8 +75,8 @@ static bool parse_uint(const char *value, unsigned long lo, unsigned long hi,
     return errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
 }
 
-bool srv_listen_parse(const char *value, struct sockaddr_storage *sa, char *why,
-                      size_t whylen)
+enum gw_err srv_listen_parse(const char *value, struct sockaddr_storage *sa,
+                             struct gw_error *err)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
@@ -100,179 +106,101 @@ bool srv_listen_parse(const char *value, struct sockaddr_storage *sa, char *why,
     } else {
         goto bad;
     }
-    return true;
+    return GW_OK;
 bad:
-    snprintf(why, whylen,
-             "must be an IP address and a port, such as 127.0.0.1:8080, "
-             "0.0.0.0:8080 or [::1]:8080");
-    return false;
+    return invalid(err, "must be an IP address and a port, such as "
+                        "127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080");
 }
 
-static bool parse_listen(struct srv_config *cfg, const struct setting *s,
-                         const char *value, char *why, size_t whylen)
+static enum gw_err parse_listen(struct srv_config *cfg, const struct setting *s,
+                                const char *value, struct gw_error *err)
 {
-    return srv_listen_parse(value, &cfg->listen_sa, why, whylen) &&
-           copy_into(field(cfg, s), s->size, value, why, whylen);
+    if (srv_listen_parse(value, &cfg->listen_sa, err) != GW_OK)
+        return err->code;
+    return copy_into(field(cfg, s), s->size, value, err);
 }
 
 /* Any text without control characters, which could break a command. */
-static bool parse_text(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
+static enum gw_err parse_text(struct srv_config *cfg, const struct setting *s,
+                              const char *value, struct gw_error *err)
 {
     for (const char *p = value; *p != '\0'; p++) {
-        if ((unsigned char)*p < ' ' || *p == 0x7f) {
-            snprintf(why, whylen, "must not contain control characters");
-            return false;
-        }
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            return invalid(err, "must not contain control characters");
     }
-    return copy_into(field(cfg, s), s->size, value, why, whylen);
-}
-
-/* One word: a host name, an EHLO name. */
-static bool parse_word(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
-{
-    if (strpbrk(value, " \t") != NULL) {
-        snprintf(why, whylen, "must be one word without spaces");
-        return false;
-    }
-    return parse_text(cfg, s, value, why, whylen);
-}
-
-static bool parse_host(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
-{
-    if (value[0] == '\0') {
-        snprintf(why, whylen, "must be a host name or an IP address");
-        return false;
-    }
-    return parse_word(cfg, s, value, why, whylen);
+    return copy_into(field(cfg, s), s->size, value, err);
 }
 
 /* A file the gateway must be able to read, or "" for none. */
-static bool parse_file(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
+static enum gw_err check_readable(const char *value, struct gw_error *err)
 {
-    if (value[0] != '\0' && access(value, R_OK) != 0) {
-        snprintf(why, whylen, "cannot read %.200s: %s", value,
-                 GW_ERRNO_TEXT(errno));
-        return false;
-    }
-    return parse_text(cfg, s, value, why, whylen);
+    if (value[0] != '\0' && access(value, R_OK) != 0)
+        return gw_error_set(err, GW_EINVAL, "cannot read %.200s: %s", value,
+                            GW_ERRNO_TEXT(errno));
+    return GW_OK;
 }
 
-static bool parse_bool(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
+static enum gw_err parse_file(struct srv_config *cfg, const struct setting *s,
+                              const char *value, struct gw_error *err)
 {
-    static const char *const yes[] = {"true", "1", "yes", "on"};
-    static const char *const no[] = {"false", "0", "no", "off"};
-    bool *out = field(cfg, s);
-
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
-            *out = strcasecmp(value, yes[i]) == 0;
-            return true;
-        }
-    }
-    snprintf(why, whylen, "must be true or false");
-    return false;
+    if (check_readable(value, err) != GW_OK)
+        return err->code;
+    return parse_text(cfg, s, value, err);
 }
 
 /* Reads an unsigned number within [lo, hi] into an unsigned field. */
-static bool parse_range(struct srv_config *cfg, const struct setting *s,
-                        const char *value, unsigned long lo, unsigned long hi,
-                        char *why, size_t whylen)
+static enum gw_err parse_range(struct srv_config *cfg, const struct setting *s,
+                               const char *value, unsigned long lo,
+                               unsigned long hi, struct gw_error *err)
 {
     unsigned long n;
 
-    if (!parse_uint(value, lo, hi, &n)) {
-        snprintf(why, whylen, "must be a number from %lu to %lu", lo, hi);
-        return false;
-    }
+    if (!parse_uint(value, lo, hi, &n))
+        return gw_error_set(err, GW_EINVAL, "must be a number from %lu to %lu",
+                            lo, hi);
     *(unsigned *)field(cfg, s) = (unsigned)n;
-    return true;
+    return GW_OK;
 }
 
-static bool parse_port(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
+static enum gw_err parse_timeout(struct srv_config *cfg,
+                                 const struct setting *s, const char *value,
+                                 struct gw_error *err)
 {
-    return parse_range(cfg, s, value, 1, 65535, why, whylen);
+    if (parse_range(cfg, s, value, 1, 3600, err) == GW_OK)
+        return GW_OK;
+    return invalid(err, "must be a number of seconds from 1 to 3600");
 }
 
-static bool parse_pool(struct srv_config *cfg, const struct setting *s,
-                       const char *value, char *why, size_t whylen)
+static enum gw_err parse_connections(struct srv_config *cfg,
+                                     const struct setting *s, const char *value,
+                                     struct gw_error *err)
 {
-    return parse_range(cfg, s, value, 1, 1024, why, whylen);
+    return parse_range(cfg, s, value, 1, 100000, err);
 }
 
-static bool parse_timeout(struct srv_config *cfg, const struct setting *s,
-                          const char *value, char *why, size_t whylen)
+static enum gw_err parse_data_dir(struct srv_config *cfg,
+                                  const struct setting *s, const char *value,
+                                  struct gw_error *err)
 {
-    if (parse_range(cfg, s, value, 1, 3600, why, whylen))
-        return true;
-    snprintf(why, whylen, "must be a number of seconds from 1 to 3600");
-    return false;
+    if (value[0] == '\0')
+        return invalid(err, "must not be empty");
+    return parse_text(cfg, s, value, err);
 }
 
-/* A step's own timeout; "" leaves it to GATEWAY_SMTP_TIMEOUT. */
-static bool parse_step_timeout(struct srv_config *cfg, const struct setting *s,
-                               const char *value, char *why, size_t whylen)
-{
-    if (value[0] == '\0') {
-        *(unsigned *)field(cfg, s) = 0;
-        return true;
-    }
-    return parse_timeout(cfg, s, value, why, whylen);
-}
-
-static bool parse_connections(struct srv_config *cfg, const struct setting *s,
-                              const char *value, char *why, size_t whylen)
-{
-    return parse_range(cfg, s, value, 1, 100000, why, whylen);
-}
-
-static bool parse_idle_timeout(struct srv_config *cfg, const struct setting *s,
-                               const char *value, char *why, size_t whylen)
-{
-    if (parse_range(cfg, s, value, 0, 3600, why, whylen))
-        return true;
-    snprintf(why, whylen, "must be a number of seconds from 0 to 3600");
-    return false;
-}
-
-static bool parse_ip_version(struct srv_config *cfg, const struct setting *s,
-                             const char *value, char *why, size_t whylen)
-{
-    if (strcmp(value, "0") == 0 || strcmp(value, "4") == 0 ||
-        strcmp(value, "6") == 0)
-        return parse_range(cfg, s, value, 0, 6, why, whylen);
-    snprintf(why, whylen, "must be 0 (any), 4 or 6");
-    return false;
-}
-
-static bool parse_data_dir(struct srv_config *cfg, const struct setting *s,
-                           const char *value, char *why, size_t whylen)
-{
-    if (value[0] == '\0') {
-        snprintf(why, whylen, "must not be empty");
-        return false;
-    }
-    return parse_text(cfg, s, value, why, whylen);
-}
-
-static bool parse_log_level(struct srv_config *cfg, const struct setting *s,
-                            const char *value, char *why, size_t whylen)
+static enum gw_err parse_log_level(struct srv_config *cfg,
+                                   const struct setting *s, const char *value,
+                                   struct gw_error *err)
 {
     (void)s;
     if (log_level_parse(value, &cfg->log_level))
-        return true;
-    snprintf(why, whylen, "must be debug, info, warn or error");
-    return false;
+        return GW_OK;
+    return invalid(err, "must be debug, info, warn or error");
 }
 
 /* Bytes, or a number with K, M, KiB or MiB (all powers of 1024). */
-static bool parse_max_body(struct srv_config *cfg, const struct setting *s,
-                           const char *value, char *why, size_t whylen)
+static enum gw_err parse_max_body(struct srv_config *cfg,
+                                  const struct setting *s, const char *value,
+                                  struct gw_error *err)
 {
     static const struct {
         const char *suffix;
@@ -293,76 +221,44 @@ static bool parse_max_body(struct srv_config *cfg, const struct setting *s,
             if (strcmp(end, units[i].suffix) == 0 && n > 0 &&
                 n <= (1024UL * 1024 * 1024) / units[i].mult) {
                 cfg->max_body = n * units[i].mult;
-                return true;
+                return GW_OK;
             }
         }
     }
-    snprintf(why, whylen,
-             "must be a size from 1 byte to 1 GiB, such as 10485760, 512K "
-             "or 10M");
-    return false;
+    return invalid(err, "must be a size from 1 byte to 1 GiB, such as "
+                        "10485760, 512K or 10M");
 }
 
-static bool parse_token(struct srv_config *cfg, const struct setting *s,
-                        const char *value, char *why, size_t whylen)
+static enum gw_err parse_token(struct srv_config *cfg, const struct setting *s,
+                               const char *value, struct gw_error *err)
 {
-    if (value[0] == '\0') {
-        snprintf(why, whylen, "must not be empty");
-        return false;
-    }
+    if (value[0] == '\0')
+        return invalid(err, "must not be empty");
     for (const char *p = value; *p != '\0'; p++) {
-        if (*p <= ' ' || *p > '~') {
-            snprintf(why, whylen, "must be printable ASCII without spaces");
-            return false;
-        }
+        if (*p <= ' ' || *p > '~')
+            return invalid(err, "must be printable ASCII without spaces");
     }
-    return copy_into(field(cfg, s), s->size, value, why, whylen);
+    return copy_into(field(cfg, s), s->size, value, err);
 }
 
 /* Base64 text (a sealed box, a key), or "" for none. */
-static bool parse_base64(struct srv_config *cfg, const struct setting *s,
-                         const char *value, char *why, size_t whylen)
+static enum gw_err parse_base64(struct srv_config *cfg, const struct setting *s,
+                                const char *value, struct gw_error *err)
 {
     size_t n = strlen(value);
 
     while (n > 0 && (value[n - 1] == '\n' || value[n - 1] == ' '))
         n--;
     if (strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                      "0123456789+/=") != n) {
-        snprintf(why, whylen,
-                 "must be base64 (smtp-gateway seal and keygen print it)");
-        return false;
-    }
-    if (n >= s->size) {
-        snprintf(why, whylen, "is longer than %zu bytes", s->size - 1);
-        return false;
-    }
+                      "0123456789+/=") != n)
+        return invalid(
+            err, "must be base64 (smtp-gateway seal and keygen print it)");
+    if (n >= s->size)
+        return gw_error_set(err, GW_EINVAL, "is longer than %zu bytes",
+                            s->size - 1);
     memcpy(field(cfg, s), value, n);
     ((char *)field(cfg, s))[n] = '\0';
-    return true;
-}
-
-static bool parse_tls(struct srv_config *cfg, const struct setting *s,
-                      const char *value, char *why, size_t whylen)
-{
-    (void)s;
-    if (!smtp_tls_mode_parse(value, &cfg->smtp_tls)) {
-        snprintf(why, whylen, "must be none, starttls or implicit");
-        return false;
-    }
-    return true;
-}
-
-static bool parse_mechanisms(struct srv_config *cfg, const struct setting *s,
-                             const char *value, char *why, size_t whylen)
-{
-    struct gw_error err = {0};
-
-    if (smtp_sasl_check_list(value, &err) != GW_OK) {
-        snprintf(why, whylen, "%s", err.detail);
-        return false;
-    }
-    return parse_text(cfg, s, value, why, whylen);
+    return GW_OK;
 }
 
 /* The place and size of a field of struct srv_config. */
@@ -390,77 +286,52 @@ static const struct setting settings[] = {
      AT(secret_key_file), "file holding the secret key"},
     {"--credentials-file", "GATEWAY_CREDENTIALS_FILE", "", parse_text,
      AT(credentials_file), "credential store [<data-dir>/credentials.json]"},
-    {"--smtp-host", "GATEWAY_SMTP_HOST", "localhost", parse_host, AT(smtp_host),
-     "SMTP server of the default credential"},
-    {"--smtp-port", "GATEWAY_SMTP_PORT", "25", parse_port, AT(smtp_port),
-     "its port"},
-    {"--smtp-ip-version", "GATEWAY_SMTP_IP_VERSION", "0", parse_ip_version,
-     AT(smtp_ip_version), "0 (any), 4 or 6"},
-    {"--smtp-tls", "GATEWAY_SMTP_TLS", "none", parse_tls, AT(smtp_tls),
-     "none, starttls or implicit"},
-    {"--smtp-ca-file", "GATEWAY_SMTP_CA_FILE", "", parse_file, AT(smtp_ca_file),
-     "CA bundle (PEM) [system bundle]"},
-    {"--smtp-verify-peer", "GATEWAY_SMTP_VERIFY_PEER", "true", parse_bool,
-     AT(smtp_verify_peer), "check the server's certificate chain"},
-    {"--smtp-check-server-identity", "GATEWAY_SMTP_CHECK_SERVER_IDENTITY",
-     "true", parse_bool, AT(smtp_check_server_identity),
-     "check the host name in the certificate"},
-    {"--smtp-client-cert", "GATEWAY_SMTP_CLIENT_CERT", "", parse_file,
-     AT(smtp_client_cert), "client certificate (PEM)"},
-    {"--smtp-client-key", "GATEWAY_SMTP_CLIENT_KEY", "", parse_file,
-     AT(smtp_client_key), "its private key (PEM)"},
-    {"--smtp-helo-name", "GATEWAY_SMTP_HELO_NAME", "", parse_word,
-     AT(smtp_helo_name), "name sent in EHLO [host name]"},
-    {"--smtp-username", "GATEWAY_SMTP_USERNAME", "", parse_text,
-     AT(smtp_username), "user name for AUTH"},
     {NULL, "GATEWAY_SMTP_PASSWORD", "", parse_text, AT(smtp_password),
-     "password for AUTH"},
+     "password for AUTH of the default credential"},
     {NULL, "GATEWAY_SMTP_ACCESS_TOKEN", "", parse_text, AT(smtp_access_token),
      "OAuth 2 access token for XOAUTH2"},
     {NULL, "GATEWAY_SMTP_PASSWORD_SEALED", "", parse_base64,
      AT(smtp_password_sealed), "the password, sealed (smtp-gateway seal)"},
     {NULL, "GATEWAY_SMTP_ACCESS_TOKEN_SEALED", "", parse_base64,
      AT(smtp_access_token_sealed), "the access token, sealed"},
-    {"--smtp-mechanisms", "GATEWAY_SMTP_MECHANISMS",
-     "CRAM-MD5,XOAUTH2,LOGIN,PLAIN", parse_mechanisms, AT(smtp_mechanisms),
-     "AUTH mechanisms, in order of preference"},
-    {"--smtp-auth-from", "GATEWAY_SMTP_AUTH_FROM", "", parse_text,
-     AT(smtp_auth_from), "AUTH= parameter of MAIL FROM"},
-    {"--smtp-allow-plaintext-auth", "GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH",
-     "false", parse_bool, AT(smtp_allow_plaintext_auth),
-     "allow AUTH (any mechanism) without TLS"},
-    {"--smtp-ignore-failed-auth", "GATEWAY_SMTP_IGNORE_FAILED_AUTH", "false",
-     parse_bool, AT(smtp_ignore_failed_auth),
-     "send unauthenticated when AUTH fails"},
-    {"--smtp-timeout", "GATEWAY_SMTP_TIMEOUT", "30", parse_timeout,
-     AT(smtp_timeout_s), "seconds for each step, and for a free connection"},
-    {"--smtp-connect-timeout", "GATEWAY_SMTP_CONNECT_TIMEOUT", "",
-     parse_step_timeout, AT(smtp_connect_timeout_s),
-     "seconds to connect and for TLS"},
-    {"--smtp-greeting-timeout", "GATEWAY_SMTP_GREETING_TIMEOUT", "",
-     parse_step_timeout, AT(smtp_greeting_timeout_s),
-     "seconds for the 220 greeting"},
-    {"--smtp-command-timeout", "GATEWAY_SMTP_COMMAND_TIMEOUT", "",
-     parse_step_timeout, AT(smtp_command_timeout_s),
-     "seconds for each command's reply"},
-    {"--smtp-data-timeout", "GATEWAY_SMTP_DATA_TIMEOUT", "", parse_step_timeout,
-     AT(smtp_data_timeout_s), "seconds for writing each block of data"},
-    {"--smtp-dot-timeout", "GATEWAY_SMTP_DOT_TIMEOUT", "", parse_step_timeout,
-     AT(smtp_dot_timeout_s), "seconds for the reply to the final dot"},
-    {"--smtp-pool", "GATEWAY_SMTP_POOL", "4", parse_pool, AT(smtp_pool),
-     "most connections open to the SMTP server"},
-    {"--smtp-idle-timeout", "GATEWAY_SMTP_IDLE_TIMEOUT", "30",
-     parse_idle_timeout, AT(smtp_idle_timeout_s),
-     "seconds a connection stays open for reuse (0: none)"},
-    {"--smtp-deadline", "GATEWAY_SMTP_DEADLINE", "", parse_step_timeout,
-     AT(smtp_deadline_s),
-     "seconds for a whole send [twice the longest step timeout]"},
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
+/* The flag and the variable of a credential setting: "--smtp-ca-file" and
+   "GATEWAY_SMTP_CA_FILE" for "ca_file". */
+struct cred_names {
+    char flag[64];
+    char env[64];
+};
+
+static void cred_names(const struct store_setting *s, struct cred_names *out)
+{
+    size_t n = strlen(s->key);
+
+    snprintf(out->flag, sizeof(out->flag), "--smtp-%s", s->key);
+    snprintf(out->env, sizeof(out->env), "GATEWAY_SMTP_%s", s->key);
+    for (size_t i = 0; i < n; i++) {
+        char *f = &out->flag[7 + i], *e = &out->env[13 + i];
+
+        *f = *f == '_' ? '-' : *f;
+        *e = (char)toupper((unsigned char)*e);
+    }
+}
+
+static void usage_line(FILE *out, const char *flag, const char *env,
+                       const char *help, const char *def)
+{
+    bool shown = def != NULL && def[0] != '\0';
+
+    fprintf(out, "  %-18s %-24s %s%s%s%s\n", flag ? flag : "", env, help,
+            shown ? " [" : "", shown ? def : "", shown ? "]" : "");
+}
+
 void srv_config_usage(FILE *out)
 {
+    const struct store_setting *cs;
+
     fprintf(out, "Usage: smtp-gateway [serve] [options]\n"
                  "       smtp-gateway healthcheck [--listen host:port]\n"
                  "       smtp-gateway --help | --version\n\n"
@@ -472,13 +343,16 @@ void srv_config_usage(FILE *out)
                  "serve (the default) runs the HTTP gateway. Options, each "
                  "also read from its\nenvironment variable (the flag "
                  "wins):\n\n");
-    for (size_t i = 0; i < N_SETTINGS; i++) {
-        const struct setting *s = &settings[i];
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        usage_line(out, settings[i].flag, settings[i].env, settings[i].help,
+                   settings[i].def);
+    fprintf(out, "\nThe default credential, also given as JSON keys to "
+                 "PUT /v1/credentials/{name}:\n\n");
+    for (size_t i = 0; (cs = store_credential_setting(i)) != NULL; i++) {
+        struct cred_names names = {{0}, {0}};
 
-        fprintf(out, "  %-18s %-24s %s%s%s%s\n", s->flag ? s->flag : "", s->env,
-                s->help, s->def && s->def[0] ? " [" : "",
-                s->def && s->def[0] ? s->def : "",
-                s->def && s->def[0] ? "]" : "");
+        cred_names(cs, &names);
+        usage_line(out, names.flag, names.env, cs->help, cs->def);
     }
     fprintf(out,
             "\nSecrets (GATEWAY_API_TOKEN, GATEWAY_SECRET_KEY, "
@@ -496,133 +370,165 @@ void srv_config_usage(FILE *out)
             "as serve does.\n");
 }
 
-/* Finds the value a flag gives in argv: "--flag value" or "--flag=value". */
-static const char *flag_value(const struct setting *s, int argc, char **argv)
+/* True when the argument `arg` is `flag`, alone or as "flag=value". */
+static bool is_flag(const char *arg, const char *flag)
 {
-    size_t n = strlen(s->flag);
+    size_t n = flag != NULL ? strlen(flag) : 0;
+
+    return n > 0 && strncmp(arg, flag, n) == 0 &&
+           (arg[n] == '=' || arg[n] == '\0');
+}
+
+/* Finds the value a flag gives in argv: "--flag value" or "--flag=value". */
+static const char *flag_value(const char *flag, int argc, char **argv)
+{
+    size_t n = strlen(flag);
     const char *found = NULL;
 
     for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], s->flag, n) != 0)
+        if (!is_flag(argv[i], flag))
             continue;
         if (argv[i][n] == '=')
             found = argv[i] + n + 1;
-        else if (argv[i][n] == '\0' && i + 1 < argc)
+        else if (i + 1 < argc)
             found = argv[++i];
     }
     return found;
 }
 
-/* Every argument must be a known flag with its value. */
-static bool check_args(int argc, char **argv, char *errbuf, size_t errlen)
+/* True when `arg` is one of the flags of either table. */
+static bool known_flag(const char *arg)
 {
-    for (int i = 0; i < argc; i++) {
-        size_t k = 0;
+    const struct store_setting *cs;
 
-        while (k < N_SETTINGS) {
-            const char *f = settings[k].flag;
-            size_t n = f ? strlen(f) : 0;
-
-            if (f && strncmp(argv[i], f, n) == 0 &&
-                (argv[i][n] == '=' || argv[i][n] == '\0'))
-                break;
-            k++;
-        }
-        if (k == N_SETTINGS) {
-            snprintf(errbuf, errlen, "%s: unknown option (see --help)",
-                     argv[i]);
-            return false;
-        }
-        if (strchr(argv[i], '=') == NULL && ++i == argc) {
-            snprintf(errbuf, errlen, "%s: needs a value", argv[i - 1]);
-            return false;
-        }
+    for (size_t k = 0; k < N_SETTINGS; k++) {
+        if (is_flag(arg, settings[k].flag))
+            return true;
     }
-    return true;
-}
+    for (size_t k = 0; (cs = store_credential_setting(k)) != NULL; k++) {
+        struct cred_names names = {{0}, {0}};
 
-/* Settings that exclude each other: one line naming the pair. */
-static bool check_pairs(const struct srv_config *cfg, char *errbuf,
-                        size_t errlen)
-{
-    const char *bad = NULL, *other = NULL;
-
-    if (cfg->smtp_password[0] != '\0' && cfg->smtp_password_sealed[0] != '\0')
-        bad = "GATEWAY_SMTP_PASSWORD_SEALED", other = "GATEWAY_SMTP_PASSWORD";
-    else if (cfg->smtp_access_token[0] != '\0' &&
-             cfg->smtp_access_token_sealed[0] != '\0')
-        bad = "GATEWAY_SMTP_ACCESS_TOKEN_SEALED",
-        other = "GATEWAY_SMTP_ACCESS_TOKEN";
-    else if (cfg->secret_key[0] != '\0' && cfg->secret_key_file[0] != '\0')
-        bad = "GATEWAY_SECRET_KEY_FILE", other = "GATEWAY_SECRET_KEY";
-    if (bad == NULL)
-        return true;
-    snprintf(errbuf, errlen, "%s: set it or %s, not both", bad, other);
+        cred_names(cs, &names);
+        if (is_flag(arg, names.flag))
+            return true;
+    }
     return false;
 }
 
+/* Every argument must be a known flag with its value. */
+static enum gw_err check_args(int argc, char **argv, struct gw_error *err)
+{
+    for (int i = 0; i < argc; i++) {
+        if (!known_flag(argv[i]))
+            return gw_error_set(err, GW_EINVAL,
+                                "%s: unknown option (see --help)", argv[i]);
+        if (strchr(argv[i], '=') == NULL && ++i == argc)
+            return gw_error_set(err, GW_EINVAL, "%s: needs a value",
+                                argv[i - 1]);
+    }
+    return GW_OK;
+}
+
+/* Settings that exclude each other: one line naming the pair. */
+static enum gw_err check_pairs(const struct srv_config *cfg,
+                               struct gw_error *err)
+{
+    static const struct {
+        size_t a, b; /* offsets of two strings of struct srv_config */
+        const char *a_env, *b_env;
+    } pairs[] = {
+        {offsetof(struct srv_config, smtp_password_sealed),
+         offsetof(struct srv_config, smtp_password),
+         "GATEWAY_SMTP_PASSWORD_SEALED", "GATEWAY_SMTP_PASSWORD"},
+        {offsetof(struct srv_config, smtp_access_token_sealed),
+         offsetof(struct srv_config, smtp_access_token),
+         "GATEWAY_SMTP_ACCESS_TOKEN_SEALED", "GATEWAY_SMTP_ACCESS_TOKEN"},
+        {offsetof(struct srv_config, secret_key_file),
+         offsetof(struct srv_config, secret_key), "GATEWAY_SECRET_KEY_FILE",
+         "GATEWAY_SECRET_KEY"},
+    };
+
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        const char *a = (const char *)cfg + pairs[i].a;
+        const char *b = (const char *)cfg + pairs[i].b;
+
+        if (a[0] != '\0' && b[0] != '\0')
+            return gw_error_set(err, GW_EINVAL, "%s: set it or %s, not both",
+                                pairs[i].a_env, pairs[i].b_env);
+    }
+    return GW_OK;
+}
+
+/* The value of a setting: its flag's, else its variable's, else NULL;
+   `*name` says which, for an error. */
+static const char *value_of(const char *flag, const char *env, int argc,
+                            char **argv, const char **name)
+{
+    const char *value = flag != NULL ? flag_value(flag, argc, argv) : NULL;
+
+    *name = flag;
+    if (value == NULL) {
+        value = getenv(env);
+        *name = env;
+    }
+    return value;
+}
+
+/* Reads the settings of the `default` credential into cfg->smtp. */
+static enum gw_err load_credential(struct srv_config *cfg, int argc,
+                                   char **argv, struct gw_error *err)
+{
+    const struct store_setting *cs;
+
+    store_credential_defaults(&cfg->smtp, "default");
+    for (size_t i = 0; (cs = store_credential_setting(i)) != NULL; i++) {
+        struct gw_field_error fe;
+        struct cred_names names = {{0}, {0}};
+        const char *name, *value;
+
+        cred_names(cs, &names);
+        value = value_of(names.flag, names.env, argc, argv, &name);
+        if (value == NULL)
+            continue;
+        if ((cs->flags & STORE_FILE) && check_readable(value, err) != GW_OK)
+            return gw_error_prefix(err, name);
+        if (!store_credential_set(&cfg->smtp, cs, value, &fe))
+            return gw_error_set(err, GW_EINVAL, "%s: %s", name, fe.text);
+    }
+    return GW_OK;
+}
+
 bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
-                     char *errbuf, size_t errlen)
+                     struct gw_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
-    if (!check_args(argc, argv, errbuf, errlen))
+    if (check_args(argc, argv, err) != GW_OK)
         return false;
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const struct setting *s = &settings[i];
-        const char *value = s->flag ? flag_value(s, argc, argv) : NULL;
-        const char *name = s->flag;
-        char why[200];
+        const char *name;
+        const char *value = value_of(s->flag, s->env, argc, argv, &name);
 
-        if (value == NULL) {
-            value = getenv(s->env);
-            name = s->env;
-        }
         if (value == NULL)
             value = s->def;
         if (value == NULL) {
-            snprintf(errbuf, errlen, "%s: is required", s->env);
+            gw_error_set(err, GW_EINVAL, "%s: is required", s->env);
             return false;
         }
-        if (!s->parse(cfg, s, value, why, sizeof(why))) {
-            snprintf(errbuf, errlen, "%s: %s", name ? name : s->env, why);
+        if (s->parse(cfg, s, value, err) != GW_OK) {
+            gw_error_prefix(err, name);
             return false;
         }
     }
-    return check_pairs(cfg, errbuf, errlen);
+    return load_credential(cfg, argc, argv, err) == GW_OK &&
+           check_pairs(cfg, err) == GW_OK;
 }
 
 void srv_config_credential(const struct srv_config *cfg,
-                           struct api_credential *out)
+                           struct store_credential *out)
 {
-    api_credential_defaults(out, "default");
-    snprintf(out->host, sizeof(out->host), "%s", cfg->smtp_host);
-    out->port = cfg->smtp_port;
-    out->ip_version = cfg->smtp_ip_version;
-    out->tls = cfg->smtp_tls;
-    snprintf(out->ca_file, sizeof(out->ca_file), "%s", cfg->smtp_ca_file);
-    out->verify_peer = cfg->smtp_verify_peer;
-    out->check_server_identity = cfg->smtp_check_server_identity;
-    snprintf(out->client_cert, sizeof(out->client_cert), "%s",
-             cfg->smtp_client_cert);
-    snprintf(out->client_key, sizeof(out->client_key), "%s",
-             cfg->smtp_client_key);
-    snprintf(out->helo_name, sizeof(out->helo_name), "%s", cfg->smtp_helo_name);
-    snprintf(out->username, sizeof(out->username), "%s", cfg->smtp_username);
-    snprintf(out->mechanisms, sizeof(out->mechanisms), "%s",
-             cfg->smtp_mechanisms);
-    snprintf(out->auth_from, sizeof(out->auth_from), "%s", cfg->smtp_auth_from);
-    out->allow_plaintext_auth = cfg->smtp_allow_plaintext_auth;
-    out->ignore_failed_auth = cfg->smtp_ignore_failed_auth;
-    out->timeout_s = cfg->smtp_timeout_s;
-    out->idle_timeout_s = cfg->smtp_idle_timeout_s;
-    out->connect_timeout_s = cfg->smtp_connect_timeout_s;
-    out->greeting_timeout_s = cfg->smtp_greeting_timeout_s;
-    out->command_timeout_s = cfg->smtp_command_timeout_s;
-    out->data_timeout_s = cfg->smtp_data_timeout_s;
-    out->dot_timeout_s = cfg->smtp_dot_timeout_s;
-    out->deadline_s = cfg->smtp_deadline_s;
-    out->pool = cfg->smtp_pool;
-    if (cfg->smtp_username[0] == '\0')
+    *out = cfg->smtp;
+    if (cfg->smtp.username[0] == '\0')
         return;
     memcpy(out->password_box, cfg->smtp_password_sealed,
            sizeof(out->password_box));

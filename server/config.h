@@ -15,7 +15,6 @@
 
 #include "store/store.h"
 #include "base/base.h"
-#include "smtp/smtp.h"
 
 struct srv_config {
     char listen[256];                  /* "host:port" as given */
@@ -34,57 +33,32 @@ struct srv_config {
     char secret_key_file[4096];  /* holds it; "" for none */
     char credentials_file[4096]; /* "" for data_dir/credentials.json */
 
-    /* The `default` credential: its upstream and how to reach it. */
-    char smtp_host[256];
-    unsigned smtp_port;
-    unsigned smtp_ip_version; /* 0, 4 or 6 */
-    enum smtp_tls_mode smtp_tls;
-    char smtp_ca_file[4096];         /* "" for the system bundle */
-    bool smtp_verify_peer;           /* check the certificate chain */
-    bool smtp_check_server_identity; /* check the host name */
-    char smtp_client_cert[4096];     /* "" for none */
-    char smtp_client_key[4096];      /* "" for the key in smtp_client_cert */
-    char smtp_helo_name[256];        /* "" for the machine's host name */
+    /* The `default` credential: every setting of the record (its name
+       "default", no secrets), from --smtp-<key> and GATEWAY_SMTP_<KEY>. */
+    struct store_credential smtp;
 
-    /* ... as whom: AUTH. */
-    char smtp_username[256]; /* "" for no AUTH */
+    /* ... and its secrets, from the environment only. */
     char smtp_password[256];
-    char smtp_access_token[4096];           /* for XOAUTH2 */
-    char smtp_password_sealed[API_BOX_MAX]; /* sealed boxes, base64 */
-    char smtp_access_token_sealed[API_BOX_MAX];
-    char smtp_mechanisms[128]; /* ordered, comma-separated */
-    char smtp_auth_from[256];  /* AUTH= on MAIL FROM; "" for none */
-    bool smtp_allow_plaintext_auth;
-    bool smtp_ignore_failed_auth;
-
-    /* ... and how long each step may take, in seconds (0: smtp_timeout). */
-    unsigned smtp_timeout_s;
-    unsigned smtp_connect_timeout_s;
-    unsigned smtp_greeting_timeout_s;
-    unsigned smtp_command_timeout_s;
-    unsigned smtp_data_timeout_s;
-    unsigned smtp_dot_timeout_s;
-    unsigned smtp_pool;
-    unsigned smtp_idle_timeout_s; /* 0: a new connection for every send */
-    unsigned smtp_deadline_s;     /* a whole send; 0: twice the longest
-                                     step timeout */
+    char smtp_access_token[4096];             /* for XOAUTH2 */
+    char smtp_password_sealed[STORE_BOX_MAX]; /* sealed boxes, base64 */
+    char smtp_access_token_sealed[STORE_BOX_MAX];
 };
 
 /*
  * Reads the settings from `argv` (options after the sub-command) and
- * `environ` into `cfg`. Returns false with one line in `errbuf` naming the
+ * `environ` into `cfg`. Returns false with `err` (GW_EINVAL) naming the
  * setting ("GATEWAY_SMTP_PORT: must be a number from 1 to 65535") when a
  * value is invalid or a required one is missing.
  */
 bool srv_config_load(struct srv_config *cfg, int argc, char **argv,
-                     char *errbuf, size_t errlen);
+                     struct gw_error *err);
 
 /*
  * Parses a listen address, "host:port" with an IPv4 or IPv6 address
- * ("[::1]:8080"), into `sa`. Returns false with the reason in `why`.
+ * ("[::1]:8080"), into `sa`. GW_EINVAL with the reason in `err`.
  */
-bool srv_listen_parse(const char *value, struct sockaddr_storage *sa, char *why,
-                      size_t whylen);
+enum gw_err srv_listen_parse(const char *value, struct sockaddr_storage *sa,
+                             struct gw_error *err);
 
 /* Prints the flags, their variables and defaults, for --help. */
 void srv_config_usage(FILE *out);
@@ -95,7 +69,7 @@ void srv_config_usage(FILE *out);
  * clear, which the caller seals. Its secrets count only with a username.
  */
 void srv_config_credential(const struct srv_config *cfg,
-                           struct api_credential *out);
+                           struct store_credential *out);
 
 /*
  * Overwrites, then removes, the environment variables of the secret

@@ -17,8 +17,8 @@ struct srv_gateway {
     struct core_tokens *tokens;
 };
 
-bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
-                  char *why, size_t whylen)
+enum gw_err srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
+                         struct gw_error *err)
 {
     const char *d = cfg->data_dir;
     bool ok =
@@ -36,8 +36,9 @@ bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
         ok = store_file_join(out->credentials, sizeof(out->credentials), d,
                              SRV_CREDENTIALS_FILE);
     if (!ok)
-        snprintf(why, whylen, "GATEWAY_DATA_DIR: the path is too long");
-    return ok;
+        return gw_error_set(err, GW_EINVAL,
+                            "GATEWAY_DATA_DIR: the path is too long");
+    return GW_OK;
 }
 
 /*
@@ -156,7 +157,7 @@ static enum gw_err seal_plain(const struct vault *v, char *plain, size_t size,
     enum gw_err rc = GW_OK;
 
     if (plain[0] != '\0') {
-        buf_init(&b, API_BOX_MAX - 1);
+        buf_init(&b, STORE_BOX_MAX - 1);
         rc = vault_seal(vault_public_key(v), plain, strlen(plain), &b, err);
         if (rc == GW_OK)
             memcpy(box, b.data, b.len + 1);
@@ -170,9 +171,10 @@ static enum gw_err seal_plain(const struct vault *v, char *plain, size_t size,
 
 /* The `default` of the environment, its secrets sealed. */
 static enum gw_err env_default(struct srv_config *cfg, const struct vault *v,
-                               struct api_credential *out, struct gw_error *err)
+                               struct store_credential *out,
+                               struct gw_error *err)
 {
-    bool auth = cfg->smtp_username[0] != '\0';
+    bool auth = cfg->smtp.username[0] != '\0';
 
     srv_config_credential(cfg, out);
     if (!auth) {
@@ -192,7 +194,7 @@ static enum gw_err open_store(struct srv_gateway *gw, struct srv_config *cfg,
                               const struct srv_paths *paths,
                               struct gw_error *err)
 {
-    struct api_credential *def = calloc(1, sizeof(*def));
+    struct store_credential *def = calloc(1, sizeof(*def));
 
     if (def == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
@@ -209,16 +211,13 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     struct srv_gateway *gw = calloc(1, sizeof(*gw));
     struct srv_paths paths;
     const char *source = "";
-    char why[512];
 
     if (gw == NULL) {
         gw_error_set(err, GW_ENOMEM, "out of memory");
         return NULL;
     }
-    if (!srv_paths_of(cfg, &paths, why, sizeof(why))) {
-        gw_error_set(err, GW_EINVAL, "%s", why);
+    if (srv_paths_of(cfg, &paths, err) != GW_OK)
         goto fail;
-    }
     /* The token file is read again while the gateway runs: no one else
        may write there, nor replace the key. */
     if (!store_file_check_private(cfg->data_dir, err)) {
@@ -258,7 +257,7 @@ void srv_gateway_free(struct srv_gateway *gw)
 /* struct api_ops, each a thin call into the vault, store or tokens. */
 
 static bool op_authenticate(void *arg, const char *token,
-                            struct api_token *caller)
+                            struct store_token *caller)
 {
     struct srv_gateway *gw = arg;
 
@@ -313,7 +312,7 @@ static enum gw_err op_cred_get(void *arg, const char *name,
     return core_creds_info(gw->store, name, out, err);
 }
 
-static enum gw_err op_cred_put(void *arg, const struct api_credential *c,
+static enum gw_err op_cred_put(void *arg, const struct store_credential *c,
                                bool *created, struct gw_error *err)
 {
     struct srv_gateway *gw = arg;
@@ -337,15 +336,16 @@ static enum gw_err op_cred_verify(void *arg, const char *name,
     return core_creds_verify(gw->store, name, out, err);
 }
 
-static enum gw_err op_token_create(void *arg, struct api_token *t, char *token,
-                                   size_t size, struct gw_error *err)
+static enum gw_err op_token_create(void *arg, struct store_token *t,
+                                   char *token, size_t size,
+                                   struct gw_error *err)
 {
     struct srv_gateway *gw = arg;
 
     return core_tokens_create(gw->tokens, t, token, size, err);
 }
 
-static enum gw_err op_token_list(void *arg, struct api_token **out, size_t *n,
+static enum gw_err op_token_list(void *arg, struct store_token **out, size_t *n,
                                  struct gw_error *err)
 {
     struct srv_gateway *gw = arg;

@@ -30,9 +30,9 @@ struct srv_paths {
     char credentials[4200];
 };
 
-/* Fills `out`; false with one line in `why` when a path is too long. */
-bool srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
-                  char *why, size_t whylen);
+/* Fills `out`; GW_EINVAL with one line in `err` when a path is too long. */
+enum gw_err srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
+                         struct gw_error *err);
 
 /*
  * The gateway's key pair, from the first of: GATEWAY_SECRET_KEY,

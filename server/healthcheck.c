@@ -81,7 +81,7 @@ int srv_healthcheck(int argc, char **argv)
     struct gw_error err = {0};
     struct sockaddr_storage sa;
     const char *why;
-    char reason[256], url[128];
+    char url[128];
     struct buf body;
 
     if (argc == 2 && strcmp(argv[0], "--listen") == 0)
@@ -95,8 +95,8 @@ int srv_healthcheck(int argc, char **argv)
     }
     if (listen == NULL || listen[0] == '\0')
         listen = "127.0.0.1:8080";
-    if (!srv_listen_parse(listen, &sa, reason, sizeof(reason))) {
-        fprintf(stderr, "smtp-gateway: GATEWAY_LISTEN: %s\n", reason);
+    if (srv_listen_parse(listen, &sa, &err) != GW_OK) {
+        fprintf(stderr, "smtp-gateway: GATEWAY_LISTEN: %s\n", err.detail);
         return 2;
     }
     if (!url_of(&sa, url, sizeof(url))) {

@@ -60,7 +60,7 @@ static const char overflow_mark;
 /* One request in progress, kept by libmicrohttpd between calls. */
 struct request {
     const struct api_route *route;
-    struct api_token caller; /* who sent it, once authorized */
+    struct store_token caller; /* who sent it, once authorized */
     struct api_response resp;
     struct buf body;           /* the whole body, for routes that take it */
     struct api_stream *stream; /* for routes that stream it */

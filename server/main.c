@@ -153,12 +153,12 @@ int main(int argc, char **argv)
 {
     struct srv_config cfg;
     struct gw_error err = {0};
-    char line[512];
     int rc;
 
     harden();
     api_init();
-    argc--, argv++;
+    argc--;
+    argv++;
     if (argc > 0 &&
         (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
          strcmp(argv[0], "help") == 0)) {
@@ -173,14 +173,16 @@ int main(int argc, char **argv)
         return srv_healthcheck(argc - 1, argv + 1);
     if (argc > 0 && srv_cli_has(argv[0]))
         return srv_cli_run(argc, argv);
-    if (argc > 0 && strcmp(argv[0], "serve") == 0)
-        argc--, argv++;
-    else if (argc > 0 && argv[0][0] != '-')
-        return snprintf(line, sizeof(line), "%s: unknown command (see --help)",
-                        argv[0]),
-               usage_error(line);
-    if (!srv_config_load(&cfg, argc, argv, line, sizeof(line)))
-        return usage_error(line);
+    if (argc > 0 && strcmp(argv[0], "serve") == 0) {
+        argc--;
+        argv++;
+    } else if (argc > 0 && argv[0][0] != '-') {
+        gw_error_set(&err, GW_EINVAL, "%s: unknown command (see --help)",
+                     argv[0]);
+        return usage_error(err.detail);
+    }
+    if (!srv_config_load(&cfg, argc, argv, &err))
+        return usage_error(err.detail);
     srv_config_scrub_environ();
     log_set_level(cfg.log_level);
     if (!store_file_mkdirs(cfg.data_dir, &err)) {

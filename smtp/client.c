@@ -37,23 +37,6 @@
 /* How long writing QUIT may take; its answer is not waited for. */
 #define QUIT_WRITE_MS 100
 
-bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out)
-{
-    static const char *const names[] = {
-        [SMTP_TLS_NONE] = "none",
-        [SMTP_TLS_STARTTLS] = "starttls",
-        [SMTP_TLS_IMPLICIT] = "implicit",
-    };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(text, names[i]) == 0) {
-            *out = (enum smtp_tls_mode)i;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Sends a command and reads its reply within the command timeout. */
 static bool exchange(struct session *s, const char *line)
 {

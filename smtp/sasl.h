@@ -5,9 +5,10 @@
  * parameter (RFC 3461 4). Pure functions, no I/O.
  *
  * The buffers these fill hold secrets: the caller wipes them with
- * smtp_sasl_wipe() rather than buf_free(). Internal to smtp/: other
- * modules only check a list of mechanisms, with smtp_sasl_check_list()
- * (smtp.h).
+ * smtp_sasl_wipe() rather than buf_free(). Internal to smtp/; a
+ * credential's list of mechanisms is checked by the record that holds it
+ * too (store_mechanisms_check(), whose names tests/unit/test_sasl.c keeps
+ * the same as these).
  */
 #ifndef GW_SASL_H
 #define GW_SASL_H
@@ -30,6 +31,13 @@ const char *smtp_sasl_name(enum smtp_sasl_mech mech);
 
 /* Parses one name, any case; SMTP_SASL_NONE when unknown. */
 enum smtp_sasl_mech smtp_sasl_parse(const char *name, size_t len);
+
+/*
+ * Checks a comma-separated list of AUTH mechanisms, such as
+ * "CRAM-MD5,XOAUTH2,LOGIN,PLAIN", any case (the pool checks the list it is
+ * given). GW_EINVAL naming the unknown one.
+ */
+enum gw_err smtp_sasl_check_list(const char *list, struct gw_error *err);
 
 /* base64("\0user\0password"): PLAIN's initial response. */
 enum gw_err smtp_sasl_plain(const char *user, const char *password,

@@ -80,21 +80,11 @@ enum gw_err smtp_data_encode(struct smtp_data *st, const char *in, size_t n,
 /* Appends the end of the message: CRLF if a line is open, then ".CRLF". */
 enum gw_err smtp_data_finish(struct smtp_data *st, struct buf *out);
 
-/*
- * Checks a comma-separated list of AUTH mechanisms (RFC 4954), such as
- * "CRAM-MD5,XOAUTH2,LOGIN,PLAIN", any case. GW_EINVAL naming the unknown
- * one.
- */
-enum gw_err smtp_sasl_check_list(const char *list, struct gw_error *err);
-
 enum smtp_tls_mode {
     SMTP_TLS_NONE,     /* plain TCP */
     SMTP_TLS_STARTTLS, /* plain connect, then STARTTLS (RFC 3207) */
     SMTP_TLS_IMPLICIT, /* TLS from the first byte (RFC 8314) */
 };
-
-/* Parses "none", "starttls" or "implicit"; false for anything else. */
-bool smtp_tls_mode_parse(const char *text, enum smtp_tls_mode *out);
 
 /*
  * How long each step may take, in milliseconds (RFC 5321 4.5.3.2 names

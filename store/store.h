@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "base/base.h"
-#include "smtp/smtp.h"
 
 /*
  * The gateway's state files (its key pair, the credential store, the API
@@ -83,35 +82,49 @@ bool store_file_private(const char *path, struct gw_error *err);
 bool store_file_join(char *out, size_t size, const char *dir, const char *name);
 
 /*
- * The records the gateway keeps: named credentials (every SMTP setting of
- * the client, the secrets only as sealed boxes) and API tokens (only a
- * hash of each), as plain C structs, and the JSON of their files.
+ * The records the gateway keeps: named credentials (every setting of an
+ * upstream, the secrets only as sealed boxes) and API tokens (only a hash
+ * of each), as plain C structs, and the JSON of their files, of the admin
+ * routes' bodies and of their replies.
  *
- * The JSON lives here because jansson stays inside api/; reading and
- * writing the files (atomically, under a lock) is the server's.
+ * The functions that take or give JSON name jansson's type only as
+ * `struct json_t`, so that this header does not bring jansson to the
+ * modules that never see JSON; api/ includes <jansson.h> itself.
  */
+struct json_t;
+
 /* The longest name of a credential or a token. */
-#define API_NAME_MAX 64
+#define STORE_NAME_MAX 64
 
 /* Room for a sealed box in base64 (core/core.h: VAULT_BOX_MAX). */
-#define API_BOX_MAX 5600
+#define STORE_BOX_MAX 5600
+
+/* The longest secret accepted in the clear (core/core.h agrees). */
+#define STORE_SECRET_MAX 4096
 
 /* Room for a comma-separated list of names or domains. */
-#define API_LIST_MAX 1024
+#define STORE_LIST_MAX 1024
 
 /* The most credentials, and the most tokens, the gateway keeps. */
-#define API_RECORDS_MAX 1000
+#define STORE_RECORDS_MAX 1000
 
 /* The largest credential or token file. */
-#define API_FILE_MAX (16 * 1024 * 1024)
+#define STORE_FILE_MAX (16 * 1024 * 1024)
+
+/* How a credential's connection uses TLS. */
+enum store_tls {
+    STORE_TLS_NONE,     /* plain text throughout */
+    STORE_TLS_STARTTLS, /* plain text, then STARTTLS before anything else */
+    STORE_TLS_IMPLICIT, /* TLS from the first byte (port 465) */
+};
 
 /* One named credential: an upstream, and how to reach it as whom. */
-struct api_credential {
-    char name[API_NAME_MAX + 1];
+struct store_credential {
+    char name[STORE_NAME_MAX + 1];
     char host[256];
     unsigned port;
     unsigned ip_version; /* 0, 4 or 6 */
-    enum smtp_tls_mode tls;
+    enum store_tls tls;
     char ca_file[4096]; /* "" for the system bundle */
     bool verify_peer;
     bool check_server_identity;
@@ -127,30 +140,96 @@ struct api_credential {
     unsigned connect_timeout_s, greeting_timeout_s, command_timeout_s,
         data_timeout_s, dot_timeout_s; /* 0: timeout_s */
     unsigned pool;                     /* most connections at once */
-    unsigned idle_timeout_s;        /* a connection kept for the next send; 0:
-                                       a new one for every send */
-    unsigned deadline_s;            /* a whole send, the wait for a
-                                       connection included; 0: twice the
-                                       longest step timeout */
-    char password_box[API_BOX_MAX]; /* sealed, base64; "" for none */
-    char access_token_box[API_BOX_MAX];
+    unsigned idle_timeout_s;           /* a connection kept for the next
+                                          send; 0: a new one for every send */
+    unsigned deadline_s;               /* a whole send, the wait for a
+                                          connection included; 0: twice the
+                                          longest step timeout */
+    char password_box[STORE_BOX_MAX];  /* sealed, base64; "" for none */
+    char access_token_box[STORE_BOX_MAX];
 };
 
-/* Fills `c` with the defaults of every setting, named `name`. */
-void api_credential_defaults(struct api_credential *c, const char *name);
-
 /*
- * The settings of `c` as the SMTP client takes them, without secrets
- * (the caller adds a struct smtp_secrets); the strings stay owned by `c`.
+ * The settings of a credential (all of struct store_credential but its
+ * name and its secrets), one entry each, in the order they are shown.
+ * This one table is the schema of the record: the JSON keys of the file,
+ * of a PUT and of a GET; the --smtp-<key> flags and GATEWAY_SMTP_<KEY>
+ * variables of the `default` credential (the key with '-' for '_', or in
+ * capitals); each default, in the text form; the checks; and the help.
  */
-void api_credential_smtp(const struct api_credential *c,
-                         struct smtp_server *out);
+enum store_setting_flags {
+    STORE_SECONDS = 1 << 0, /* a number of seconds */
+    STORE_INHERIT = 1 << 1, /* 0 means "as timeout", written "" as text */
+    STORE_FILE = 1 << 2,    /* a path the gateway must be able to read */
+};
+
+struct store_setting {
+    const char *key;  /* "connect_timeout" */
+    const char *def;  /* the default as text ("30", "true", "") */
+    const char *help; /* one line for --help */
+    unsigned flags;   /* enum store_setting_flags */
+};
 
 /*
- * True when `name` may name a credential or a token: 1 to API_NAME_MAX
+ * The `i`-th setting, counting from 0, or NULL past the last:
+ *     for (size_t i = 0; (s = store_credential_setting(i)) != NULL; i++)
+ */
+const struct store_setting *store_credential_setting(size_t i);
+
+/*
+ * Sets the setting `s` of `c` from its text form (a flag's or a
+ * variable's value, or the default): numbers in decimal, booleans as
+ * true/false, 1/0, yes/no or on/off, "" for no value. False with `fe`
+ * set (its field the setting's key) when the text is not valid for it.
+ */
+bool store_credential_set(struct store_credential *c,
+                          const struct store_setting *s, const char *text,
+                          struct gw_field_error *fe);
+
+/* Fills `c` with the default of every setting, named `name`. */
+void store_credential_defaults(struct store_credential *c, const char *name);
+
+/* "none", "starttls" or "implicit". */
+const char *store_tls_name(enum store_tls tls);
+
+/*
+ * Checks an ordered, comma-separated list of the SASL mechanisms a
+ * credential may use: CRAM-MD5, XOAUTH2, LOGIN and PLAIN, in any letter
+ * case. GW_EINVAL naming the first one that is not.
+ */
+enum gw_err store_mechanisms_check(const char *list, struct gw_error *err);
+
+/*
+ * True when `name` may name a credential or a token: 1 to STORE_NAME_MAX
  * letters, digits, '.', '_' or '-', not starting with '.' or '-'.
  */
-bool api_name_valid(const char *name);
+bool store_name_valid(const char *name);
+
+/* Secrets given in the clear in a PUT, borrowed from its JSON. */
+struct store_plain_secrets {
+    const char *password;
+    const char *access_token;
+};
+
+/*
+ * Reads a credential named `name` from the JSON object `obj`: defaults,
+ * then every key. `plain` NULL (the file) accepts secrets only sealed
+ * ("password_sealed", "access_token_sealed"); otherwise (a PUT) they may
+ * also come in the clear ("password", "access_token"), into `plain`.
+ * False with `fe` naming the field.
+ */
+bool store_credential_from_json(struct json_t *obj, const char *name,
+                                struct store_credential *c,
+                                struct store_plain_secrets *plain,
+                                struct gw_field_error *fe);
+
+/*
+ * The settings of `c` as a new JSON object, with its boxes (for the file)
+ * or with only whether each secret is set (for a reply). NULL when out of
+ * memory.
+ */
+struct json_t *store_credential_to_json(const struct store_credential *c,
+                                        bool with_boxes);
 
 /*
  * The credential file: {"version":1,"key_id":"...","credentials":
@@ -160,54 +239,67 @@ bool api_name_valid(const char *name);
  * free(); every entry is checked as a PUT is. GW_EINVAL with a detail
  * naming the entry and the field.
  */
-enum gw_err api_store_decode(const char *text, size_t len, char *key_id,
-                             size_t key_id_size, struct api_credential **out,
-                             size_t *n, struct gw_error *err);
-enum gw_err api_store_encode(const char *key_id,
-                             const struct api_credential *const *creds,
-                             size_t n, struct buf *out, struct gw_error *err);
+enum gw_err store_creds_decode(const char *text, size_t len, char *key_id,
+                               size_t key_id_size,
+                               struct store_credential **out, size_t *n,
+                               struct gw_error *err);
+enum gw_err store_creds_encode(const char *key_id,
+                               const struct store_credential *const *creds,
+                               size_t n, struct buf *out, struct gw_error *err);
 
-enum api_scope {
-    API_SCOPE_SEND,  /* may send through its credentials */
-    API_SCOPE_ADMIN, /* may do anything, the admin routes included */
+enum store_scope {
+    STORE_SCOPE_SEND,  /* may send through its credentials */
+    STORE_SCOPE_ADMIN, /* may do anything, the admin routes included */
 };
 
 /* "send" or "admin". */
-const char *api_scope_name(enum api_scope scope);
+const char *store_scope_name(enum store_scope scope);
 
 /* One API token, by its hash; also who a request comes from. */
-struct api_token {
-    char name[API_NAME_MAX + 1];
-    enum api_scope scope;
-    char credentials[API_LIST_MAX];  /* comma-separated; "" for all */
-    char from_domains[API_LIST_MAX]; /* comma-separated; "" for any */
-    char hash[65];                   /* hex; "" in a request's caller */
-    char created[32];                /* RFC 3339, UTC */
+struct store_token {
+    char name[STORE_NAME_MAX + 1];
+    enum store_scope scope;
+    char credentials[STORE_LIST_MAX];  /* comma-separated; "" for all */
+    char from_domains[STORE_LIST_MAX]; /* comma-separated; "" for any */
+    char hash[65];                     /* hex; "" in a request's caller */
+    char created[32];                  /* RFC 3339, UTC */
 };
 
 /*
- * True when `list` (comma-separated, as in struct api_token) is empty or
- * holds `item`; `nocase` compares without letter case (domains).
+ * True when `list` (comma-separated, as in struct store_token) is empty
+ * or holds `item`; `nocase` compares without letter case (domains).
  */
-bool api_list_allows(const char *list, const char *item, bool nocase);
+bool store_list_allows(const char *list, const char *item, bool nocase);
 
 /*
  * Checks a comma-separated list given on the command line: names of
  * credentials (`domains` false) or domains. GW_EINVAL naming the bad item.
  */
-enum gw_err api_list_check(const char *list, bool domains,
-                           struct gw_error *err);
+enum gw_err store_list_check(const char *list, bool domains,
+                             struct gw_error *err);
+
+/*
+ * Reads the settings of a token (name, scope, credentials, from_domains;
+ * not its hash) from the JSON object `obj`, a POST /v1/tokens body or an
+ * entry of the token file. False with `fe` naming the field.
+ */
+bool store_token_from_json(struct json_t *obj, struct store_token *t,
+                           struct gw_field_error *fe);
+
+/* What every view of a token shows, as a new JSON object: never its
+   hash. NULL when out of memory. */
+struct json_t *store_token_to_json(const struct store_token *t);
 
 /*
  * The token file: {"version":1,"tokens":[{"name","scope","credentials",
  * "from_domains","hash","created"}, ...]}. Decoding allocates an array
  * the caller frees with free().
  */
-enum gw_err api_tokens_decode(const char *text, size_t len,
-                              struct api_token **out, size_t *n,
-                              struct gw_error *err);
-enum gw_err api_tokens_encode(const struct api_token *tokens, size_t n,
-                              struct buf *out, struct gw_error *err);
+enum gw_err store_tokens_decode(const char *text, size_t len,
+                                struct store_token **out, size_t *n,
+                                struct gw_error *err);
+enum gw_err store_tokens_encode(const struct store_token *tokens, size_t n,
+                                struct buf *out, struct gw_error *err);
 
 /*
  * How the hashes of a token file are keyed. Version 1 (as above): with a
@@ -215,28 +307,30 @@ enum gw_err api_tokens_encode(const struct api_token *tokens, size_t n,
  * hashes wrapped with the gateway's key pair of that id:
  * {"version":2,"key_id","hash_key","tokens":[...]}.
  */
-struct api_tokens_keying {
+struct store_tokens_keying {
     int version;        /* 1 or 2 */
     char key_id[17];    /* version 2: hex */
     char hash_key[100]; /* version 2: base64 */
 };
 
 /* Reads the keying of the token file `text`; GW_EINVAL when it is bad. */
-enum gw_err api_tokens_keying_decode(const char *text, size_t len,
-                                     struct api_tokens_keying *out,
-                                     struct gw_error *err);
+enum gw_err store_tokens_keying_decode(const char *text, size_t len,
+                                       struct store_tokens_keying *out,
+                                       struct gw_error *err);
 
 /* Writes a token file of version 2 with the keying `k`. */
-enum gw_err api_tokens_encode_keyed(const struct api_token *tokens, size_t n,
-                                    const struct api_tokens_keying *k,
-                                    struct buf *out, struct gw_error *err);
+enum gw_err store_tokens_encode_keyed(const struct store_token *tokens,
+                                      size_t n,
+                                      const struct store_tokens_keying *k,
+                                      struct buf *out, struct gw_error *err);
 
 /*
  * Reads {"key_id","public_key"} (GET /v1/public-key) into the two
  * buffers. GW_EINVAL when the text is not such a document.
  */
-enum gw_err api_public_key_decode(const char *text, size_t len, char *key_id,
-                                  size_t key_id_size, char *public_key,
-                                  size_t public_key_size, struct gw_error *err);
+enum gw_err store_public_key_decode(const char *text, size_t len, char *key_id,
+                                    size_t key_id_size, char *public_key,
+                                    size_t public_key_size,
+                                    struct gw_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* Unit tests of configuration from flags and environment (server/config.c). */
 #include "server/config.h"
+#include "core/core.h"
 #include "check.h"
 
 #include <netinet/in.h>
@@ -37,7 +38,11 @@ static void fresh_env(void)
 
 static bool load(struct srv_config *cfg, int argc, char **argv, char *line)
 {
-    return srv_config_load(cfg, argc, argv, line, 256);
+    struct gw_error err = {0};
+    bool ok = srv_config_load(cfg, argc, argv, &err);
+
+    snprintf(line, 256, "%.255s", err.detail);
+    return ok;
 }
 
 TEST(defaults)
@@ -53,10 +58,10 @@ TEST(defaults)
     CHECK_STR(cfg.data_dir, "./var");
     CHECK(cfg.log_level == LOG_INFO);
     CHECK(cfg.max_body == 10 * 1024 * 1024);
-    CHECK_STR(cfg.smtp_host, "localhost");
-    CHECK(cfg.smtp_port == 25 && cfg.smtp_tls == SMTP_TLS_NONE);
-    CHECK(cfg.smtp_timeout_s == 30 && cfg.smtp_pool == 4);
-    CHECK_STR(cfg.smtp_username, "");
+    CHECK_STR(cfg.smtp.host, "localhost");
+    CHECK(cfg.smtp.port == 25 && cfg.smtp.tls == STORE_TLS_NONE);
+    CHECK(cfg.smtp.timeout_s == 30 && cfg.smtp.pool == 4);
+    CHECK_STR(cfg.smtp.username, "");
 }
 
 TEST(flag_wins_over_variable)
@@ -70,8 +75,8 @@ TEST(flag_wins_over_variable)
     setenv("GATEWAY_SMTP_PORT", "587", 1);
     setenv("GATEWAY_SMTP_POOL", "9", 1);
     CHECK(load(&cfg, 3, argv, line));
-    CHECK(cfg.smtp_port == 2525 && cfg.smtp_pool == 9);
-    CHECK_STR(cfg.smtp_host, "mx.example.com");
+    CHECK(cfg.smtp.port == 2525 && cfg.smtp.pool == 9);
+    CHECK_STR(cfg.smtp.host, "mx.example.com");
 }
 
 TEST(errors_name_the_setting)
@@ -113,7 +118,7 @@ TEST(errors_name_the_setting)
 TEST(the_deadline_reaches_the_default_credential)
 {
     char *argv[] = {ARG("--smtp-deadline"), ARG("9")};
-    struct api_credential c;
+    struct store_credential c;
     struct smtp_server srv;
     struct srv_config cfg;
     char line[256];
@@ -126,7 +131,7 @@ TEST(the_deadline_reaches_the_default_credential)
     CHECK(load(&cfg, 0, NULL, line));
     srv_config_credential(&cfg, &c);
     CHECK(c.deadline_s == 7);
-    api_credential_smtp(&c, &srv);
+    core_credential_smtp(&c, &srv);
     CHECK(srv.deadline_ms == 7000);
     CHECK(load(&cfg, 2, argv, line));
     srv_config_credential(&cfg, &c);
@@ -201,7 +206,7 @@ TEST(sealed_and_plain_secrets_exclude_each_other)
 
 TEST(the_default_credential_keeps_only_sealed_secrets)
 {
-    struct api_credential c;
+    struct store_credential c;
     struct srv_config cfg;
     char line[256];
 

@@ -8,27 +8,28 @@
 
 TEST(a_credential_file_round_trips)
 {
-    struct api_credential c, *back = NULL;
-    const struct api_credential *list[] = {&c};
+    struct store_credential c, *back = NULL;
+    const struct store_credential *list[] = {&c};
     char key_id[17];
     struct buf text;
     size_t n = 0;
 
-    api_credential_defaults(&c, "billing");
+    store_credential_defaults(&c, "billing");
     snprintf(c.host, sizeof(c.host), "%s", "smtp.example.com");
     c.port = 587;
-    c.tls = SMTP_TLS_STARTTLS;
+    c.tls = STORE_TLS_STARTTLS;
     c.connect_timeout_s = 5;
     c.deadline_s = 9;
     snprintf(c.username, sizeof(c.username), "%s", "gw");
     snprintf(c.password_box, sizeof(c.password_box), "%s", "c2VhbGVk");
-    buf_init(&text, API_FILE_MAX);
-    CHECK(api_store_encode("0011223344556677", list, 1, &text, NULL) == GW_OK);
+    buf_init(&text, STORE_FILE_MAX);
+    CHECK(store_creds_encode("0011223344556677", list, 1, &text, NULL) ==
+          GW_OK);
     CHECK(check_contains(buf_cstr(&text), "\"password_sealed\": \"c2VhbGVk\""));
     CHECK(check_contains(buf_cstr(&text), "\"tls\": \"starttls\""));
     CHECK(check_contains(buf_cstr(&text), "\"deadline\": 9"));
-    CHECK(api_store_decode(text.data, text.len, key_id, sizeof(key_id), &back,
-                           &n, NULL) == GW_OK);
+    CHECK(store_creds_decode(text.data, text.len, key_id, sizeof(key_id), &back,
+                             &n, NULL) == GW_OK);
     CHECK(n == 1);
     CHECK_STR(key_id, "0011223344556677");
     CHECK(memcmp(back, &c, sizeof(c)) == 0);
@@ -39,11 +40,11 @@ TEST(a_credential_file_round_trips)
 /* Decodes `text`; the error detail, or "ok". */
 static const char *decode(const char *text, struct gw_error *err)
 {
-    struct api_credential *out = NULL;
+    struct store_credential *out = NULL;
     char key_id[17];
     size_t n;
-    enum gw_err rc = api_store_decode(text, strlen(text), key_id,
-                                      sizeof(key_id), &out, &n, err);
+    enum gw_err rc = store_creds_decode(text, strlen(text), key_id,
+                                        sizeof(key_id), &out, &n, err);
 
     free(out);
     return rc == GW_OK ? "ok" : err->detail;
@@ -79,28 +80,29 @@ TEST(names_and_lists)
 {
     struct gw_error err = {0};
 
-    CHECK(api_name_valid("billing-eu_2.x"));
-    CHECK(!api_name_valid(""));
-    CHECK(!api_name_valid(".hidden"));
-    CHECK(!api_name_valid("a/b"));
-    CHECK(!api_name_valid("a b"));
-    CHECK(api_list_allows("", "anything", false));
-    CHECK(api_list_allows("a,billing", "billing", false));
-    CHECK(!api_list_allows("a,billing", "bill", false));
-    CHECK(!api_list_allows("a,billing", "BILLING", false));
-    CHECK(api_list_allows("example.com", "EXAMPLE.com", true));
-    CHECK(!api_list_allows("example.com", "sub.example.com", true));
-    CHECK(api_list_check("a,b-c", false, &err) == GW_OK);
-    CHECK(api_list_check("a,,b", false, &err) == GW_EINVAL);
-    CHECK(api_list_check("example.com,mail.example.org", true, &err) == GW_OK);
-    CHECK(api_list_check("exa mple.com", true, &err) == GW_EINVAL);
+    CHECK(store_name_valid("billing-eu_2.x"));
+    CHECK(!store_name_valid(""));
+    CHECK(!store_name_valid(".hidden"));
+    CHECK(!store_name_valid("a/b"));
+    CHECK(!store_name_valid("a b"));
+    CHECK(store_list_allows("", "anything", false));
+    CHECK(store_list_allows("a,billing", "billing", false));
+    CHECK(!store_list_allows("a,billing", "bill", false));
+    CHECK(!store_list_allows("a,billing", "BILLING", false));
+    CHECK(store_list_allows("example.com", "EXAMPLE.com", true));
+    CHECK(!store_list_allows("example.com", "sub.example.com", true));
+    CHECK(store_list_check("a,b-c", false, &err) == GW_OK);
+    CHECK(store_list_check("a,,b", false, &err) == GW_EINVAL);
+    CHECK(store_list_check("example.com,mail.example.org", true, &err) ==
+          GW_OK);
+    CHECK(store_list_check("exa mple.com", true, &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "\"exa mple.com\" is not a domain"));
-    CHECK(api_list_check("-bad.com", true, &err) == GW_EINVAL);
+    CHECK(store_list_check("-bad.com", true, &err) == GW_EINVAL);
 }
 
 TEST(a_token_file_round_trips_with_hashes_only)
 {
-    struct api_token t = {.scope = API_SCOPE_SEND}, *back = NULL;
+    struct store_token t = {.scope = STORE_SCOPE_SEND}, *back = NULL;
     struct buf text;
     size_t n = 0;
 
@@ -109,10 +111,10 @@ TEST(a_token_file_round_trips_with_hashes_only)
     snprintf(t.from_domains, sizeof(t.from_domains), "%s", "example.com");
     memset(t.hash, 'f', 64);
     snprintf(t.created, sizeof(t.created), "%s", "2026-01-01T00:00:00Z");
-    buf_init(&text, API_FILE_MAX);
-    CHECK(api_tokens_encode(&t, 1, &text, NULL) == GW_OK);
+    buf_init(&text, STORE_FILE_MAX);
+    CHECK(store_tokens_encode(&t, 1, &text, NULL) == GW_OK);
     CHECK(check_contains(buf_cstr(&text), "\"credentials\": [\n"));
-    CHECK(api_tokens_decode(text.data, text.len, &back, &n, NULL) == GW_OK);
+    CHECK(store_tokens_decode(text.data, text.len, &back, &n, NULL) == GW_OK);
     CHECK(n == 1);
     CHECK(memcmp(back, &t, sizeof(t)) == 0);
     free(back);
@@ -124,11 +126,11 @@ TEST(a_token_file_without_a_proper_hash_is_refused)
     static const char bad[] =
         "{\"version\":1,\"tokens\":[{\"name\":\"ci\",\"scope\":\"send\","
         "\"hash\":\"sgw_not_a_hash\"}]}";
-    struct api_token *out = NULL;
+    struct store_token *out = NULL;
     struct gw_error err = {0};
     size_t n;
 
-    CHECK(api_tokens_decode(bad, strlen(bad), &out, &n, &err) == GW_EINVAL);
+    CHECK(store_tokens_decode(bad, strlen(bad), &out, &n, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "tokens[0]: hash: must be 64 hexadecimal digits");
     CHECK(out == NULL);
 }
@@ -140,12 +142,12 @@ TEST(a_public_key_document_is_read)
     char id[17], key[64];
     struct gw_error err = {0};
 
-    CHECK(api_public_key_decode(doc, strlen(doc), id, sizeof(id), key,
-                                sizeof(key), &err) == GW_OK);
+    CHECK(store_public_key_decode(doc, strlen(doc), id, sizeof(id), key,
+                                  sizeof(key), &err) == GW_OK);
     CHECK_STR(id, "0011223344556677");
     CHECK_STR(key, "AAAA");
-    CHECK(api_public_key_decode("{}", 2, id, sizeof(id), key, sizeof(key),
-                                &err) == GW_EINVAL);
+    CHECK(store_public_key_decode("{}", 2, id, sizeof(id), key, sizeof(key),
+                                  &err) == GW_EINVAL);
 }
 
 const struct unit_test records_tests[] = {

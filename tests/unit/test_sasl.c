@@ -1,6 +1,7 @@
 /* Unit tests of the SASL responses and xtext (smtp/sasl.c). */
 #include "mime/mime.h"
 #include "smtp/sasl.h"
+#include "store/store.h"
 #include "check.h"
 
 #include <string.h>
@@ -74,10 +75,44 @@ TEST(mechanism_names_and_lists)
     CHECK(smtp_sasl_check_list("", &err) == GW_EINVAL);
 }
 
+/* The default list of a credential's mechanisms, from the record's schema. */
+static const char *default_mechanisms(void)
+{
+    const struct store_setting *s;
+
+    for (size_t i = 0; (s = store_credential_setting(i)) != NULL; i++) {
+        if (strcmp(s->key, "mechanisms") == 0)
+            return s->def;
+    }
+    return "";
+}
+
+/*
+ * The record accepts the mechanisms the client speaks, and its default
+ * (every one it accepts) names only those: the two lists agree.
+ */
+TEST(the_record_and_the_client_know_the_same_mechanisms)
+{
+    struct gw_error err = {0};
+    size_t listed = 0;
+
+    for (int m = SMTP_SASL_PLAIN; m <= SMTP_SASL_XOAUTH2; m++)
+        CHECK(store_mechanisms_check(smtp_sasl_name((enum smtp_sasl_mech)m),
+                                     &err) == GW_OK);
+    for (const char *p = default_mechanisms(); *p != '\0'; listed++) {
+        size_t n = strcspn(p, ",");
+
+        CHECK(smtp_sasl_parse(p, n) != SMTP_SASL_NONE);
+        p += n + (p[n] == ',');
+    }
+    CHECK(listed == SMTP_SASL_XOAUTH2);
+}
+
 const struct unit_test sasl_tests[] = {
     UNIT(plain_is_base64_of_nul_user_nul_password),
     UNIT(cram_md5_matches_rfc_2195),
     UNIT(xoauth2_response),
+    UNIT(the_record_and_the_client_know_the_same_mechanisms),
     UNIT(xtext_escapes_plus_equals_and_outside_ascii),
     UNIT(mechanism_names_and_lists),
     {NULL, NULL},

@@ -4,12 +4,12 @@
 
 #include <string.h>
 
-static const struct api_token scoped = {
-    .name = "ci", .scope = API_SCOPE_SEND, .from_domains = "allowed.example"};
+static const struct store_token scoped = {
+    .name = "ci", .scope = STORE_SCOPE_SEND, .from_domains = "allowed.example"};
 
 /* Feeds `text` in pieces of `piece` bytes; the status of the first
    refusal, or 0. */
-static unsigned scan(const struct api_token *caller, const char *text,
+static unsigned scan(const struct store_token *caller, const char *text,
                      size_t piece, struct gw_error *err)
 {
     struct api_header_scan s;
