@@ -179,9 +179,10 @@ bool vault_hash_equal(const char *a, const char *b);
 
 /*
  * The credential store: every named credential the API can send through,
- * each with its own upstream pool. The credentials live in a JSON file
- * (credentials.json in the data directory, or GATEWAY_CREDENTIALS_FILE)
- * with their secrets only as sealed boxes; the `default` credential of
+ * each with its own upstream pool. The credentials are kept in the store
+ * (store/store.h: credentials.json in the data directory, or
+ * GATEWAY_CREDENTIALS_FILE) with their secrets only as sealed boxes; the
+ * `default` credential of
  * GATEWAY_SMTP_* joins them, unless the file has its own `default`, which
  * wins.
  *
@@ -209,13 +210,14 @@ struct core_cred_info {
 struct core_creds;
 
 /*
- * Reads the file at `path` (none yet is an empty store) and builds every
- * credential, logging each one and why any is unusable. `env_default`
- * (copied; may be NULL) is the `default` of the environment. `vault` must
- * outlive the store. NULL with `err` set when the file cannot be read or
- * is not a credential file.
+ * Reads the credentials of `store` (none yet is an empty registry) and
+ * builds every one, logging each and why any is unusable. `env_default`
+ * (copied; may be NULL) is the `default` of the environment. `store` and
+ * `vault` must outlive the registry. NULL with `err` set when the
+ * credentials cannot be read or are not valid.
  */
-struct core_creds *core_creds_open(const char *path, const struct vault *vault,
+struct core_creds *core_creds_open(struct store *store,
+                                   const struct vault *vault,
                                    const struct store_credential *env_default,
                                    struct gw_error *err);
 
@@ -258,18 +260,19 @@ enum gw_err core_creds_verify(struct core_creds *st, const char *name,
                               struct smtp_verify *out, struct gw_error *err);
 
 /*
- * For `smtp-gateway rekey`: re-seals every box of the file at `path` from
- * the key pair `from` to `to` and rewrites it, under the file's lock. A
+ * For `smtp-gateway rekey`: re-seals every box of the credentials of
+ * `store` from the key pair `from` to `to` and saves them, under the
+ * store's lock. A
  * box that does not open stops everything (GW_EINVAL naming it), so no
  * secret is lost. `*n` is the number of secrets re-sealed.
  */
-enum gw_err core_creds_rekey(const char *path, const struct vault *from,
+enum gw_err core_creds_rekey(struct store *store, const struct vault *from,
                              const struct vault *to, size_t *n,
                              struct gw_error *err);
 
-/* The key id the file at `path` says its boxes are sealed for, into
-   `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
-void core_creds_key_id(const char *path, char *key_id);
+/* The key id the credentials of `store` are sealed for, into `key_id`
+   (VAULT_KEY_ID_LEN + 1 bytes); "" when none or none are stored. */
+void core_creds_key_id(struct store *store, char *key_id);
 
 /*
  * API tokens: who may call the gateway, and for what. A token is shown
@@ -288,7 +291,8 @@ void core_creds_key_id(const char *path, char *key_id);
 struct core_tokens;
 
 /*
- * Reads the token file at `path`, whose hashes are keyed with a key of
+ * Reads the tokens of `store`, which must outlive the result, whose
+ * hashes are keyed with a key of
  * its own that only `vault`, which must outlive the result, can open.
  * A file of version 1 (hashes keyed with a constant), or none, is
  * carried over: a new hash key, every stored hash keyed with it, written
@@ -296,7 +300,7 @@ struct core_tokens;
  * copy. NULL with `err` set when the file is not a token file or its hash
  * key does not open.
  */
-struct core_tokens *core_tokens_open(const char *path,
+struct core_tokens *core_tokens_open(struct store *store,
                                      const struct vault *vault,
                                      const char *bootstrap,
                                      struct gw_error *err);
@@ -309,9 +313,9 @@ enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
                               struct gw_error *err);
 void core_tokens_free(struct core_tokens *t);
 
-/* The key id the hash key of the token file at `path` is wrapped for,
-   into `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
-void core_tokens_key_id(const char *path, char *key_id);
+/* The key id the hash key of the tokens of `store` is wrapped for, into
+   `key_id` (VAULT_KEY_ID_LEN + 1 bytes); "" when none or no file. */
+void core_tokens_key_id(struct store *store, char *key_id);
 
 /*
  * True when `token` is the bootstrap token or a stored one, with who it

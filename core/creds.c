@@ -1,12 +1,10 @@
 /* Named credentials with their pools, and their file; see core.h. */
 #include "core.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/base.h"
 #include "smtp/smtp.h"
@@ -27,7 +25,7 @@ struct entry {
 };
 
 struct core_creds {
-    char path[4096];
+    struct store *store; /* where the credentials are kept */
     const struct vault *vault;
     struct smtp_reaper *reaper; /* closes the pools' idle connections */
     pthread_mutex_t lock;       /* the lists and every entry's refs */
@@ -35,7 +33,6 @@ struct core_creds {
     struct entry **v;           /* the stored credentials */
     size_t n;
     struct entry *env_default;           /* NULL when none */
-    struct store_file_stamp stamp;       /* the file as last read or written */
     char read_only[GW_ERROR_DETAIL_MAX]; /* why it cannot be written */
 };
 
@@ -235,51 +232,32 @@ static void log_entry(const struct entry *e)
                   log_quote(shown, sizeof(shown), e->error));
 }
 
-/* Why the file at `path` could not be replaced, or "" when it can. */
+/* Why the store could not be changed, or "" when it can. */
 static void check_writable(struct core_creds *st)
 {
-    char dir[4096];
-    char *slash;
+    struct gw_error why = {0};
 
-    snprintf(dir, sizeof(dir), "%s", st->path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    if ((access(st->path, F_OK) == 0 && access(st->path, W_OK) != 0) ||
-        access(dir, W_OK) != 0)
-        snprintf(st->read_only, sizeof(st->read_only),
-                 "the credential store %.300s is read-only (%s): change it "
-                 "where it comes from",
-                 st->path, GW_ERRNO_TEXT(errno));
+    if (store_writable(st->store, STORE_CREDENTIALS, &why) != GW_OK)
+        snprintf(st->read_only, sizeof(st->read_only), "%s", why.detail);
 }
 
-/* Reads the file into new entries (none when it does not exist). */
+/* Reads the store into new entries (none when it has none yet). */
 static enum gw_err load_file(struct core_creds *st, struct gw_error *err)
 {
     struct store_credential *creds = NULL;
     char key_id[VAULT_KEY_ID_LEN + 1];
-    struct buf text;
     size_t n = 0;
     enum gw_err rc;
 
-    buf_init(&text, STORE_FILE_MAX);
-    store_file_stamp(st->path, &st->stamp);
-    rc = store_file_read(st->path, &text, err);
-    if (rc == GW_ENOTFOUND) {
-        buf_free(&text);
+    rc = store_creds_load(st->store, key_id, sizeof(key_id), &creds, &n, err);
+    if (rc == GW_ENOTFOUND)
         return GW_OK;
-    }
-    if (rc == GW_OK)
-        rc = store_creds_decode(text.data, text.len, key_id, sizeof(key_id),
-                                &creds, &n, err);
-    buf_free(&text);
     if (rc != GW_OK)
-        return gw_error_prefix(err, st->path);
+        return rc;
     if (key_id[0] != '\0' && strcmp(key_id, vault_key_id(st->vault)) != 0)
         log_warn("event=store_key_mismatch path=%s sealed_for=%s key_id=%s",
-                 st->path, key_id, vault_key_id(st->vault));
+                 store_where(st->store, STORE_CREDENTIALS), key_id,
+                 vault_key_id(st->vault));
     st->v = calloc(n + 1, sizeof(*st->v));
     for (size_t i = 0; st->v != NULL && i < n && rc == GW_OK; i++) {
         st->v[i] = entry_new(&creds[i], false, st, false, err);
@@ -293,7 +271,8 @@ static enum gw_err load_file(struct core_creds *st, struct gw_error *err)
     return rc;
 }
 
-struct core_creds *core_creds_open(const char *path, const struct vault *vault,
+struct core_creds *core_creds_open(struct store *store,
+                                   const struct vault *vault,
                                    const struct store_credential *env_default,
                                    struct gw_error *err)
 {
@@ -303,7 +282,7 @@ struct core_creds *core_creds_open(const char *path, const struct vault *vault,
         gw_error_set(err, GW_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(st->path, sizeof(st->path), "%s", path);
+    st->store = store;
     st->vault = vault;
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->edit, NULL);
@@ -445,38 +424,28 @@ enum gw_err core_creds_info(struct core_creds *st, const char *name,
 }
 
 /*
- * Writes the stored credentials `v` to the file, unless it changed on
- * disk since this process last read or wrote it; its lock is held.
+ * Saves the stored credentials `v` to the store, unless another writer
+ * changed it since this process last read or wrote it; its lock is held.
  */
 static enum gw_err write_file(struct core_creds *st, struct entry *const *v,
                               size_t n, struct gw_error *err)
 {
     const struct store_credential **creds = calloc(n + 1, sizeof(*creds));
-    struct store_file_stamp now;
-    struct buf text;
     enum gw_err rc;
 
     if (creds == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
-    store_file_stamp(st->path, &now);
-    if (!store_file_same(&now, &st->stamp))
+    for (size_t i = 0; i < n; i++)
+        creds[i] = &v[i]->cred;
+    if (store_changed(st->store, STORE_CREDENTIALS))
         rc = gw_error_set(err, GW_ECONFLICT,
                           "%s changed on disk since the gateway read it "
                           "(smtp-gateway rekey?): restart the gateway to use "
                           "it",
-                          st->path);
+                          store_where(st->store, STORE_CREDENTIALS));
     else
-        rc = GW_OK;
-    for (size_t i = 0; i < n; i++)
-        creds[i] = &v[i]->cred;
-    buf_init(&text, STORE_FILE_MAX);
-    if (rc == GW_OK)
-        rc = store_creds_encode(vault_key_id(st->vault), creds, n, &text, err);
-    if (rc == GW_OK)
-        rc = store_file_write(st->path, text.data, text.len, 0600, err);
-    if (rc == GW_OK)
-        store_file_stamp(st->path, &st->stamp);
-    buf_free(&text);
+        rc =
+            store_creds_save(st->store, vault_key_id(st->vault), creds, n, err);
     free(creds);
     return rc;
 }
@@ -489,17 +458,15 @@ static enum gw_err commit(struct core_creds *st, struct entry **v, size_t n,
                           struct entry *gone, struct gw_error *err)
 {
     struct entry **old;
-    int lock = -1;
     enum gw_err rc;
 
     if (st->read_only[0] != '\0')
         rc = gw_error_set(err, GW_ECONFLICT, "%s", st->read_only);
-    else if ((lock = store_file_lock(st->path, err)) < 0)
-        rc = err->code;
-    else
+    else if (store_lock(st->store, STORE_CREDENTIALS, err) == GW_OK) {
         rc = write_file(st, v, n, err);
-
-    store_file_unlock(lock);
+        store_unlock(st->store, STORE_CREDENTIALS);
+    } else
+        rc = err->code;
     if (rc != GW_OK) {
         free(v);
         return rc;
@@ -642,10 +609,11 @@ static enum gw_err reseal_box(const struct vault *from, const struct vault *to,
     return rc;
 }
 
-/* Re-seals every box of `creds` and encodes the file for `to`. */
-static enum gw_err reseal_all(struct store_credential *creds, size_t count,
+/* Re-seals every box of `creds` from `from` to `to` and saves them. */
+static enum gw_err reseal_all(struct store *store,
+                              struct store_credential *creds, size_t count,
                               const struct vault *from, const struct vault *to,
-                              size_t *n, struct buf *text, struct gw_error *err)
+                              size_t *n, struct gw_error *err)
 {
     const struct store_credential **list = calloc(count + 1, sizeof(*list));
     enum gw_err rc = list != NULL ? GW_OK : GW_ENOMEM;
@@ -661,57 +629,43 @@ static enum gw_err reseal_all(struct store_credential *creds, size_t count,
                             c->access_token_box, n, err);
     }
     if (rc == GW_OK)
-        rc = store_creds_encode(vault_key_id(to), list, count, text, err);
+        rc = store_creds_save(store, vault_key_id(to), list, count, err);
     free(list);
     return rc == GW_ENOMEM ? gw_error_set(err, rc, "out of memory") : rc;
 }
 
-enum gw_err core_creds_rekey(const char *path, const struct vault *from,
+enum gw_err core_creds_rekey(struct store *store, const struct vault *from,
                              const struct vault *to, size_t *n,
                              struct gw_error *err)
 {
     struct store_credential *creds = NULL;
     char key_id[VAULT_KEY_ID_LEN + 1];
-    int lock = store_file_lock(path, err);
     size_t count = 0;
-    struct buf text;
     enum gw_err rc;
 
     *n = 0;
-    if (lock < 0)
+    if (store_lock(store, STORE_CREDENTIALS, err) != GW_OK)
         return err->code;
-    buf_init(&text, STORE_FILE_MAX);
-    rc = store_file_read(path, &text, err);
+    rc = store_creds_load(store, key_id, sizeof(key_id), &creds, &count, err);
     if (rc == GW_OK)
-        rc = store_creds_decode(text.data, text.len, key_id, sizeof(key_id),
-                                &creds, &count, err);
-    buf_reset(&text);
-    if (rc == GW_OK)
-        rc = reseal_all(creds, count, from, to, n, &text, err);
-    if (rc == GW_OK)
-        rc = store_file_write(path, text.data, text.len, 0600, err);
+        rc = reseal_all(store, creds, count, from, to, n, err);
     if (rc == GW_ENOTFOUND)
         rc = GW_OK; /* no store yet: nothing to re-seal */
-    store_file_unlock(lock);
+    store_unlock(store, STORE_CREDENTIALS);
     if (creds != NULL)
         explicit_bzero(creds, count * sizeof(*creds));
     free(creds);
-    buf_free(&text);
     return rc;
 }
 
-void core_creds_key_id(const char *path, char *key_id)
+void core_creds_key_id(struct store *store, char *key_id)
 {
     struct store_credential *creds = NULL;
     struct gw_error err = {0};
-    struct buf text;
     size_t n = 0;
 
-    key_id[0] = '\0';
-    buf_init(&text, STORE_FILE_MAX);
-    if (store_file_read(path, &text, &err) == GW_OK)
-        store_creds_decode(text.data, text.len, key_id, VAULT_KEY_ID_LEN + 1,
-                           &creds, &n, &err);
+    store_creds_load(store, key_id, VAULT_KEY_ID_LEN + 1, &creds, &n, &err);
+    if (creds != NULL)
+        explicit_bzero(creds, n * sizeof(*creds));
     free(creds);
-    buf_free(&text);
 }

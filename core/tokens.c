@@ -11,47 +11,16 @@
 #include "store/store.h"
 
 struct core_tokens {
-    char path[4096];
+    struct store *store; /* where the tokens are kept */
     pthread_mutex_t lock;
     const struct vault *vault;         /* the gateway's key pair */
     struct vault_hash_key *key;        /* the key of the stored hashes */
     struct store_tokens_keying keying; /* as the file has it */
     struct store_token *v;             /* the stored tokens */
     size_t n;
-    struct store_file_stamp stamp;     /* the file as last read or written */
     char bootstrap_v1[VAULT_HASH_MAX]; /* "" when there is none */
     char bootstrap[VAULT_HASH_MAX];    /* the same, keyed with `key` */
 };
-
-/*
- * Reads the file into a new list and its keying; an absent file is an
- * empty list of version 0.
- */
-static enum gw_err read_list(const char *path, struct store_token **out,
-                             size_t *n, struct store_tokens_keying *keying,
-                             struct gw_error *err)
-{
-    struct buf text;
-    enum gw_err rc;
-
-    memset(keying, 0, sizeof(*keying));
-    buf_init(&text, STORE_FILE_MAX);
-    /* Read again while the gateway runs: it must still be its own. */
-    rc = store_file_private(path, err) ? store_file_read(path, &text, err)
-                                       : err->code;
-    if (rc == GW_OK)
-        rc = store_tokens_keying_decode(text.data, text.len, keying, err);
-    if (rc == GW_OK)
-        rc = store_tokens_decode(text.data, text.len, out, n, err);
-    buf_free(&text);
-    if (rc == GW_ENOTFOUND) {
-        *out = calloc(1, sizeof(**out));
-        *n = 0;
-        rc = *out != NULL ? GW_OK
-                          : gw_error_set(err, GW_ENOMEM, "out of memory");
-    }
-    return rc == GW_OK ? GW_OK : gw_error_prefix(err, path);
-}
 
 /* Takes `key` as the key of the hashes, for `keying`. */
 static void set_key(struct core_tokens *t, struct vault_hash_key *key,
@@ -71,55 +40,47 @@ static void set_key(struct core_tokens *t, struct vault_hash_key *key,
  */
 static enum gw_err refresh(struct core_tokens *t, struct gw_error *err)
 {
-    struct store_file_stamp now;
+    const char *where = store_where(t->store, STORE_TOKENS);
     struct store_tokens_keying keying;
     struct vault_hash_key *key = NULL;
     struct store_token *v;
     size_t n;
 
-    store_file_stamp(t->path, &now);
-    if (t->v != NULL && store_file_same(&now, &t->stamp))
+    if (t->v != NULL && !store_changed(t->store, STORE_TOKENS))
         return GW_OK;
-    if (read_list(t->path, &v, &n, &keying, err) != GW_OK)
+    if (store_tokens_load(t->store, &keying, &v, &n, err) != GW_OK) {
+        store_forget(t->store, STORE_TOKENS);
         return err->code;
+    }
     if (keying.version != 2) {
         free(v);
+        store_forget(t->store, STORE_TOKENS);
         return gw_error_set(err, GW_EINVAL,
                             "%s: a token file of version %d; the gateway "
                             "carries it over to version 2 when it starts",
-                            t->path, keying.version);
+                            where, keying.version);
     }
     if (strcmp(keying.hash_key, t->keying.hash_key) != 0) {
         key = vault_hash_key_unwrap(t->vault, keying.hash_key, err);
         if (key == NULL) {
             free(v);
-            return gw_error_prefix(err, t->path);
+            store_forget(t->store, STORE_TOKENS);
+            return gw_error_prefix(err, where);
         }
         set_key(t, key, &keying);
     }
     free(t->v);
     t->v = v;
     t->n = n;
-    t->stamp = now;
     return GW_OK;
 }
 
-/* Writes `v` to the file; the file's lock and t->lock are held. */
+/* Saves `v` to the store; its lock and t->lock are held. */
 static enum gw_err write_list(struct core_tokens *t,
                               const struct store_token *v, size_t n,
                               struct gw_error *err)
 {
-    struct buf text;
-    enum gw_err rc;
-
-    buf_init(&text, STORE_FILE_MAX);
-    rc = store_tokens_encode_keyed(v, n, &t->keying, &text, err);
-    if (rc == GW_OK)
-        rc = store_file_write(t->path, text.data, text.len, 0600, err);
-    buf_free(&text);
-    if (rc == GW_OK)
-        store_file_stamp(t->path, &t->stamp);
-    return rc;
+    return store_tokens_save(t->store, &t->keying, v, n, err);
 }
 
 /*
@@ -156,19 +117,18 @@ static enum gw_err migrate(struct core_tokens *t, struct store_token *v,
     return GW_OK;
 }
 
-/* The first reading, under the file's lock: carries version 1 over. */
+/* The first reading, under the store's lock: carries version 1 over. */
 static enum gw_err first_read(struct core_tokens *t, struct gw_error *err)
 {
     struct store_tokens_keying keying;
     struct store_token *v;
     size_t n;
-    int lock = store_file_lock(t->path, err);
     enum gw_err rc;
 
-    if (lock < 0)
+    if (store_lock(t->store, STORE_TOKENS, err) != GW_OK)
         return err->code;
     pthread_mutex_lock(&t->lock);
-    rc = read_list(t->path, &v, &n, &keying, err);
+    rc = store_tokens_load(t->store, &keying, &v, &n, err);
     if (rc == GW_OK && keying.version == 2) {
         free(v);
         rc = refresh(t, err);
@@ -178,11 +138,11 @@ static enum gw_err first_read(struct core_tokens *t, struct gw_error *err)
             free(v);
     }
     pthread_mutex_unlock(&t->lock);
-    store_file_unlock(lock);
+    store_unlock(t->store, STORE_TOKENS);
     return rc;
 }
 
-struct core_tokens *core_tokens_open(const char *path,
+struct core_tokens *core_tokens_open(struct store *store,
                                      const struct vault *vault,
                                      const char *bootstrap,
                                      struct gw_error *err)
@@ -193,7 +153,7 @@ struct core_tokens *core_tokens_open(const char *path,
         gw_error_set(err, GW_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(t->path, sizeof(t->path), "%s", path);
+    t->store = store;
     pthread_mutex_init(&t->lock, NULL);
     t->vault = vault;
     if (bootstrap != NULL)
@@ -208,10 +168,9 @@ struct core_tokens *core_tokens_open(const char *path,
 enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
                               struct gw_error *err)
 {
-    int lock = store_file_lock(t->path, err);
     enum gw_err rc;
 
-    if (lock < 0)
+    if (store_lock(t->store, STORE_TOKENS, err) != GW_OK)
         return err->code;
     pthread_mutex_lock(&t->lock);
     rc = refresh(t, err);
@@ -223,11 +182,11 @@ enum gw_err core_tokens_rekey(struct core_tokens *t, const struct vault *next,
         rc = write_list(t, t->v, t->n, err);
     }
     pthread_mutex_unlock(&t->lock);
-    store_file_unlock(lock);
+    store_unlock(t->store, STORE_TOKENS);
     return rc;
 }
 
-void core_tokens_key_id(const char *path, char *key_id)
+void core_tokens_key_id(struct store *store, char *key_id)
 {
     struct store_tokens_keying keying;
     struct gw_error err = {0};
@@ -235,7 +194,8 @@ void core_tokens_key_id(const char *path, char *key_id)
     size_t n;
 
     key_id[0] = '\0';
-    if (read_list(path, &v, &n, &keying, &err) == GW_OK && keying.version == 2)
+    if (store_tokens_load(store, &keying, &v, &n, &err) == GW_OK &&
+        keying.version == 2)
         snprintf(key_id, VAULT_KEY_ID_LEN + 1, "%s", keying.key_id);
     free(v);
 }
@@ -324,7 +284,6 @@ static enum gw_err add(struct core_tokens *t, struct store_token *rec,
 enum gw_err core_tokens_create(struct core_tokens *t, struct store_token *rec,
                                char *token, size_t size, struct gw_error *err)
 {
-    int lock;
     enum gw_err rc;
 
     if (size < VAULT_TOKEN_MAX)
@@ -333,15 +292,14 @@ enum gw_err core_tokens_create(struct core_tokens *t, struct store_token *rec,
         return gw_error_set(err, GW_EINVAL,
                             "\"%s\" is the name of GATEWAY_API_TOKEN",
                             SRV_BOOTSTRAP_NAME);
-    lock = store_file_lock(t->path, err);
-    if (lock < 0)
+    if (store_lock(t->store, STORE_TOKENS, err) != GW_OK)
         return err->code;
     pthread_mutex_lock(&t->lock);
     rc = refresh(t, err);
     if (rc == GW_OK)
         rc = add(t, rec, token, err);
     pthread_mutex_unlock(&t->lock);
-    store_file_unlock(lock);
+    store_unlock(t->store, STORE_TOKENS);
     if (rc == GW_OK)
         log_info("event=token_created name=%s scope=%s", rec->name,
                  store_scope_name(rec->scope));
@@ -382,7 +340,7 @@ static enum gw_err remove_one(struct core_tokens *t, const char *name,
                             name);
     memmove(&t->v[at], &t->v[at + 1], (t->n - at - 1) * sizeof(*t->v));
     if (write_list(t, t->v, t->n - 1, err) != GW_OK) {
-        t->stamp.exists = false; /* read the file again next time */
+        store_forget(t->store, STORE_TOKENS); /* read it again next time */
         return err->code;
     }
     t->n--;
@@ -392,17 +350,16 @@ static enum gw_err remove_one(struct core_tokens *t, const char *name,
 enum gw_err core_tokens_delete(struct core_tokens *t, const char *name,
                                struct gw_error *err)
 {
-    int lock = store_file_lock(t->path, err);
     enum gw_err rc;
 
-    if (lock < 0)
+    if (store_lock(t->store, STORE_TOKENS, err) != GW_OK)
         return err->code;
     pthread_mutex_lock(&t->lock);
     rc = refresh(t, err);
     if (rc == GW_OK)
         rc = remove_one(t, name, err);
     pthread_mutex_unlock(&t->lock);
-    store_file_unlock(lock);
+    store_unlock(t->store, STORE_TOKENS);
     if (rc == GW_OK)
         log_info("event=token_deleted name=%s", name);
     return rc;

@@ -406,6 +406,7 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     const char *sub = o->n_args > 0 ? o->args[0] : "";
     struct gw_error err = {0};
     struct core_tokens *tokens;
+    struct store *records;
     const char *source;
     struct vault *v;
     int rc;
@@ -422,8 +423,10 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     v = srv_key_load(cfg, paths, true, &source, &err);
     if (v == NULL)
         return fail("token", &err);
-    tokens = core_tokens_open(paths->tokens, v, NULL, &err);
+    records = srv_store_open(paths, &err);
+    tokens = records != NULL ? core_tokens_open(records, v, NULL, &err) : NULL;
     if (tokens == NULL) {
+        store_close(records);
         vault_free(v);
         return fail("token", &err);
     }
@@ -436,6 +439,7 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     else
         rc = 0;
     core_tokens_free(tokens);
+    store_close(records);
     vault_free(v);
     return rc;
 }
@@ -446,15 +450,14 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
  * key beside the old, the store re-sealed, the token file's hash key
  * wrapped for it, the new key renamed over the old.
  */
-static enum gw_err rekey_data_dir(const struct vault *old,
-                                  const struct vault *next,
-                                  const struct srv_paths *paths,
-                                  struct core_tokens *tokens, size_t *n,
-                                  struct gw_error *err)
+static enum gw_err
+rekey_data_dir(const struct vault *old, const struct vault *next,
+               const struct srv_paths *paths, struct store *records,
+               struct core_tokens *tokens, size_t *n, struct gw_error *err)
 {
     if (vault_save(next, paths->next_key, NULL, err) != GW_OK)
         return err->code;
-    if (core_creds_rekey(paths->credentials, old, next, n, err) != GW_OK) {
+    if (core_creds_rekey(records, old, next, n, err) != GW_OK) {
         unlink(paths->next_key);
         return err->code;
     }
@@ -471,8 +474,8 @@ static enum gw_err rekey_data_dir(const struct vault *old,
 static enum gw_err
 rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
                 const struct vault *old, const struct vault *next,
-                const struct srv_paths *paths, struct core_tokens *tokens,
-                size_t *n, struct gw_error *err)
+                struct store *records, struct core_tokens *tokens, size_t *n,
+                struct gw_error *err)
 {
     if (strcmp(o->new_key_file, cfg->secret_key_file) == 0 ||
         access(o->new_key_file, F_OK) == 0)
@@ -481,7 +484,7 @@ rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
                             "file",
                             o->new_key_file);
     if (vault_save(next, o->new_key_file, NULL, err) != GW_OK ||
-        core_creds_rekey(paths->credentials, old, next, n, err) != GW_OK ||
+        core_creds_rekey(records, old, next, n, err) != GW_OK ||
         core_tokens_rekey(tokens, next, err) != GW_OK)
         return err->code;
     fprintf(stderr,
@@ -495,7 +498,8 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                      const struct srv_paths *paths)
 {
     struct vault *old, *next = NULL;
-    struct core_tokens *tokens;
+    struct core_tokens *tokens = NULL;
+    struct store *records;
     struct gw_error err = {0};
     const char *source;
     size_t n = 0;
@@ -514,12 +518,16 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
     }
     /* The token file is read (and carried over) before anything
        changes: one whose hash key does not open stops the rekey. */
-    tokens = core_tokens_open(paths->tokens, old, NULL, &err);
+    records = srv_store_open(paths, &err);
+    if (records != NULL)
+        tokens = core_tokens_open(records, old, NULL, &err);
     next = tokens != NULL ? vault_generate(&err) : NULL;
-    rc = next == NULL ? err.code
-         : strcmp(source, "data_dir") == 0
-             ? rekey_data_dir(old, next, paths, tokens, &n, &err)
-             : rekey_elsewhere(o, cfg, old, next, paths, tokens, &n, &err);
+    if (next == NULL)
+        rc = err.code;
+    else if (strcmp(source, "data_dir") == 0)
+        rc = rekey_data_dir(old, next, paths, records, tokens, &n, &err);
+    else
+        rc = rekey_elsewhere(o, cfg, old, next, records, tokens, &n, &err);
     if (rc == GW_OK) {
         printf("{\"key_id\":\"%s\",\"public_key\":\"%s\",\"resealed\":%zu}\n",
                vault_key_id(next), vault_public_key(next), n);
@@ -530,6 +538,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
                 n);
     }
     core_tokens_free(tokens);
+    store_close(records);
     vault_free(old);
     vault_free(next);
     return rc == GW_OK ? 0 : fail("rekey", &err);

@@ -12,6 +12,7 @@
 #include "core/core.h"
 
 struct srv_gateway {
+    struct store *records; /* where credentials and tokens are kept */
     struct vault *vault;
     struct core_creds *store;
     struct core_tokens *tokens;
@@ -41,26 +42,31 @@ enum gw_err srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
     return GW_OK;
 }
 
+struct store *srv_store_open(const struct srv_paths *paths,
+                             struct gw_error *err)
+{
+    return store_open_files(paths->credentials, paths->tokens, err);
+}
+
 /*
  * Seals for `next` what of the store and the token file a stopped rekey
  * left sealed for `old`; `store_id` and `tokens_id` say for which key
  * each is now.
  */
-static enum gw_err carry_over(const struct srv_paths *paths,
-                              const struct vault *old, const struct vault *next,
-                              const char *store_id, const char *tokens_id,
-                              struct gw_error *err)
+static enum gw_err carry_over(struct store *records, const struct vault *old,
+                              const struct vault *next, const char *store_id,
+                              const char *tokens_id, struct gw_error *err)
 {
     struct core_tokens *tokens;
     enum gw_err rc;
     size_t n;
 
     if (strcmp(store_id, vault_key_id(old)) == 0 &&
-        core_creds_rekey(paths->credentials, old, next, &n, err) != GW_OK)
+        core_creds_rekey(records, old, next, &n, err) != GW_OK)
         return err->code;
     if (strcmp(tokens_id, vault_key_id(old)) != 0)
         return GW_OK;
-    tokens = core_tokens_open(paths->tokens, old, NULL, err);
+    tokens = core_tokens_open(records, old, NULL, err);
     if (tokens == NULL)
         return err->code;
     rc = core_tokens_rekey(tokens, next, err);
@@ -78,24 +84,29 @@ static enum gw_err carry_over(const struct srv_paths *paths,
  */
 static void finish_rekey(const struct srv_paths *paths)
 {
-    char store_id[VAULT_KEY_ID_LEN + 1], tokens_id[VAULT_KEY_ID_LEN + 1];
+    char store_id[VAULT_KEY_ID_LEN + 1] = "",
+                                     tokens_id[VAULT_KEY_ID_LEN + 1] = "";
     struct gw_error err = {0};
     struct vault *old, *next;
+    struct store *records;
     bool begun;
 
     if (access(paths->next_key, F_OK) != 0)
         return;
+    records = srv_store_open(paths, &err);
     next = vault_load(paths->next_key, &err);
     old = vault_load(paths->key, &err);
-    core_creds_key_id(paths->credentials, store_id);
-    core_tokens_key_id(paths->tokens, tokens_id);
-    begun = next != NULL && old != NULL &&
+    if (records != NULL) {
+        core_creds_key_id(records, store_id);
+        core_tokens_key_id(records, tokens_id);
+    }
+    begun = records != NULL && next != NULL && old != NULL &&
             (strcmp(store_id, vault_key_id(next)) == 0 ||
              strcmp(tokens_id, vault_key_id(next)) == 0);
     if (!begun) {
         unlink(paths->next_key);
         log_warn("event=rekey_abandoned path=%s", paths->next_key);
-    } else if (carry_over(paths, old, next, store_id, tokens_id, &err) !=
+    } else if (carry_over(records, old, next, store_id, tokens_id, &err) !=
                    GW_OK ||
                rename(paths->next_key, paths->key) != 0) {
         /* The new key stays: files are sealed for it. */
@@ -108,6 +119,7 @@ static void finish_rekey(const struct srv_paths *paths)
     }
     vault_free(old);
     vault_free(next);
+    store_close(records);
 }
 
 /* The data directory's key pair, made on first start when allowed. */
@@ -189,9 +201,8 @@ static enum gw_err env_default(struct srv_config *cfg, const struct vault *v,
                       out->access_token_box, "GATEWAY_SMTP_ACCESS_TOKEN", err);
 }
 
-/* Opens the store with the environment's `default`. */
-static enum gw_err open_store(struct srv_gateway *gw, struct srv_config *cfg,
-                              const struct srv_paths *paths,
+/* Opens the credentials with the environment's `default`. */
+static enum gw_err open_creds(struct srv_gateway *gw, struct srv_config *cfg,
                               struct gw_error *err)
 {
     struct store_credential *def = calloc(1, sizeof(*def));
@@ -199,7 +210,7 @@ static enum gw_err open_store(struct srv_gateway *gw, struct srv_config *cfg,
     if (def == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
     if (env_default(cfg, gw->vault, def, err) == GW_OK)
-        gw->store = core_creds_open(paths->credentials, gw->vault, def, err);
+        gw->store = core_creds_open(gw->records, gw->vault, def, err);
     explicit_bzero(def, sizeof(*def));
     free(def);
     return gw->store != NULL ? GW_OK : err->code;
@@ -218,6 +229,9 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     }
     if (srv_paths_of(cfg, &paths, err) != GW_OK)
         goto fail;
+    gw->records = srv_store_open(&paths, err);
+    if (gw->records == NULL)
+        goto fail;
     /* The token file is read again while the gateway runs: no one else
        may write there, nor replace the key. */
     if (!store_file_check_private(cfg->data_dir, err)) {
@@ -226,7 +240,7 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
     }
     gw->vault = srv_key_load(cfg, &paths, true, &source, err);
     explicit_bzero(cfg->secret_key, sizeof(cfg->secret_key));
-    if (gw->vault == NULL || open_store(gw, cfg, &paths, err) != GW_OK)
+    if (gw->vault == NULL || open_creds(gw, cfg, err) != GW_OK)
         goto fail;
     /* Only now: a configuration error is the one line on stderr. */
     if (strcmp(source, "data_dir_new") == 0)
@@ -234,7 +248,7 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
                  vault_key_id(gw->vault), paths.key);
     log_info("event=key key_id=%s source=%s", vault_key_id(gw->vault),
              strcmp(source, "data_dir_new") == 0 ? "data_dir" : source);
-    gw->tokens = core_tokens_open(paths.tokens, gw->vault, cfg->api_token, err);
+    gw->tokens = core_tokens_open(gw->records, gw->vault, cfg->api_token, err);
     explicit_bzero(cfg->api_token, sizeof(cfg->api_token));
     if (gw->tokens == NULL)
         goto fail;
@@ -250,6 +264,7 @@ void srv_gateway_free(struct srv_gateway *gw)
         return;
     core_tokens_free(gw->tokens);
     core_creds_free(gw->store);
+    store_close(gw->records);
     vault_free(gw->vault);
     free(gw);
 }

@@ -34,6 +34,10 @@ struct srv_paths {
 enum gw_err srv_paths_of(const struct srv_config *cfg, struct srv_paths *out,
                          struct gw_error *err);
 
+/* The store of the credentials and tokens of `paths`. */
+struct store *srv_store_open(const struct srv_paths *paths,
+                             struct gw_error *err);
+
 /*
  * The gateway's key pair, from the first of: GATEWAY_SECRET_KEY,
  * GATEWAY_SECRET_KEY_FILE, the data directory's key file. When none

@@ -82,6 +82,66 @@ bool store_file_private(const char *path, struct gw_error *err);
 bool store_file_join(char *out, size_t size, const char *dir, const char *name);
 
 /*
+ * Where the records are kept: one struct store, behind which a back-end
+ * does the keeping, in the way of OpenSMTPD's queue_backend.c. The rest
+ * of the gateway calls only the store_*() functions below; a back-end
+ * fills a struct store_backend (internal.h) with its own operations.
+ * Today's back-end keeps each kind of record in a JSON file of the data
+ * directory, written atomically (store_open_files()); a database keeps
+ * them in tables behind the same operations.
+ *
+ * A change of a kind of record is one transaction: store_lock(), then
+ * (if store_changed() says another writer came first) load again, then
+ * save, then store_unlock(). Each struct store remembers the version of
+ * each kind it last loaded or saved, which store_changed() compares with
+ * the stored one: another process (the command line, say) may change the
+ * records in between.
+ */
+enum store_kind {
+    STORE_CREDENTIALS,
+    STORE_TOKENS,
+};
+
+struct store;
+
+/*
+ * A store of files: the credentials in `creds_path`, the tokens in
+ * `tokens_path` (each replaced atomically, mode 0600, changed under a
+ * lock file beside it). NULL with `err` set when out of memory.
+ */
+struct store *store_open_files(const char *creds_path, const char *tokens_path,
+                               struct gw_error *err);
+
+/* Closes the store; no call may be under way. NULL does nothing. */
+void store_close(struct store *st);
+
+/* Where the records of `kind` are, for messages: a path, say. */
+const char *store_where(const struct store *st, enum store_kind kind);
+
+/*
+ * Takes the exclusive right to change the records of `kind`, waiting
+ * for other holders (in another process too). GW_OK, or the error.
+ */
+enum gw_err store_lock(struct store *st, enum store_kind kind,
+                       struct gw_error *err);
+void store_unlock(struct store *st, enum store_kind kind);
+
+/* True when the records of `kind` are not the version this store last
+   loaded or saved (or it never did). */
+bool store_changed(struct store *st, enum store_kind kind);
+
+/* Makes the next store_changed() true: what was last loaded of `kind`
+   was not taken, or its saving failed half-way. */
+void store_forget(struct store *st, enum store_kind kind);
+
+/*
+ * GW_OK when the records of `kind` can be changed; GW_ECONFLICT saying
+ * why not otherwise (a read-only file or directory, say).
+ */
+enum gw_err store_writable(struct store *st, enum store_kind kind,
+                           struct gw_error *err);
+
+/*
  * The records the gateway keeps: named credentials (every setting of an
  * upstream, the secrets only as sealed boxes) and API tokens (only a hash
  * of each), as plain C structs, and the JSON of their files, of the admin
@@ -247,6 +307,20 @@ enum gw_err store_creds_encode(const char *key_id,
                                const struct store_credential *const *creds,
                                size_t n, struct buf *out, struct gw_error *err);
 
+/*
+ * The stored credentials, as store_creds_decode() gives them (an array
+ * the caller frees with free(), and the key id they are sealed for), or
+ * none when there are none yet. Errors name store_where().
+ */
+enum gw_err store_creds_load(struct store *st, char *key_id, size_t key_id_size,
+                             struct store_credential **out, size_t *n,
+                             struct gw_error *err);
+
+/* Replaces the stored credentials with `creds`, sealed for `key_id`. */
+enum gw_err store_creds_save(struct store *st, const char *key_id,
+                             const struct store_credential *const *creds,
+                             size_t n, struct gw_error *err);
+
 enum store_scope {
     STORE_SCOPE_SEND,  /* may send through its credentials */
     STORE_SCOPE_ADMIN, /* may do anything, the admin routes included */
@@ -323,6 +397,23 @@ enum gw_err store_tokens_encode_keyed(const struct store_token *tokens,
                                       size_t n,
                                       const struct store_tokens_keying *k,
                                       struct buf *out, struct gw_error *err);
+
+/*
+ * The stored tokens with their keying (an array the caller frees with
+ * free()); none yet is an empty array and a keying of version 0. The
+ * records must be private to the gateway's user (GW_EINVAL otherwise):
+ * whoever could write them could add a token of their own.
+ */
+enum gw_err store_tokens_load(struct store *st,
+                              struct store_tokens_keying *keying,
+                              struct store_token **out, size_t *n,
+                              struct gw_error *err);
+
+/* Replaces the stored tokens with `v`, keyed as `keying` (version 2). */
+enum gw_err store_tokens_save(struct store *st,
+                              const struct store_tokens_keying *keying,
+                              const struct store_token *v, size_t n,
+                              struct gw_error *err);
 
 /*
  * Reads {"key_id","public_key"} (GET /v1/public-key) into the two

@@ -24,6 +24,7 @@
     SUITE(spool)                                                               \
     SUITE(vault)                                                               \
     SUITE(records)                                                             \
+    SUITE(store)                                                               \
     SUITE(request)                                                             \
     SUITE(scope)                                                               \
     SUITE(pool)                                                                \
