@@ -1,6 +1,7 @@
 /* Runs every unit-test suite and prints "unit: N passed, N failed". */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "suites.h"
@@ -24,6 +25,13 @@ void check_fail_str(const char *file, int line, const char *expr,
 bool check_contains(const char *haystack, const char *needle)
 {
     return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+void check_close(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
 }
 
 int main(void)

@@ -32,6 +32,7 @@ TEST(a_credential_file_round_trips)
     CHECK(n == 1);
     CHECK_STR(key_id, "0011223344556677");
     CHECK(memcmp(back, &c, sizeof(c)) == 0);
+out:
     free(back);
     buf_free(&text);
 }
@@ -73,6 +74,7 @@ TEST(a_credential_file_refuses_secrets_in_the_clear)
                      &err),
               "credential x: port: must be a number from 1 to 65535");
     CHECK(check_contains(decode("[1]", &err), "not a JSON object"));
+out:;
 }
 
 TEST(names_and_lists)
@@ -96,6 +98,7 @@ TEST(names_and_lists)
     CHECK(api_list_check("exa mple.com", true, &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "\"exa mple.com\" is not a domain"));
     CHECK(api_list_check("-bad.com", true, &err) == GW_EINVAL);
+out:;
 }
 
 TEST(a_token_file_round_trips_with_hashes_only)
@@ -115,6 +118,7 @@ TEST(a_token_file_round_trips_with_hashes_only)
     CHECK(api_tokens_decode(text.data, text.len, &back, &n, NULL) == GW_OK);
     CHECK(n == 1);
     CHECK(memcmp(back, &t, sizeof(t)) == 0);
+out:
     free(back);
     buf_free(&text);
 }
@@ -131,6 +135,8 @@ TEST(a_token_file_without_a_proper_hash_is_refused)
     CHECK(api_tokens_decode(bad, strlen(bad), &out, &n, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "tokens[0]: hash: must be 64 hexadecimal digits");
     CHECK(out == NULL);
+out:
+    free(out);
 }
 
 TEST(a_public_key_document_is_read)
@@ -146,6 +152,7 @@ TEST(a_public_key_document_is_read)
     CHECK_STR(key, "AAAA");
     CHECK(api_public_key_decode("{}", 2, id, sizeof(id), key, sizeof(key),
                                 &err) == GW_EINVAL);
+out:;
 }
 
 const struct unit_test records_tests[] = {
