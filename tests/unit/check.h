@@ -93,4 +93,11 @@ bool check_contains(const char *haystack, const char *needle);
 /* Closes `*fd` unless it is -1, and makes it -1. */
 void check_close(int *fd);
 
+/*
+ * Runs `body`, test code that is to fail a check, with its failures
+ * neither printed nor counted against the running test; true when it
+ * failed one. For the tests of this harness (test_check.c).
+ */
+bool check_fails(void (*body)(void *), void *arg);
+
 #endif

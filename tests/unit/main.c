@@ -7,19 +7,36 @@
 #include "suites.h"
 
 static bool current_failed;
+/* Within check_fails(): a failure is the expected outcome, not news. */
+static bool quiet;
 
 void check_fail(const char *file, int line, const char *what)
 {
-    fprintf(stderr, "  %s:%d: check failed: %s\n", file, line, what);
+    if (!quiet)
+        fprintf(stderr, "  %s:%d: check failed: %s\n", file, line, what);
     current_failed = true;
 }
 
 void check_fail_str(const char *file, int line, const char *expr,
                     const char *got, const char *want)
 {
-    fprintf(stderr, "  %s:%d: %s\n    got:  %s\n    want: %s\n", file, line,
-            expr, got ? got : "(null)", want);
+    if (!quiet)
+        fprintf(stderr, "  %s:%d: %s\n    got:  %s\n    want: %s\n", file, line,
+                expr, got ? got : "(null)", want);
     current_failed = true;
+}
+
+bool check_fails(void (*body)(void *), void *arg)
+{
+    bool outer = current_failed, failed;
+
+    current_failed = false;
+    quiet = true;
+    body(arg);
+    failed = current_failed;
+    quiet = false;
+    current_failed = outer;
+    return failed;
 }
 
 bool check_contains(const char *haystack, const char *needle)
