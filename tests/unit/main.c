@@ -1,29 +1,54 @@
 /* Runs every unit-test suite and prints "unit: N passed, N failed". */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "suites.h"
 
 static bool current_failed;
+/* Within check_fails(): a failure is the expected outcome, not news. */
+static bool quiet;
 
 void check_fail(const char *file, int line, const char *what)
 {
-    fprintf(stderr, "  %s:%d: check failed: %s\n", file, line, what);
+    if (!quiet)
+        fprintf(stderr, "  %s:%d: check failed: %s\n", file, line, what);
     current_failed = true;
 }
 
 void check_fail_str(const char *file, int line, const char *expr,
                     const char *got, const char *want)
 {
-    fprintf(stderr, "  %s:%d: %s\n    got:  %s\n    want: %s\n", file, line,
-            expr, got ? got : "(null)", want);
+    if (!quiet)
+        fprintf(stderr, "  %s:%d: %s\n    got:  %s\n    want: %s\n", file, line,
+                expr, got ? got : "(null)", want);
     current_failed = true;
+}
+
+bool check_fails(void (*body)(void *), void *arg)
+{
+    bool outer = current_failed, failed;
+
+    current_failed = false;
+    quiet = true;
+    body(arg);
+    failed = current_failed;
+    quiet = false;
+    current_failed = outer;
+    return failed;
 }
 
 bool check_contains(const char *haystack, const char *needle)
 {
     return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+void check_close(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 /*
- * The list of unit-test suites, one per module. A new suite named X is
- * defined in test_X.c as `const struct unit_test X_tests[]` and added
- * here.
+ * The list of unit-test suites: the harness's own first, then one per
+ * module. A new suite named X is defined in test_X.c as
+ * `const struct unit_test X_tests[]` and added here.
  */
 #ifndef GW_TEST_SUITES_H
 #define GW_TEST_SUITES_H
@@ -9,6 +9,7 @@
 #include "check.h"
 
 #define UNIT_SUITES                                                            \
+    SUITE(check)                                                               \
     SUITE(buf)                                                                 \
     SUITE(err)                                                                 \
     SUITE(utf8)                                                                \

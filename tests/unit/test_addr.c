@@ -64,20 +64,21 @@ static const char *build(struct buf *b, const char *head, const char *piece,
 TEST(parses_a_bare_mailbox)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     CHECK(addr_parse("  ada@example.com\t", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
     CHECK_STR(a.mailbox, "ada@example.com");
     addr_clear(&a);
     CHECK(a.mailbox == NULL);
+out:
     addr_clear(&a);
 }
 
 TEST(parses_name_and_angle_brackets)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     CHECK(addr_parse(" Ada  Lovelace   <ada@example.com> ", &a, &err) == GW_OK);
     CHECK_STR(a.name, "Ada  Lovelace");
@@ -89,13 +90,14 @@ TEST(parses_name_and_angle_brackets)
     addr_clear(&a);
     CHECK(addr_parse("ada@example.com <ada@example.com>", &a, &err) == GW_OK);
     CHECK_STR(a.name, "ada@example.com");
+out:
     addr_clear(&a);
 }
 
 TEST(unescapes_a_quoted_name)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     CHECK(addr_parse("\"Doe, \\\"J\\\" \\\\ x <y>\"  <j@example.org>", &a,
                      &err) == GW_OK);
@@ -104,23 +106,25 @@ TEST(unescapes_a_quoted_name)
     addr_clear(&a);
     CHECK(addr_parse("\"\" <j@example.org>", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
+out:
     addr_clear(&a);
 }
 
 TEST(accepts_utf8_and_flags_it)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     CHECK(addr_parse("Zo\xC3\xAB <zo\xC3\xAB@ex\xC3\xA4mple.de>", &a, &err) ==
           GW_OK);
     CHECK_STR(a.name, "Zo\xC3\xAB");
     CHECK_STR(a.mailbox, "zo\xC3\xAB@xn--exmple-cua.de");
     CHECK(addr_needs_utf8(a.mailbox));
-    addr_clear(&a);
     CHECK(!addr_needs_utf8("zoe@example.de"));
     CHECK(addr_check_mailbox("\xE7\x94\xB0\xE4\xB8\xAD@\xE4\xBE\x8B.jp",
                              &err) == GW_OK);
+out:
+    addr_clear(&a);
 }
 
 TEST(accepts_domain_literals_and_quoted_local_parts)
@@ -133,6 +137,7 @@ TEST(accepts_domain_literals_and_quoted_local_parts)
     CHECK(addr_check_mailbox("first.last+tag@sub-1.example.com", &err) ==
           GW_OK);
     CHECK(addr_check_mailbox("a@localhost", &err) == GW_OK);
+out:;
 }
 
 TEST(accepts_the_size_limits_exactly)
@@ -147,6 +152,7 @@ TEST(accepts_the_size_limits_exactly)
     snprintf(box, sizeof(box), "%064d@%062d.%062d.%061d.a", 0, 0, 0, 0);
     CHECK(strlen(box) == 254);
     CHECK(addr_check_mailbox(box, &err) == GW_OK);
+out:;
 }
 
 TEST(refuses_empty_and_broken_text)
@@ -166,6 +172,7 @@ TEST(refuses_empty_and_broken_text)
 
     CHECK_STR(refused_with(NULL, "the address is empty"), "");
     CHECK_REFUSALS(table);
+out:;
 }
 
 TEST(refuses_forbidden_bytes_in_the_mailbox)
@@ -191,6 +198,7 @@ TEST(refuses_forbidden_bytes_in_the_mailbox)
     };
 
     CHECK_REFUSALS(table);
+out:;
 }
 
 TEST(refuses_bad_at_signs_and_local_parts)
@@ -208,6 +216,7 @@ TEST(refuses_bad_at_signs_and_local_parts)
     };
 
     CHECK_REFUSALS(table);
+out:;
 }
 
 TEST(check_mailbox_refuses_broken_quoted_local_parts)
@@ -222,12 +231,13 @@ TEST(check_mailbox_refuses_broken_quoted_local_parts)
     CHECK_STR(err.detail, "the address has no @");
     CHECK(addr_check_mailbox(NULL, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address is empty");
+out:;
 }
 
 TEST(parse_takes_a_quoted_local_part_as_a_mailbox)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     CHECK(addr_parse("\"a,b\"@example.com", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
@@ -236,6 +246,7 @@ TEST(parse_takes_a_quoted_local_part_as_a_mailbox)
     CHECK(addr_parse("\"Q\" <\"a;b\"@example.com>", &a, &err) == GW_OK);
     CHECK_STR(a.name, "Q");
     CHECK_STR(a.mailbox, "\"a;b\"@example.com");
+out:
     addr_clear(&a);
 }
 
@@ -257,6 +268,7 @@ TEST(refuses_bad_domains)
     };
 
     CHECK_REFUSALS(table);
+out:;
 }
 
 TEST(refuses_past_the_size_limits)
@@ -272,6 +284,7 @@ TEST(refuses_past_the_size_limits)
     CHECK(strlen(box) == 255);
     CHECK(addr_check_mailbox(box, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address is longer than 254 bytes");
+out:;
 }
 
 TEST(refuses_broken_name_syntax)
@@ -293,12 +306,13 @@ TEST(refuses_broken_name_syntax)
     };
 
     CHECK_REFUSALS(table);
+out:;
 }
 
 TEST(set_checks_and_copies)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     CHECK(addr_set(&a, " Doe, J. ", "j@example.com", &err) == GW_OK);
     CHECK_STR(a.name, "Doe, J.");
@@ -315,6 +329,8 @@ TEST(set_checks_and_copies)
     CHECK(a.name == NULL && a.mailbox == NULL);
     CHECK(addr_set(&a, "J", NULL, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address is empty");
+out:
+    addr_clear(&a);
 }
 
 TEST(check_name_refuses_control_and_bad_utf8)
@@ -327,6 +343,7 @@ TEST(check_name_refuses_control_and_bad_utf8)
     CHECK_STR(err.detail, "the name has a control character");
     CHECK(addr_check_name("a\xC3", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the name is not valid UTF-8");
+out:;
 }
 
 TEST(same_mailbox_folds_only_the_domain)
@@ -339,12 +356,13 @@ TEST(same_mailbox_folds_only_the_domain)
     CHECK(!addr_same_mailbox("an@example.com", "ann@example.com"));
     CHECK(addr_same_mailbox("\"a@b\"@X.org", "\"a@b\"@x.ORG"));
     CHECK(!addr_same_mailbox(NULL, "ann@example.com"));
+out:;
 }
 
 TEST(international_domains_become_a_labels)
 {
     struct gw_error err = {0};
-    struct addr a;
+    struct addr a = {0};
 
     /* Only the local part can need SMTPUTF8 once the domain is ASCII. */
     CHECK(addr_parse("B\xC3\xBC <info@B\xC3\xBC"
@@ -368,6 +386,7 @@ TEST(international_domains_become_a_labels)
     addr_clear(&a);
     CHECK(addr_parse("Ann@Example.COM", &a, &err) == GW_OK);
     CHECK_STR(a.mailbox, "Ann@Example.COM");
+out:
     addr_clear(&a);
 }
 
@@ -375,7 +394,7 @@ TEST(a_utf8_label_may_exceed_63_bytes_when_its_a_label_does_not)
 {
     struct gw_error err = {0};
     struct buf box;
-    struct addr a;
+    struct addr a = {0};
 
     /* 30 three-byte characters: 90 bytes, a 40-odd character A-label. */
     buf_init(&box, 1024);
@@ -383,6 +402,7 @@ TEST(a_utf8_label_may_exceed_63_bytes_when_its_a_label_does_not)
           GW_OK);
     CHECK(strncmp(a.mailbox, "a@xn--", 6) == 0);
     CHECK(strlen(a.mailbox) < 70);
+out:
     addr_clear(&a);
     buf_free(&box);
 }
@@ -403,6 +423,7 @@ TEST(refuses_invalid_international_domains)
     };
 
     CHECK_REFUSALS(table);
+out:;
 }
 
 TEST(check_mailbox_converts_to_check)
@@ -425,6 +446,7 @@ TEST(check_mailbox_converts_to_check)
                                    8, ".de"),
                              &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "not a valid international domain"));
+out:
     buf_free(&box);
 }
 
@@ -462,6 +484,8 @@ TEST(domain_ascii_checks_and_converts)
               &d, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the domain is longer than 253 bytes");
     CHECK(d == NULL);
+out:
+    free(d);
 }
 
 const struct unit_test addr_tests[] = {

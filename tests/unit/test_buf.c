@@ -15,6 +15,7 @@ TEST(appends_and_terminates)
     CHECK(buf_printf(&b, "%d", 42) == GW_OK);
     CHECK_STR(buf_cstr(&b), "abcd42");
     CHECK(b.len == 6);
+out:
     buf_free(&b);
 }
 
@@ -27,6 +28,7 @@ TEST(refuses_past_the_limit_and_keeps_content)
     CHECK(buf_putc(&b, '6') == GW_ELIMIT);
     CHECK(buf_printf(&b, "%s", "x") == GW_ELIMIT);
     CHECK_STR(buf_cstr(&b), "12345");
+out:
     buf_free(&b);
 }
 
@@ -40,13 +42,14 @@ TEST(grows_across_many_appends)
     CHECK(b.len == 100000);
     CHECK(b.data[99999] == '9' && b.data[100000] == '\0');
     CHECK(buf_putc(&b, 'x') == GW_ELIMIT);
+out:
     buf_free(&b);
 }
 
 TEST(reset_keeps_limit_and_steal_hands_over)
 {
     struct buf b;
-    char *s;
+    char *s = NULL;
 
     buf_init(&b, 8);
     CHECK(buf_puts(&b, "abc") == GW_OK);
@@ -57,10 +60,13 @@ TEST(reset_keeps_limit_and_steal_hands_over)
     s = buf_steal(&b);
     CHECK_STR(s, "xyz");
     free(s);
+    s = NULL;
     CHECK(b.len == 0 && b.data == NULL && b.max == 8);
     s = buf_steal(&b);
     CHECK_STR(s, "");
+out:
     free(s);
+    buf_free(&b);
 }
 
 const struct unit_test buf_tests[] = {

@@ -62,6 +62,7 @@ TEST(defaults)
     CHECK(cfg.smtp.port == 25 && cfg.smtp.tls == STORE_TLS_NONE);
     CHECK(cfg.smtp.timeout_s == 30 && cfg.smtp.pool == 4);
     CHECK_STR(cfg.smtp.username, "");
+out:;
 }
 
 TEST(flag_wins_over_variable)
@@ -77,6 +78,7 @@ TEST(flag_wins_over_variable)
     CHECK(load(&cfg, 3, argv, line));
     CHECK(cfg.smtp.port == 2525 && cfg.smtp.pool == 9);
     CHECK_STR(cfg.smtp.host, "mx.example.com");
+out:;
 }
 
 TEST(errors_name_the_setting)
@@ -113,6 +115,7 @@ TEST(errors_name_the_setting)
         if (strncmp(line, cases[i].want, strlen(cases[i].want)) != 0)
             CHECK_STR(line, cases[i].want);
     }
+out:;
 }
 
 TEST(the_deadline_reaches_the_default_credential)
@@ -136,6 +139,7 @@ TEST(the_deadline_reaches_the_default_credential)
     CHECK(load(&cfg, 2, argv, line));
     srv_config_credential(&cfg, &c);
     CHECK(c.deadline_s == 9);
+out:;
 }
 
 TEST(missing_token_is_refused)
@@ -147,6 +151,7 @@ TEST(missing_token_is_refused)
     unsetenv("GATEWAY_API_TOKEN");
     CHECK(!load(&cfg, 0, NULL, line));
     CHECK_STR(line, "GATEWAY_API_TOKEN: is required");
+out:;
 }
 
 TEST(flag_errors_name_the_flag)
@@ -164,6 +169,7 @@ TEST(flag_errors_name_the_flag)
     CHECK_STR(line, "--smtp-password: unknown option (see --help)");
     CHECK(!load(&cfg, 1, missing, line));
     CHECK_STR(line, "--listen: needs a value");
+out:;
 }
 
 TEST(sizes_and_addresses)
@@ -180,6 +186,7 @@ TEST(sizes_and_addresses)
     setenv("GATEWAY_MAX_BODY", "3MiB", 1);
     CHECK(load(&cfg, 0, NULL, line));
     CHECK(cfg.max_body == 3 * 1024 * 1024);
+out:;
 }
 
 TEST(sealed_and_plain_secrets_exclude_each_other)
@@ -202,6 +209,7 @@ TEST(sealed_and_plain_secrets_exclude_each_other)
     setenv("GATEWAY_SMTP_PASSWORD_SEALED", "c2VhbGVk", 1);
     CHECK(!load(&cfg, 0, NULL, line));
     CHECK(check_contains(line, "GATEWAY_SECRET_KEY_FILE: set it or"));
+out:;
 }
 
 TEST(the_default_credential_keeps_only_sealed_secrets)
@@ -222,6 +230,7 @@ TEST(the_default_credential_keeps_only_sealed_secrets)
     CHECK_STR(c.password_box, "c2VhbGVk");
     CHECK_STR(c.username, "gw");
     CHECK(c.port == 25 && c.pool == 4 && c.timeout_s == 30);
+out:;
 }
 
 const struct unit_test config_tests[] = {

@@ -31,6 +31,7 @@ TEST(line_ends_become_crlf)
     CHECK_STR(encode("a\nb\r\nc\rd", 100, &out), "a\r\nb\r\nc\r\nd\r\n.\r\n");
     CHECK_STR(encode("a\r\r\nb", 100, &out), "a\r\n\r\nb\r\n.\r\n");
     CHECK_STR(encode("a\n\nb\n", 100, &out), "a\r\n\r\nb\r\n.\r\n");
+out:
     buf_free(&out);
 }
 
@@ -41,6 +42,7 @@ TEST(leading_dots_are_doubled)
     buf_init(&out, 4096);
     CHECK_STR(encode(".\n..x\na.b\n.", 100, &out),
               "..\r\n...x\r\na.b\r\n..\r\n.\r\n");
+out:
     buf_free(&out);
 }
 
@@ -56,6 +58,7 @@ TEST(chunk_boundaries_change_nothing)
         CHECK_STR(encode(msg, chunk, &out), first);
     CHECK_STR(first, "Subject: x\r\n\r\n..line\r\nbare\r\nend\r\n..\r\n"
                      "last\r\n.\r\n");
+out:
     buf_free(&out);
 }
 
@@ -66,6 +69,7 @@ TEST(empty_message_is_just_the_dot)
     buf_init(&out, 64);
     CHECK_STR(encode("", 10, &out), ".\r\n");
     CHECK_STR(encode("x\r\n", 10, &out), "x\r\n.\r\n");
+out:
     buf_free(&out);
 }
 
@@ -81,6 +85,7 @@ TEST(check_refuses_long_lines_and_nul)
     CHECK(check_contains(err.detail, "line 2 "));
     CHECK(smtp_data_check("a\r\nb\0c", 6, &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "NUL"));
+out:;
 }
 
 const struct unit_test data_tests[] = {

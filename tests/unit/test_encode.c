@@ -53,6 +53,7 @@ TEST(base64_matches_rfc4648_vectors)
     CHECK_STR(run(&b, base64, "fooba"), "Zm9vYmE=");
     CHECK_STR(run(&b, base64, "foobar"), "Zm9vYmFy");
     CHECK_STR(run(&b, base64, "\xFF\xFE\xFD"), "//79");
+out:
     buf_free(&b);
 }
 
@@ -63,6 +64,7 @@ TEST(words_encode_short_text_as_one_word)
     buf_init(&b, 1024);
     CHECK_STR(run(&b, words75, "caf\xC3\xA9"), "=?UTF-8?B?Y2Fmw6k=?=");
     CHECK_STR(run(&b, words75, ""), "");
+out:
     buf_free(&b);
 }
 
@@ -79,6 +81,7 @@ TEST(words_split_between_emoji)
               "=?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+"
               "YgPCfmIA=?= "
               "=?UTF-8?B?8J+YgPCfmIDwn5iA8J+YgPCfmIDwn5iA8J+YgPCfmIA=?=");
+out:
     buf_free(&b);
     free(emoji);
 }
@@ -90,13 +93,14 @@ TEST(words_never_cut_a_character)
     char *in = malloc(48);
     struct buf b;
 
+    buf_init(&b, 4096);
     CHECK(in != NULL);
     memcpy(in, text, 43);
     memcpy(in + 43, "\xF0\x9F\x98\x80", 5);
-    buf_init(&b, 4096);
     CHECK_STR(run(&b, words75, in),
               "=?UTF-8?B?YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh"
               "YWFhYQ==?= =?UTF-8?B?8J+YgA==?=");
+out:
     buf_free(&b);
     free(in);
     free(text);
@@ -110,6 +114,7 @@ TEST(words_first_word_fits_the_room_given)
     /* 5 is below the floor of 20, which holds two 3-byte characters. */
     CHECK(enc_words(&b, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC", 9, 5) == GW_OK);
     CHECK_STR(buf_cstr(&b), "=?UTF-8?B?4oKs4oKs?= =?UTF-8?B?4oKs?=");
+out:
     buf_free(&b);
 }
 
@@ -124,6 +129,7 @@ TEST(seven_bit_needs_ascii_crlf_and_short_lines)
     CHECK(!enc_is_7bit("a\r", 2));
     CHECK(enc_is_7bit(line998, 998));
     CHECK(!enc_is_7bit(line999, 999));
+out:
     free(line998);
     free(line999);
 }
@@ -137,6 +143,7 @@ TEST(crlf_normalises_every_line_end)
     CHECK_STR(run(&b, enc_crlf, "\n\n"), "\r\n\r\n");
     CHECK_STR(run(&b, enc_crlf, "x\r"), "x\r\n");
     CHECK_STR(run(&b, enc_crlf, "plain"), "plain");
+out:
     buf_free(&b);
 }
 
@@ -158,6 +165,7 @@ TEST(body_encoders_take_null_as_empty)
     CHECK(gw_base64(&b, empty.data, empty.len) == GW_OK);
     CHECK(enc_base64_lines(&b, empty.data, empty.len) == GW_OK);
     CHECK_STR(buf_cstr(&b), "kept");
+out:
     buf_free(&b);
 }
 
@@ -171,6 +179,7 @@ TEST(qp_escapes_what_rfc2045_requires)
     CHECK_STR(run(&b, enc_qp, "a\x01\tb\x7F"), "a=01\tb=7F");
     CHECK_STR(run(&b, enc_qp, "tail \nnext\t"), "tail=20\r\nnext=09");
     CHECK_STR(run(&b, enc_qp, "a\rb\r\nc\n"), "a\r\nb\r\nc\r\n");
+out:
     buf_free(&b);
 }
 
@@ -194,6 +203,7 @@ TEST(qp_breaks_long_lines_softly)
     snprintf(in, sizeof(in), "%s ", a75);
     snprintf(want, sizeof(want), "%s=\r\n=20", a75);
     CHECK_STR(run(&b, enc_qp, in), want);
+out:
     buf_free(&b);
     free(a74);
     free(a75);
@@ -231,6 +241,7 @@ TEST(base64_decode_inverts_the_rfc4648_vectors)
     CHECK_STR(decode(&b, "Zm9vYmFy"), "foobar");
     CHECK_STR(decode(&b, "//79"), "\xFF\xFE\xFD");
     CHECK_STR(decode(&b, "+/+/"), "\xFB\xFF\xBF");
+out:
     buf_free(&b);
 }
 
@@ -243,6 +254,7 @@ TEST(base64_decode_skips_whitespace_and_missing_padding)
     CHECK_STR(decode(&b, " Zm 9v\tYg = = "), "foob");
     CHECK_STR(decode(&b, "Zm9vYg"), "foob");
     CHECK_STR(decode(&b, "Zm9vYmE"), "fooba");
+out:
     buf_free(&b);
 }
 
@@ -259,6 +271,7 @@ TEST(base64_decode_refuses_what_is_not_base64)
     CHECK_STR(decode(&b, "Zm8=="), "EINVAL@4");
     CHECK_STR(decode(&b, "=Zg="), "EINVAL@0");
     CHECK_STR(decode(&b, "Zg\xC3\xA9"), "EINVAL@2");
+out:
     buf_free(&b);
 }
 
@@ -279,6 +292,7 @@ TEST(base64_decode_round_trips_every_byte)
                                NULL) == GW_OK);
         CHECK(dec.len == n && (n == 0 || memcmp(dec.data, all, n) == 0));
     }
+out:
     buf_free(&enc);
     buf_free(&dec);
 }
@@ -301,6 +315,7 @@ TEST(base64_lines_are_76_characters)
         s = eol + 2;
     }
     CHECK_STR(s, "qw==");
+out:
     buf_free(&b);
     free(bytes);
 }
@@ -315,6 +330,7 @@ TEST(eight_bit_allows_utf8_and_any_line_end)
     CHECK(enc_is_8bit(line998, 998));
     CHECK(!enc_is_8bit(line1000, 1000));
     CHECK(!enc_is_8bit(line1000, 999));
+out:
     free(line998);
     free(line1000);
 }
@@ -332,6 +348,7 @@ TEST(pct_keeps_attribute_chars_and_escapes_the_rest)
                             "%5D%3F%3Db!#$&+-^_`{|}~");
     CHECK(enc_pct_len('a') == 1 && enc_pct_len(' ') == 3);
     CHECK(enc_pct_len(0xC3) == 3 && enc_pct_len('%') == 3);
+out:
     buf_free(&b);
 }
 

@@ -12,6 +12,7 @@ TEST(set_returns_code_and_formats_detail)
     CHECK(e.code == GW_EINVAL);
     CHECK_STR(e.detail, "to[1]: bad");
     CHECK(gw_error_set(NULL, GW_EIO, "ignored") == GW_EIO);
+out:;
 }
 
 TEST(prefix_names_the_field)
@@ -21,6 +22,7 @@ TEST(prefix_names_the_field)
     gw_error_set(&e, GW_EINVAL, "the address has a space");
     CHECK(gw_error_prefix(&e, "cc[0]") == GW_EINVAL);
     CHECK_STR(e.detail, "cc[0]: the address has a space");
+out:;
 }
 
 TEST(long_detail_is_cut_on_a_character_boundary)
@@ -36,6 +38,7 @@ TEST(long_detail_is_cut_on_a_character_boundary)
     CHECK(strlen(e.detail) < sizeof(e.detail));
     CHECK(check_contains(e.detail, "..."));
     CHECK(strstr(e.detail, "...")[-1] == '\xa9');
+out:;
 }
 
 /*
@@ -57,6 +60,7 @@ TEST(every_code_has_a_description)
         for (int d = GW_OK; d < c; d++)
             CHECK(strcmp(text, gw_strerror((enum gw_err)d)) != 0);
     }
+out:;
 }
 
 const struct unit_test err_tests[] = {

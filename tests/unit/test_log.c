@@ -31,6 +31,7 @@ TEST(quote_escapes_what_could_end_the_value)
     CHECK_STR(log_quote(out, sizeof(out), "a \"b\" \\ c\r\nd"),
               "\"a \\\"b\\\" \\\\ c\\x0d\\x0ad\"");
     CHECK_STR(log_quote(out, sizeof(out), ""), "\"\"");
+out:;
 }
 
 /* A value cut at every length, with every kind of byte at the cut: each
@@ -56,6 +57,7 @@ TEST(quote_cut_is_always_whole)
                 CHECK(strstr(out, "...\"") == out + strlen(out) - 4);
         }
     }
+out:;
 }
 
 const struct unit_test log_tests[] = {

@@ -74,25 +74,28 @@ static const char *wire_problem(const struct buf *b)
     return "";
 }
 
-/* Composes into `out` (emptied first); fails the test unless it works. */
-#define COMPOSE(msg, opt, out, res)                                            \
+/*
+ * Composes into `dest` (emptied first); fails the test unless it works,
+ * leaving through `out:` as CHECK does.
+ */
+#define COMPOSE(msg, opt, dest, res)                                           \
     do {                                                                       \
         struct gw_error e_ = {0};                                              \
-        buf_reset(out);                                                        \
-        if (mime_compose(msg, opt, out, res, &e_) != GW_OK) {                  \
+        buf_reset(dest);                                                       \
+        if (mime_compose(msg, opt, dest, res, &e_) != GW_OK) {                 \
             check_fail_str(__FILE__, __LINE__, "mime_compose", e_.detail,      \
                            "success");                                         \
-            return;                                                            \
+            goto out;                                                          \
         }                                                                      \
-        CHECK_STR(wire_problem(out), "");                                      \
+        CHECK_STR(wire_problem(dest), "");                                     \
     } while (0)
 
 /* Composes and expects the error `code` with the detail `want`. */
-#define COMPOSE_FAILS(msg, opt, out, res, code, want)                          \
+#define COMPOSE_FAILS(msg, opt, dest, res, code, want)                         \
     do {                                                                       \
         struct gw_error e_ = {0};                                              \
-        buf_reset(out);                                                        \
-        CHECK(mime_compose(msg, opt, out, res, &e_) == (code));                \
+        buf_reset(dest);                                                       \
+        CHECK(mime_compose(msg, opt, dest, res, &e_) == (code));               \
         CHECK_STR(e_.detail, want);                                            \
     } while (0)
 
@@ -305,6 +308,7 @@ TEST(minimal_message_is_exact)
              res.message_id);
     CHECK_STR(buf_cstr(&out), want);
     CHECK(!res.needs_smtputf8 && !res.is_8bit);
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -349,6 +353,7 @@ TEST(headers_come_in_the_documented_order)
                      "Content-Transfer-Encoding");
     CHECK(check_contains(buf_cstr(&out),
                          "\r\nTo: t0@example.com, t1@example.com\r\n"));
+out:
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&sender);
@@ -393,6 +398,7 @@ TEST(date_is_written_in_the_requested_zone)
     CHECK_STR(date_in("-0500", "Mon, 30 Nov 2026 15:31:07 -0500"), "");
     CHECK_STR(date_in("+0530", "Tue, 1 Dec 2026 02:01:07 +0530"), "");
     CHECK_STR(date_in("-0030", "Mon, 30 Nov 2026 20:01:07 -0030"), "");
+out:;
 }
 
 TEST(date_in_the_local_zone_uses_its_offset)
@@ -412,6 +418,7 @@ TEST(date_in_the_local_zone_uses_its_offset)
     tzset();
     free(saved);
     CHECK_STR(got, "");
+out:;
 }
 
 TEST(date_zero_means_now)
@@ -422,7 +429,7 @@ TEST(date_zero_means_now)
     struct addr from;
     struct buf out;
     time_t before = time(NULL), after;
-    char *date, *year;
+    char *date = NULL, *year;
     struct tm tm;
 
     mk(&from, NULL, "ada@example.com");
@@ -445,6 +452,7 @@ TEST(date_zero_means_now)
     CHECK(strtol(year, NULL, 10) == tm.tm_year + 1900 ||
           (gmtime_r(&after, &tm) != NULL &&
            strtol(year, NULL, 10) == tm.tm_year + 1900));
+out:
     free(date);
     buf_free(&out);
     addr_clear(&from);
@@ -471,7 +479,7 @@ TEST(message_id_is_random_hex_at_the_from_domain)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char first[256], *hdr;
+    char first[256], *hdr = NULL;
 
     mk(&from, NULL, "ada@Example.com");
     msg.from = &from;
@@ -480,10 +488,11 @@ TEST(message_id_is_random_hex_at_the_from_domain)
     CHECK(id_shape(res.message_id, "Example.com"));
     hdr = header_value(buf_cstr(&out), "Message-ID");
     CHECK_STR(hdr, res.message_id);
-    free(hdr);
     memcpy(first, res.message_id, sizeof(first));
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(strcmp(first, res.message_id) != 0);
+out:
+    free(hdr);
     buf_free(&out);
     addr_clear(&from);
 }
@@ -514,6 +523,7 @@ TEST(message_id_domain_option_and_fallback)
     opt.message_id_domain = "bad domain>";
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
                   "the message id domain is not a valid domain");
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -525,7 +535,7 @@ TEST(bcc_is_written_only_with_show_bcc)
     struct mime_result res = {0};
     struct addr from, to, bcc;
     struct buf out;
-    char *v;
+    char *v = NULL;
 
     mk(&from, NULL, "ada@example.com");
     mk(&to, NULL, "to@example.com");
@@ -540,6 +550,7 @@ TEST(bcc_is_written_only_with_show_bcc)
     COMPOSE(&msg, &opt, &out, &res);
     v = header_value(buf_cstr(&out), "Bcc");
     CHECK_STR(v, "Bea <bea@example.com>");
+out:
     free(v);
     buf_free(&out);
     addr_clear(&from);
@@ -554,7 +565,7 @@ TEST(names_are_atoms_or_quoted_strings)
     struct mime_result res = {0};
     struct addr from, to[4];
     struct buf out;
-    char *v;
+    char *v = NULL;
 
     mk(&from, NULL, "ada@example.com");
     mk(&to[0], "Ada O'Brien-Lovelace", "ada@example.com");
@@ -569,8 +580,9 @@ TEST(names_are_atoms_or_quoted_strings)
                  "\"Doe, J.\" <j@example.com>, "
                  "\"Say \\\"hi\\\" \\\\ bye\" <s@example.com>, "
                  "\"a=?b\" <q@example.com>");
-    free(v);
     CHECK(!res.needs_smtputf8);
+out:
+    free(v);
     buf_free(&out);
     addr_clear(&from);
     for (size_t i = 0; i < 4; i++)
@@ -624,6 +636,7 @@ TEST(non_ascii_names_become_encoded_words)
         "");
     CHECK(longest_header_line(buf_cstr(&out)) <= 78);
     CHECK(!res.needs_smtputf8);
+out:
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&to);
@@ -650,6 +663,7 @@ TEST(long_name_word_is_encoded_or_refused)
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
                   "from: the name has a word too long for a header line "
                   "(998 bytes) and header encoding is off");
+out:
     buf_free(&out);
     addr_clear(&from);
     free(name);
@@ -662,7 +676,7 @@ TEST(raw_utf8_without_header_encoding)
     struct mime_result res = {0};
     struct addr from, to;
     struct buf out;
-    char *v;
+    char *v = NULL;
 
     opt.allow_header_encoding = false;
     mk(&from, "Zo\xC3\xAB", "zoe@example.com");
@@ -684,8 +698,9 @@ TEST(raw_utf8_without_header_encoding)
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, "Gr\xC3\xBC\xC3\x9F"
                  "e");
-    free(v);
     CHECK(res.needs_smtputf8);
+out:
+    free(v);
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&to);
@@ -713,6 +728,7 @@ TEST(utf8_mailbox_needs_smtputf8)
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(!res.needs_smtputf8);
     CHECK(check_contains(buf_cstr(&out), " <zoe@xn--exmple-cua.de>\r\n"));
+out:
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&to);
@@ -723,11 +739,12 @@ TEST(many_recipients_fold_at_78)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to[30];
+    struct addr from, to[30] = {0};
     struct buf out, want;
-    char name[64], box[64], *v;
+    char name[64], box[64], *v = NULL;
 
     mk(&from, NULL, "ada@example.com");
+    buf_init(&out, BIG);
     buf_init(&want, BIG);
     for (size_t i = 0; i < 30; i++) {
         snprintf(name, sizeof(name), "Person Number %zu", i);
@@ -737,12 +754,12 @@ TEST(many_recipients_fold_at_78)
               GW_OK);
     }
     msg = (struct mime_message){.from = &from, .to = to, .n_to = 30};
-    buf_init(&out, BIG);
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(longest_header_line(buf_cstr(&out)) <= 78);
     CHECK(check_contains(buf_cstr(&out), "\r\n "));
     v = header_value(buf_cstr(&out), "To");
     CHECK_STR(v, buf_cstr(&want));
+out:
     free(v);
     buf_free(&out);
     buf_free(&want);
@@ -795,6 +812,7 @@ TEST(japanese_subject_round_trips_through_encoded_words)
 
     CHECK_STR(subject_round_trip(NIHONGO), "");
     CHECK_STR(subject_round_trip(subject), "");
+out:
     free(subject);
 }
 
@@ -810,6 +828,7 @@ TEST(emoji_subject_is_never_split_inside_a_character)
     /* Shifting by one byte moves every split point. */
     subject[2] = 'x';
     CHECK_STR(subject_round_trip(subject + 1), "");
+out:
     free(subject);
     free(emoji);
 }
@@ -823,15 +842,16 @@ TEST(long_ascii_word_subject_is_encoded_or_refused)
     struct buf out;
     char *word = repeat("w", 1200);
 
-    CHECK_STR(subject_round_trip(word), "");
     mk(&from, NULL, "ada@example.com");
+    buf_init(&out, BIG);
+    CHECK_STR(subject_round_trip(word), "");
     msg.from = &from;
     msg.subject = word;
     opt.allow_header_encoding = false;
-    buf_init(&out, BIG);
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
                   "subject: the text has a word too long for a header line "
                   "(998 bytes) and header encoding is off");
+out:
     buf_free(&out);
     addr_clear(&from);
     free(word);
@@ -844,7 +864,7 @@ TEST(ascii_subject_folds_at_its_spaces)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char *subject = repeat("lorem  ipsum\tdolor ", 20), *v;
+    char *subject = repeat("lorem  ipsum\tdolor ", 20), *v = NULL;
     const char *p;
 
     /* A blank at the end would be trimmed by readers: see below. */
@@ -863,6 +883,7 @@ TEST(ascii_subject_folds_at_its_spaces)
     for (p = buf_cstr(&out); (p = strstr(p, "\r\n ")) != NULL; p += 3)
         CHECK(p[3] != ' ' && p[3] != '\t');
     CHECK(check_contains(buf_cstr(&out), "lorem \r\n ipsum"));
+out:
     free(v);
     buf_free(&out);
     addr_clear(&from);
@@ -876,7 +897,7 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char *word = repeat("w", 90), *tail = repeat("a", 68), *v;
+    char *word = repeat("w", 90), *tail = repeat("a", 68), *v = NULL;
     char subject[128], want[160];
 
     mk(&from, NULL, "ada@example.com");
@@ -895,6 +916,7 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     COMPOSE(&msg, &opt, &out, &res);
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, subject);
+out:
     free(v);
     buf_free(&out);
     addr_clear(&from);
@@ -930,7 +952,7 @@ static char *subject_as_written(const char *text, char **to)
 
 TEST(what_readers_would_misread_is_encoded_or_quoted)
 {
-    char *subject, *to;
+    char *subject = NULL, *to = NULL;
 
     /* Something like an encoded-word would be decoded by a reader. */
     subject = subject_as_written("see =?utf-8?q?x?= here", &to);
@@ -949,6 +971,7 @@ TEST(what_readers_would_misread_is_encoded_or_quoted)
     subject = subject_as_written("  two  spaces", &to);
     CHECK_STR(subject, "=?UTF-8?B?ICB0d28gIHNwYWNlcw==?=");
     CHECK_STR(to, "\"two  spaces\" <t@example.com>");
+out:
     free(subject);
     free(to);
 }
@@ -960,7 +983,7 @@ TEST(control_bytes_in_header_text_are_encoded)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char *v;
+    char *v = NULL;
 
     mk(&from, NULL, "ada@example.com");
     msg.from = &from;
@@ -969,6 +992,7 @@ TEST(control_bytes_in_header_text_are_encoded)
     COMPOSE(&msg, &opt, &out, &res);
     v = header_value(buf_cstr(&out), "Subject");
     CHECK_STR(v, "=?UTF-8?B?YQF6?=");
+out:
     free(v);
     buf_free(&out);
     addr_clear(&from);
@@ -993,6 +1017,7 @@ TEST(only_raw_utf8_text_needs_smtputf8)
     COMPOSE(&msg, &opt, &out, &res);
     CHECK(res.needs_smtputf8);
     CHECK(check_contains(buf_cstr(&out), "\r\nSubject: caf\xC3\xA9\r\n"));
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1021,6 +1046,7 @@ TEST(subject_and_names_cannot_break_a_header)
     msg.from = NULL;
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
                   "from: the address is missing");
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1052,6 +1078,7 @@ TEST(extra_headers_are_checked_and_encoded)
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
                   "headers[1]: Content-Type is set by the gateway and "
                   "cannot be given in headers");
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1082,7 +1109,6 @@ TEST(check_header_refuses_bad_and_owned_fields)
     CHECK_STR(header_refused(long_name, "v",
                              "the header name is longer than 76 characters"),
               "");
-    free(long_name);
     CHECK_STR(header_refused("", "v", "the header name is empty"), "");
     CHECK_STR(header_refused("X:Y", "v", "the header name has a colon"), "");
     CHECK_STR(header_refused("X Y", "v", "the header name has a space"), "");
@@ -1115,6 +1141,8 @@ TEST(check_header_refuses_bad_and_owned_fields)
                              "Subject cannot be given in headers; use the "
                              "subject field"),
               "");
+out:
+    free(long_name);
 }
 
 /* The body: what follows the blank line after the header. */
@@ -1148,6 +1176,7 @@ TEST(text_body_goes_7bit_with_crlf)
                          "\r\nContent-Type: text/html; charset=utf-8\r\n"
                          "Content-Transfer-Encoding: 7bit\r\n\r\n"));
     CHECK_STR(body_of(&out), "<p>Hi</p>\r\n");
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1159,7 +1188,7 @@ TEST(text_and_html_make_multipart_alternative)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char *ct, want[1024];
+    char *ct = NULL, want[1024];
     const char *b;
 
     mk(&from, NULL, "ada@example.com");
@@ -1185,6 +1214,7 @@ TEST(text_and_html_make_multipart_alternative)
              "\r\n--%.34s--\r\n",
              b, b, b);
     CHECK_STR(body_of(&out), want);
+out:
     free(ct);
     buf_free(&out);
     addr_clear(&from);
@@ -1207,6 +1237,7 @@ TEST(no_body_is_an_empty_text_part)
     s = buf_cstr(&out);
     CHECK(out.len > strlen(want));
     CHECK_STR(s + out.len - strlen(want), want);
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1218,7 +1249,7 @@ TEST(long_line_goes_quoted_printable_and_round_trips)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char *text = repeat("x", 2000), *decoded, *want;
+    char *text = repeat("x", 2000), *decoded = NULL, *want = NULL;
 
     mk(&from, NULL, "ada@example.com");
     msg = (struct mime_message){.from = &from, .text = text};
@@ -1232,6 +1263,7 @@ TEST(long_line_goes_quoted_printable_and_round_trips)
     want = repeat("x", 2000);
     CHECK(strlen(decoded) == 2002 && strncmp(decoded, want, 2000) == 0);
     CHECK_STR(decoded + 2000, "\r\n");
+out:
     free(want);
     free(decoded);
     buf_free(&out);
@@ -1258,6 +1290,7 @@ TEST(non_ascii_and_bare_cr_go_quoted_printable)
     CHECK(check_contains(buf_cstr(&out),
                          "Content-Transfer-Encoding: quoted-printable\r\n"));
     CHECK_STR(body_of(&out), "a\r\nb =3D\r\n");
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1454,7 +1487,7 @@ TEST(sender_is_written_unless_it_is_the_author)
     struct mime_result res = {0};
     struct addr from, sender, same;
     struct buf out;
-    char *v;
+    char *v = NULL;
 
     mk(&from, "Ada", "ada@example.com");
     mk(&sender, "Mail Bot", "bot@example.com");
@@ -1464,14 +1497,17 @@ TEST(sender_is_written_unless_it_is_the_author)
     COMPOSE(&msg, &opt, &out, &res);
     v = header_value(buf_cstr(&out), "Sender");
     CHECK_STR(v, "Mail Bot <bot@example.com>");
-    free(v);
     msg.sender = &same;
     COMPOSE(&msg, &opt, &out, &res);
-    CHECK(header_value(buf_cstr(&out), "Sender") == NULL);
+    free(v);
+    v = header_value(buf_cstr(&out), "Sender");
+    CHECK(v == NULL);
     CHECK_STR(header_refused("sender", "x",
                              "Sender cannot be given in headers; use the "
                              "sender field"),
               "");
+out:
+    free(v);
     buf_free(&out);
     addr_clear(&from);
     addr_clear(&sender);
@@ -1511,6 +1547,7 @@ TEST(eight_bit_only_when_allowed_and_useful)
     COMPOSE(&msg, &opt, &out, &res);
     CHECK_STR(body_of(&out), "caf=C3=A9\r\n");
     CHECK(!res.is_8bit);
+out:
     buf_free(&out);
     addr_clear(&from);
     free(longline);
@@ -1524,7 +1561,7 @@ TEST(a_multipart_over_an_8bit_part_says_8bit)
     struct leaves lv = {0};
     struct addr from;
     struct buf out;
-    char *cte;
+    char *cte = NULL;
 
     mk(&from, NULL, "ada@example.com");
     msg = (struct mime_message){
@@ -1536,9 +1573,10 @@ TEST(a_multipart_over_an_8bit_part_says_8bit)
     CHECK(res.is_8bit);
     cte = header_value(buf_cstr(&out), "Content-Transfer-Encoding");
     CHECK_STR(cte, "8bit");
-    free(cte);
     CHECK(check_contains(lv.v[0], "Transfer-Encoding: 7bit\r\n"));
     CHECK(check_contains(lv.v[1], "Transfer-Encoding: 8bit\r\n"));
+out:
+    free(cte);
     leaves_free(&lv);
     buf_free(&out);
     addr_clear(&from);
@@ -1610,6 +1648,7 @@ TEST(the_tree_is_only_as_deep_as_needed)
     msg.text = NULL;
     msg.html = NULL;
     CHECK_STR(tree_of(&msg, &pdf, 1), "multipart/mixed(application/pdf)");
+out:
     addr_clear(&from);
 }
 
@@ -1620,7 +1659,7 @@ TEST(related_names_its_root_type)
     struct mime_result res = {0};
     struct addr from;
     struct buf out;
-    char *ct;
+    char *ct = NULL;
 
     mk(&from, NULL, "ada@example.com");
     msg = (struct mime_message){.from = &from,
@@ -1632,16 +1671,17 @@ TEST(related_names_its_root_type)
     ct = header_value(buf_cstr(&out), "Content-Type");
     CHECK(ct != NULL &&
           strncmp(ct, "multipart/related; type=\"text/html\";", 36) == 0);
-    free(ct);
     msg.text = "t";
     COMPOSE(&msg, &opt, &out, &res);
+    free(ct);
     ct = header_value(buf_cstr(&out), "Content-Type");
     CHECK(ct != NULL && strncmp(ct,
                                 "multipart/related; "
                                 "type=\"multipart/alternative\";",
                                 48) == 0);
-    free(ct);
     CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+out:
+    free(ct);
     buf_free(&out);
     addr_clear(&from);
 }
@@ -1659,7 +1699,7 @@ TEST(attachment_parts_carry_their_bytes_and_headers)
     struct addr from;
     struct buf out, dec;
     const char *body;
-    char *v;
+    char *v = NULL;
 
     for (size_t i = 0; i < sizeof(all); i++)
         all[i] = (unsigned char)i;
@@ -1683,11 +1723,14 @@ TEST(attachment_parts_carry_their_bytes_and_headers)
     v = header_value(lv.v[2], "Content-Disposition");
     CHECK_STR(v, "attachment; filename=\"all.bin\"");
     free(v);
-    CHECK(header_value(lv.v[2], "Content-ID") == NULL);
+    v = header_value(lv.v[2], "Content-ID");
+    CHECK(v == NULL);
     body = part_body(lv.v[2]);
     CHECK(longest_line(body) == 76);
     CHECK(gw_base64_decode(&dec, body, strlen(body), NULL) == GW_OK);
     CHECK(dec.len == sizeof(all) && memcmp(dec.data, all, sizeof(all)) == 0);
+out:
+    free(v);
     leaves_free(&lv);
     buf_free(&dec);
     buf_free(&out);
@@ -1787,11 +1830,12 @@ TEST(plain_file_names_go_as_quoted_strings)
                  "Content-Transfer-Encoding: base64\r\n"
                  "Content-Disposition: attachment; "
                  "filename=\"my file; name=\\\"x\\\" \\\\ y.txt\"\r\n");
-    free(h);
     CHECK_STR(filename_round_trip("a.pdf"), "");
     CHECK_STR(filename_round_trip("my file; name=\"x\" \\ y.txt"), "");
     CHECK_STR(filename_round_trip("two  spaces, (and) <more>.txt"), "");
     CHECK_STR(filename_round_trip("100%.txt"), "");
+out:
+    free(h);
 }
 
 TEST(non_ascii_file_names_go_only_as_rfc2231_and_encoded_words)
@@ -1805,12 +1849,13 @@ TEST(non_ascii_file_names_go_only_as_rfc2231_and_encoded_words)
                  "Content-Transfer-Encoding: base64\r\n"
                  "Content-Disposition: attachment; "
                  "filename*=utf-8''Rechnung%20M%C3%A4rz.pdf\r\n");
-    free(h);
     CHECK_STR(filename_round_trip("Rechnung M\xC3\xA4rz.pdf"), "");
     CHECK_STR(filename_round_trip("Rechnung Ma\xCC\x88rz.pdf"), "");
     CHECK_STR(filename_round_trip("\xC3\x86gir \xC3\x9F \xC3\xB8.txt"), "");
     CHECK_STR(filename_round_trip(NIHONGO ".pdf"), "");
     CHECK_STR(filename_round_trip(EMOJI), "");
+out:
+    free(h);
 }
 
 TEST(what_readers_would_misread_goes_encoded)
@@ -1823,16 +1868,17 @@ TEST(what_readers_would_misread_goes_encoded)
                  "Content-Transfer-Encoding: base64\r\n"
                  "Content-Disposition: attachment;\r\n"
                  " filename*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D.txt\r\n");
-    free(h);
     CHECK_STR(filename_round_trip("=?utf-8?q?x?=.txt"), "");
     /* Readers trim blanks at either end of a quoted-string. */
     CHECK_STR(filename_round_trip(" lead.txt"), "");
     CHECK_STR(filename_round_trip("trail.txt "), "");
+out:
+    free(h);
 }
 
 TEST(long_file_names_continue_on_lines_of_78)
 {
-    char *ascii = repeat("Quarterly-statement-", 5), name[300], *h;
+    char *ascii = repeat("Quarterly-statement-", 5), name[300], *h = NULL;
     char *jp = repeat(NIHONGO, 10), *emoji = repeat(EMOJI, 60);
 
     /* 120 characters of ASCII: whole, never cut. */
@@ -1853,8 +1899,8 @@ TEST(long_file_names_continue_on_lines_of_78)
               " filename*1*=ment-Quarterly-statement-Quarterly-statement-"
               "ABCDEFGHIJKLMNOP.;\r\n"
               " filename*2*=csv\r\n");
-    free(h);
     CHECK_STR(filename_round_trip(name), "");
+    free(h);
     h = attachment_header("Ein sehr langer Dateiname f\xC3\xBCr den "
                           "Jahresabschluss des Gesch\xC3\xA4"
                           "ftsjahres 2026 \xE2\x80\x93 endg\xC3\xBCltige "
@@ -1874,7 +1920,6 @@ TEST(long_file_names_continue_on_lines_of_78)
               " filename*1*=esabschluss%20des%20Gesch%C3%A4ftsjahres%202026"
               "%20%E2%80%93%20;\r\n"
               " filename*2*=endg%C3%BCltige%20Fassung%20%28v3%29.pdf\r\n");
-    free(h);
     /* 78 3-byte characters, then 240 bytes of emoji: no continuation
      * and no encoded-word may cut one in two. */
     snprintf(name, sizeof(name), "%.234s.pdf", jp);
@@ -1884,22 +1929,24 @@ TEST(long_file_names_continue_on_lines_of_78)
      * characters for filename, 69 for name. */
     memset(name, 'n', 61);
     memcpy(name + 61, ".txt", 5);
+    free(h);
     h = attachment_header(name, "text/plain");
     CHECK(check_contains(h, "\r\n filename=\"nnnn"));
     CHECK(check_contains(h, "\r\n name=\"nnnn"));
-    free(h);
     CHECK_STR(filename_round_trip(name), "");
     memmove(name + 1, name, strlen(name) + 1);
+    free(h);
     h = attachment_header(name, "text/plain");
     CHECK(check_contains(h, "\r\n filename*0*=utf-8''nnnn"));
     CHECK(check_contains(h, "\r\n name=\"nnnn"));
-    free(h);
     memmove(name + 4, name, strlen(name) + 1);
     CHECK(strlen(name) == 70);
+    free(h);
     h = attachment_header(name, "text/plain");
     CHECK(check_contains(h, "\r\n name=\"=?UTF-8?B?"));
-    free(h);
     CHECK_STR(filename_round_trip(name), "");
+out:
+    free(h);
     free(ascii);
     free(jp);
     free(emoji);
@@ -1947,6 +1994,7 @@ TEST(inline_images_and_attached_messages_are_named_alike)
                          "Content-Disposition: attachment;\r\n"
                          " filename*=utf-8''Weitergeleitet%3A%20Gr%C3%BC%C3%"
                          "9Fe.eml\r\n\r\n"));
+out:
     leaves_free(&lv);
     buf_free(&out);
     addr_clear(&from);
@@ -1962,6 +2010,7 @@ TEST(continuations_hold_whole_characters)
     struct addr from;
     struct buf out;
     const char *p;
+    char *seg = NULL;
     int parts = 0;
 
     mk(&from, NULL, "ada@example.com");
@@ -1971,17 +2020,20 @@ TEST(continuations_hold_whole_characters)
     COMPOSE(&msg, &opt, &out, &res);
     for (p = buf_cstr(&out); (p = strstr(p, " filename*")) != NULL; p++) {
         const char *v = strchr(p, '=') + 1;
-        char *seg = copy(v, strcspn(v, ";\r"));
 
+        seg = copy(v, strcspn(v, ";\r"));
         if (strncmp(seg, "utf-8''", 7) == 0)
             memmove(seg, seg + 7, strlen(seg + 7) + 1);
         pct_decode(seg);
         CHECK(gw_utf8_valid(seg, strlen(seg)));
         free(seg);
+        seg = NULL;
         parts++;
     }
     CHECK(parts >= 4);
     CHECK(longest_header_line(buf_cstr(&out)) <= 78);
+out:
+    free(seg);
     buf_free(&out);
     addr_clear(&from);
     free(jp);
@@ -2005,6 +2057,7 @@ TEST(content_types_are_guessed_from_the_extension)
     CHECK_STR(mime_guess_type("pdf"), "application/octet-stream");
     CHECK_STR(mime_guess_type("trailing."), "application/octet-stream");
     CHECK_STR(mime_guess_type(NULL), "application/octet-stream");
+out:;
 }
 
 /* Returns "" when `rc` is GW_EINVAL with the detail `want`. */
@@ -2065,6 +2118,7 @@ TEST(attachment_fields_are_checked)
               "");
     CHECK(mime_check_content_id("a\"b", &err) == GW_EINVAL);
     CHECK(mime_check_content_id("a(b)", &err) == GW_EINVAL);
+out:
     free(long_name);
     free(long_id);
 }
@@ -2097,6 +2151,7 @@ TEST(cid_references_must_name_an_inline_attachment)
                       "references cid:x but no attachment has that "
                       "content_id"),
               "");
+out:;
 }
 
 TEST(compose_names_the_attachment_field_at_fault)
@@ -2132,6 +2187,7 @@ TEST(compose_names_the_attachment_field_at_fault)
     att[0].data = NULL;
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_EINVAL,
                   "attachments[0].content: is missing");
+out:
     buf_free(&out);
     addr_clear(&from);
 }
@@ -2153,6 +2209,7 @@ TEST(an_empty_attachment_is_an_empty_part)
     COMPOSE(&msg, &opt, &out, &res);
     CHECK_STR(shape(&out, &lv), "multipart/mixed(text/plain,text/plain)");
     CHECK_STR(part_body(lv.v[1]), "");
+out:
     leaves_free(&lv);
     buf_free(&out);
     addr_clear(&from);
@@ -2193,6 +2250,7 @@ TEST(an_attached_message_goes_7bit_or_8bit_or_as_plain_bytes)
     CHECK(check_contains(lv.v[1], "Content-Transfer-Encoding: 8bit\r\n"));
     CHECK_STR(part_body(lv.v[1]), eml8);
     CHECK(res.is_8bit);
+out:
     leaves_free(&lv);
     buf_free(&out);
     addr_clear(&from);
@@ -2212,6 +2270,7 @@ TEST(the_buffer_limit_gives_elimit)
     buf_init(&out, 300);
     COMPOSE_FAILS(&msg, &opt, &out, &res, GW_ELIMIT,
                   "the composed message exceeds 300 bytes");
+out:
     buf_free(&out);
     addr_clear(&from);
     free(text);
@@ -2234,6 +2293,7 @@ TEST(tz_parse_takes_the_documented_zones)
     CHECK(mime_tz_parse("-1200", &tz, NULL) == GW_OK && tz.offset_min == -720);
     CHECK(mime_tz_parse("+1400", &tz, NULL) == GW_OK && tz.offset_min == 840);
     CHECK(mime_tz_parse("Local", &tz, NULL) == GW_OK && tz.local);
+out:;
 }
 
 TEST(tz_parse_refuses_anything_else)
@@ -2252,6 +2312,7 @@ TEST(tz_parse_refuses_anything_else)
     CHECK(mime_tz_parse("\x01", &tz, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "unknown timezone; use UT, LOCAL, an RFC 822 zone "
                           "such as EST, or +hhmm/-hhmm");
+out:;
 }
 
 const struct unit_test mime_tests[] = {

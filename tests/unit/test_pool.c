@@ -18,12 +18,19 @@
 /* How long a test waits for the reaper; never reached when it works. */
 #define WAIT_MS 10000
 
-/* A socketpair: [0] the gateway's end (non-blocking), [1] the server's. */
+/*
+ * A socketpair: [0] the gateway's end (non-blocking), [1] the server's;
+ * false, with nothing left open, when it cannot be made.
+ */
 static bool pair(int sv[2])
 {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return false;
-    return fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0;
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0)
+        return true;
+    check_close(&sv[0]);
+    check_close(&sv[1]);
+    return false;
 }
 
 /*
@@ -83,8 +90,12 @@ static struct smtp_pool *pool_of(unsigned idle_ms, struct smtp_reaper *r)
     return smtp_pool_new(&srv, 1, r, &err);
 }
 
-/* Gives the pool a kept connection on `fd`, as a send that ended would. */
-static bool keep_conn(struct smtp_pool *pool, int fd)
+/*
+ * Gives the pool a kept connection on `*fd`, as a send that ended would;
+ * the pool owns the descriptor then, and `*fd` is -1. On failure `*fd`
+ * stays the caller's.
+ */
+static bool keep_conn(struct smtp_pool *pool, int *fd)
 {
     struct conn *c = calloc(1, sizeof(*c)), *none = NULL;
 
@@ -94,7 +105,8 @@ static bool keep_conn(struct smtp_pool *pool, int fd)
         return false;
     }
     io_init(&c->io);
-    c->io.fd = fd;
+    c->io.fd = *fd;
+    *fd = -1;
     pool_release(pool, c);
     return true;
 }
@@ -112,11 +124,11 @@ static unsigned idle_count(struct smtp_pool *pool)
 TEST(pending_sees_bytes_and_hang_ups)
 {
     struct io io;
-    int sv[2];
+    int sv[2] = {-1, -1};
     char c;
 
-    CHECK(pair(sv));
     io_init(&io);
+    CHECK(pair(sv));
     io.fd = sv[0];
     CHECK(!io_pending(&io));
     CHECK(write(sv[1], "250 stray\r\n", 11) == 11);
@@ -128,10 +140,12 @@ TEST(pending_sees_bytes_and_hang_ups)
     io.rend = 1;
     CHECK(io_pending(&io));
     io.rend = 0;
-    close(sv[1]);
+    check_close(&sv[1]);
     CHECK(io_pending(&io));
     CHECK(read(sv[0], &c, 1) == 0);
+out:
     io_close(&io);
+    check_close(&sv[1]);
 }
 
 TEST(a_connection_the_server_spoke_on_is_not_reused)
@@ -139,11 +153,11 @@ TEST(a_connection_the_server_spoke_on_is_not_reused)
     struct smtp_pool *pool = pool_of(60000, NULL);
     struct conn *got = NULL;
     char seen[256];
-    int sv[2];
+    int sv[2] = {-1, -1};
 
     CHECK(pool != NULL);
     CHECK(pair(sv));
-    CHECK(keep_conn(pool, sv[0]));
+    CHECK(keep_conn(pool, &sv[0]));
     CHECK(write(sv[1], "250 2.1.5 Ok\r\n", 14) == 14);
     CHECK(pool_acquire(pool, gw_now_ms() + 1000, &got) == GW_OK);
     CHECK(got == NULL);
@@ -151,7 +165,12 @@ TEST(a_connection_the_server_spoke_on_is_not_reused)
     /* Closed without a word: no QUIT into a conversation out of step. */
     CHECK(read_to_close(sv[1], seen, sizeof(seen)));
     CHECK_STR(seen, "");
-    close(sv[1]);
+out:
+    /* A connection it should not have had goes back, to be closed. */
+    if (got != NULL)
+        pool_release(pool, got);
+    check_close(&sv[0]);
+    check_close(&sv[1]);
     smtp_pool_free(pool);
 }
 
@@ -161,11 +180,11 @@ TEST(the_reaper_ends_an_idle_connection_with_quit)
     struct smtp_reaper *r = smtp_reaper_new(&err);
     struct smtp_pool *pool = pool_of(100, r);
     char seen[256];
-    int sv[2];
+    int sv[2] = {-1, -1};
 
     CHECK(r != NULL && pool != NULL);
     CHECK(pair(sv));
-    CHECK(keep_conn(pool, sv[0]));
+    CHECK(keep_conn(pool, &sv[0]));
     CHECK(read_until(sv[1], "QUIT\r\n", seen, sizeof(seen)));
     CHECK_STR(seen, "QUIT\r\n");
     CHECK(idle_count(pool) == 0);
@@ -173,7 +192,9 @@ TEST(the_reaper_ends_an_idle_connection_with_quit)
     CHECK(write(sv[1], "221 bye\r\n", 9) == 9);
     CHECK(read_to_close(sv[1], seen, sizeof(seen)));
     CHECK_STR(seen, "");
-    close(sv[1]);
+out:
+    check_close(&sv[0]);
+    check_close(&sv[1]);
     smtp_pool_free(pool);
     smtp_reaper_free(r);
 }
@@ -184,17 +205,19 @@ TEST(the_reaper_closes_a_connection_the_server_closed)
     struct smtp_reaper *r = smtp_reaper_new(&err);
     struct smtp_pool *pool = pool_of(60000, r);
     char seen[256];
-    int sv[2];
+    int sv[2] = {-1, -1};
 
     CHECK(r != NULL && pool != NULL);
     CHECK(pair(sv));
-    CHECK(keep_conn(pool, sv[0]));
+    CHECK(keep_conn(pool, &sv[0]));
     CHECK(idle_count(pool) == 1);
     CHECK(shutdown(sv[1], SHUT_WR) == 0);
     CHECK(read_to_close(sv[1], seen, sizeof(seen)));
     CHECK_STR(seen, "");
     CHECK(idle_count(pool) == 0);
-    close(sv[1]);
+out:
+    check_close(&sv[0]);
+    check_close(&sv[1]);
     smtp_pool_free(pool);
     smtp_reaper_free(r);
 }
@@ -205,16 +228,20 @@ TEST(freeing_the_pool_ends_what_the_reaper_waits_on)
     struct smtp_reaper *r = smtp_reaper_new(&err);
     struct smtp_pool *pool = pool_of(50, r);
     char seen[256];
-    int sv[2];
+    int sv[2] = {-1, -1};
 
     CHECK(r != NULL && pool != NULL);
     CHECK(pair(sv));
-    CHECK(keep_conn(pool, sv[0]));
+    CHECK(keep_conn(pool, &sv[0]));
     CHECK(read_until(sv[1], "QUIT\r\n", seen, sizeof(seen)));
     /* No answer to QUIT: the pool's end closes it all the same. */
     smtp_pool_free(pool);
+    pool = NULL;
     CHECK(read_to_close(sv[1], seen, sizeof(seen)));
-    close(sv[1]);
+out:
+    check_close(&sv[0]);
+    check_close(&sv[1]);
+    smtp_pool_free(pool);
     smtp_reaper_free(r);
 }
 
@@ -262,23 +289,23 @@ TEST(a_kept_connection_starts_its_next_send_with_rset)
     pthread_t peer;
     enum gw_err rc;
     struct smtp_pool *pool = pool_of(60000, NULL);
-    struct smtp_result res;
+    struct smtp_result res = {0};
     char seen[512];
-    int sv[2];
+    int sv[2] = {-1, -1};
 
     CHECK(pool != NULL);
     CHECK(pair(sv));
-    CHECK(keep_conn(pool, sv[0]));
+    CHECK(keep_conn(pool, &sv[0]));
     script.fd = sv[1];
     CHECK(pthread_create(&peer, NULL, answer, &script) == 0);
     rc = smtp_pool_send(pool, &env, "x\r\n", 3, &res);
     pthread_join(peer, NULL);
     CHECK(rc == GW_OK);
     CHECK(res.status == SMTP_SENT);
-    smtp_result_free(&res);
     /* Kept again after the send; freeing the pool ends it with QUIT. */
     CHECK(idle_count(pool) == 1);
     smtp_pool_free(pool);
+    pool = NULL;
     CHECK(read_to_close(sv[1], seen, sizeof(seen)));
     CHECK_STR(script.got, "RSET\r\n"
                           "MAIL FROM:<a@example.com>\r\n"
@@ -286,7 +313,11 @@ TEST(a_kept_connection_starts_its_next_send_with_rset)
                           "DATA\r\n"
                           "x\r\n.\r\n");
     CHECK_STR(seen, "QUIT\r\n");
-    close(sv[1]);
+out:
+    smtp_result_free(&res);
+    check_close(&sv[0]);
+    check_close(&sv[1]);
+    smtp_pool_free(pool);
 }
 
 const struct unit_test pool_tests[] = {

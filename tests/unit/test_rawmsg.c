@@ -50,6 +50,7 @@ TEST(bcc_and_its_continuations_are_dropped)
                   "Bcc: this is body text\r\n");
     CHECK_STR(filter(msg, 5, true, &out, &err), msg);
     CHECK_STR(last_message_id, "<id.1@example.com>");
+out:
     buf_free(&out);
 }
 
@@ -68,6 +69,7 @@ TEST(other_fields_pass_untouched)
               "Subject: x\r\n\nbody");
     CHECK_STR(filter("Subject: no body", 4, false, &out, &err),
               "Subject: no body");
+out:
     buf_free(&out);
 }
 
@@ -93,6 +95,7 @@ TEST(bare_cr_ends_header_lines)
     CHECK_STR(
         filter("Subject: b\rBcc: x\n\nBody: text\r\n", 5, false, &out, &err),
         "Subject: b\r\n\nBody: text\r\n");
+out:
     buf_free(&out);
 }
 
@@ -113,11 +116,11 @@ TEST(header_utf8_is_told)
         {"Subject: caf\xe9\r\n\r\nbody\r\n", false},
         {"Subject: x\r\nBcc: J\xc3\xbcrgen <j@x>\r\n\r\nbody\r\n", false},
     };
+    struct raw_filter f = {0};
+    struct buf out = {0};
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct raw_filter f;
         struct gw_error err = {0};
-        struct buf out;
 
         buf_init(&out, 4096);
         raw_filter_init(&f, false);
@@ -128,6 +131,9 @@ TEST(header_utf8_is_told)
         raw_filter_free(&f);
         buf_free(&out);
     }
+out:
+    raw_filter_free(&f);
+    buf_free(&out);
 }
 
 TEST(malformed_headers_are_refused)
@@ -153,6 +159,7 @@ TEST(malformed_headers_are_refused)
         if (!check_contains(err.detail, bad[i].why))
             CHECK_STR(err.detail, bad[i].why);
     }
+out:
     buf_free(&out);
 }
 
@@ -174,6 +181,7 @@ TEST(overlong_header_line_is_refused)
     memcpy(msg + 998, "a\r\n", 4);
     CHECK(filter(msg, 100, false, &out, &err) == NULL);
     CHECK(check_contains(err.detail, "line 1 of the header is longer"));
+out:
     buf_free(&out);
 }
 
@@ -223,6 +231,7 @@ TEST(a_bare_cr_ends_a_header_line_as_on_the_wire)
             CHECK_STR(filter_wire(cases[i].msg, chunk, false, &wire),
                       cases[i].wire);
     }
+out:
     buf_free(&wire);
 }
 
@@ -235,6 +244,7 @@ TEST(a_bare_cr_in_a_field_is_checked_as_a_line_end)
     CHECK(filter("Subject: a\rnot a field\r\n\r\n", 3, false, &out, &err) ==
           NULL);
     CHECK(check_contains(err.detail, "line 2 of the header"));
+out:
     buf_free(&out);
 }
 
@@ -250,6 +260,7 @@ TEST(show_bcc_changes_nothing_on_the_wire)
     CHECK(smtp_data_finish(&st, &direct) == GW_OK);
     for (size_t chunk = 1; chunk < 6; chunk++)
         CHECK_STR(filter_wire(msg, chunk, true, &wire), buf_cstr(&direct));
+out:
     buf_free(&wire);
     buf_free(&direct);
 }

@@ -27,6 +27,7 @@ TEST(single_line_with_enhanced_status)
     CHECK_STR(r.status, "5.1.1");
     CHECK_STR(buf_cstr(&r.text), "5.1.1 <x@y>: no such user");
     CHECK_STR(buf_cstr(&r.line), "550 5.1.1 <x@y>: no such user");
+out:
     smtp_reply_free(&r);
 }
 
@@ -45,6 +46,7 @@ TEST(multi_line_reply_is_joined)
     CHECK_STR(buf_cstr(&r.text), "mx.example.com hello\nSIZE 1000\n"
                                  "PIPELINING");
     CHECK_STR(r.status, "");
+out:
     smtp_reply_free(&r);
 }
 
@@ -56,6 +58,7 @@ TEST(bare_code_ends_a_reply)
     smtp_reply_init(&r);
     CHECK(smtp_reply_feed(&r, "354", 3, &err) == GW_OK);
     CHECK(r.done && r.code == 354);
+out:
     smtp_reply_free(&r);
 }
 
@@ -74,6 +77,7 @@ TEST(malformed_lines_are_protocol_errors)
         CHECK(smtp_reply_feed(&r, *b, strlen(*b), &err) == GW_EPROTO);
         CHECK(check_contains(err.detail, "malformed reply"));
     }
+out:
     smtp_reply_free(&r);
 }
 
@@ -86,6 +90,7 @@ TEST(code_change_within_a_reply_is_refused)
     smtp_reply_init(&r);
     CHECK(feed_all(&r, lines, &err) == GW_EPROTO);
     CHECK(check_contains(err.detail, "code differs"));
+out:
     smtp_reply_free(&r);
 }
 
@@ -107,6 +112,7 @@ TEST(too_long_and_too_many_lines_are_refused)
         CHECK(smtp_reply_feed(&r, "250-x", 5, &err) == GW_OK);
     CHECK(smtp_reply_feed(&r, "250-x", 5, &err) == GW_EPROTO);
     CHECK(check_contains(err.detail, "too many lines"));
+out:
     smtp_reply_free(&r);
 }
 
@@ -135,6 +141,7 @@ TEST(ehlo_capabilities)
     CHECK(caps.eightbitmime && caps.pipelining && caps.dsn);
     CHECK(caps.enhancedstatuscodes && caps.smtputf8 && caps.starttls);
     CHECK_STR(caps.auth, "LOGIN PLAIN XOAUTH2 LOGIN");
+out:
     smtp_reply_free(&r);
 }
 
@@ -150,6 +157,7 @@ TEST(greeting_name_is_not_a_keyword)
     smtp_caps_parse(&r, &caps);
     CHECK(!caps.starttls);
     CHECK(caps.size_offered && caps.size == 0);
+out:
     smtp_reply_free(&r);
 }
 

@@ -29,9 +29,9 @@ TEST(a_raw_query_is_read_as_the_json_fields_are)
         param("auth_from", "<>", 0),
     };
     struct smtp_envelope env = {0};
-    struct api_request req;
+    struct api_request req = {0};
     struct api_request_error re;
-    const char **rcpts;
+    const char **rcpts = NULL;
 
     CHECK(api_request_from_query(p, 4, &req, &re) == GW_OK);
     rcpts = api_request_envelope(&req, &env);
@@ -42,6 +42,7 @@ TEST(a_raw_query_is_read_as_the_json_fields_are)
     CHECK_STR(env.auth_from, "");
     CHECK_STR(req.credential, "default");
     CHECK(!env.needs_smtputf8);
+out:
     free(rcpts);
     api_request_free(&req);
 }
@@ -58,17 +59,20 @@ TEST(a_raw_query_refuses_nul_repeats_and_bad_auth_from)
         {param("from", "a@example.com", 0), "from"}, /* the second */
         {{"to\0x", "b@example.com", 4, 13}, "to"},
     };
+    struct api_request req = {0};
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct api_param p[] = {param("from", "a@example.com", 0), cases[i].p};
-        struct api_request req;
         struct api_request_error re;
 
         CHECK(api_request_from_query(p, 2, &req, &re) == GW_EINVAL);
         CHECK(re.status == 400);
         CHECK_STR(re.field, cases[i].field);
         api_request_free(&req);
+        memset(&req, 0, sizeof(req));
     }
+out:
+    api_request_free(&req);
 }
 
 const struct unit_test request_tests[] = {

@@ -14,6 +14,7 @@ TEST(plain_is_base64_of_nul_user_nul_password)
     CHECK(smtp_sasl_plain("tim", "tanstaaftanstaaf", &b) == GW_OK);
     /* base64("\0tim\0tanstaaftanstaaf") */
     CHECK_STR(buf_cstr(&b), "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+out:
     smtp_sasl_wipe(&b);
 }
 
@@ -34,6 +35,7 @@ TEST(cram_md5_matches_rfc_2195)
     smtp_sasl_wipe(&b);
     buf_init(&b, 256);
     CHECK(smtp_sasl_cram_md5("tim", "x", "not base64!", &b) == GW_EPROTO);
+out:
     smtp_sasl_wipe(&b);
 }
 
@@ -48,6 +50,7 @@ TEST(xoauth2_response)
     CHECK(gw_base64_decode(&raw, b.data, b.len, NULL) == GW_OK);
     CHECK_STR(buf_cstr(&raw), "user=someuser@example.com\001auth=Bearer "
                               "ya29.vF9dft4qmTc2Nvb3RlckBh\001\001");
+out:
     smtp_sasl_wipe(&b);
     buf_free(&raw);
 }
@@ -59,6 +62,7 @@ TEST(xtext_escapes_plus_equals_and_outside_ascii)
     buf_init(&b, 256);
     CHECK(smtp_sasl_xtext("a+b=c d@ex\xc3\xa9", &b) == GW_OK);
     CHECK_STR(buf_cstr(&b), "a+2Bb+3Dc+20d@ex+C3+A9");
+out:
     buf_free(&b);
 }
 
@@ -73,6 +77,7 @@ TEST(mechanism_names_and_lists)
     CHECK(smtp_sasl_check_list("LOGIN,GSSAPI", &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "GSSAPI"));
     CHECK(smtp_sasl_check_list("", &err) == GW_EINVAL);
+out:;
 }
 
 /* The default list of a credential's mechanisms, from the record's schema. */
@@ -106,6 +111,7 @@ TEST(the_record_and_the_client_know_the_same_mechanisms)
         p += n + (p[n] == ',');
     }
     CHECK(listed == SMTP_SASL_XOAUTH2);
+out:;
 }
 
 const struct unit_test sasl_tests[] = {

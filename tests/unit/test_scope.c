@@ -38,6 +38,7 @@ TEST(trace_fields_are_known_in_any_case)
     CHECK(!api_trace_field("Received-Foo", 12));
     CHECK(!api_trace_field("Resent", 6));
     CHECK(!api_trace_field("X-Received", 10));
+out:;
 }
 
 TEST(a_bare_cr_cannot_hide_a_field_from_the_scan)
@@ -52,6 +53,7 @@ TEST(a_bare_cr_cannot_hide_a_field_from_the_scan)
     CHECK(scan(NULL, "Subject: x\r\rReceived: in the body\r\n", 1024, &err) ==
           0);
     CHECK(scan(NULL, "Subject: x\r\n\r\nReceived: body\r\n", 1024, &err) == 0);
+out:;
 }
 
 TEST(a_scoped_from_is_read_whole_across_pieces)
@@ -70,6 +72,7 @@ TEST(a_scoped_from_is_read_whole_across_pieces)
     CHECK(scan(&scoped, "From: A <a@allowed.example>\r\n\r\n", 2, &err) == 0);
     /* A header that ends without a line end is checked at the end. */
     CHECK(scan(&scoped, "From: x@bank.example", 5, &err) == 403);
+out:;
 }
 
 TEST(encoded_words_and_lists_are_read_as_a_reader_would)
@@ -93,6 +96,7 @@ TEST(encoded_words_and_lists_are_read_as_a_reader_would)
     CHECK(scan(&scoped, "Reply-To: \"x@bank.example\" <v@gmail.example>\n", 64,
                &err) == 403);
     CHECK(scan(&scoped, "From: a@[192.0.2.1]\n", 64, &err) == 403);
+out:;
 }
 
 const struct unit_test scope_tests[] = {

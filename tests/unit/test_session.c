@@ -25,16 +25,15 @@ struct fixture {
 
 static const char *const one_rcpt[] = {"b@example.com"};
 
-/* A session at GREETING on a socketpair; the peer has said `script`. */
+/*
+ * A session at GREETING on a socketpair; the peer has said `script`.
+ * Whether it works or not, finish() releases what it took.
+ */
 static bool start(struct fixture *f, const char *script)
 {
     int sv[2];
 
     memset(f, 0, sizeof(*f));
-    f->peer = -1;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return false;
-    f->peer = sv[1];
     f->pool.srv = (struct smtp_server){
         .host = "peer.test", .helo_name = "gw.test", .timeout_ms = 2000};
     f->env = (struct smtp_envelope){
@@ -48,8 +47,13 @@ static bool start(struct fixture *f, const char *script)
                             .deadline = gw_now_ms() + 10000};
     io_init(&f->s.io);
     smtp_reply_init(&f->s.reply);
+    f->peer = -1;
+    if (f->res.rcpts == NULL ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return false;
+    f->peer = sv[1];
     f->s.io.fd = sv[0];
-    if (f->res.rcpts == NULL || fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0)
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0)
         return false;
     return write(f->peer, script, strlen(script)) == (ssize_t)strlen(script);
 }
@@ -71,8 +75,7 @@ static void finish(struct fixture *f)
     io_close(&f->s.io);
     smtp_reply_free(&f->s.reply);
     smtp_result_free(&f->res);
-    if (f->peer >= 0)
-        close(f->peer);
+    check_close(&f->peer);
 }
 
 TEST(a_send_from_greeting_to_the_verdict)
@@ -84,7 +87,6 @@ TEST(a_send_from_greeting_to_the_verdict)
                     "250 ok\r\n354 go\r\n250 queued\r\n"));
     session_run(&f.s, S_END);
     sent(&f, got, sizeof(got));
-    finish(&f);
     CHECK(f.s.state == S_END);
     CHECK(!f.s.failed);
     CHECK(f.s.accepted == 1);
@@ -93,6 +95,8 @@ TEST(a_send_from_greeting_to_the_verdict)
                    "RCPT TO:<b@example.com>\r\n"
                    "DATA\r\n"
                    ".\r\n");
+out:
+    finish(&f);
 }
 
 TEST(a_5xx_at_rcpt_is_the_recipients_failure)
@@ -112,11 +116,12 @@ TEST(a_5xx_at_rcpt_is_the_recipients_failure)
     CHECK(f.res.rcpts[0].code == 550);
     CHECK_STR(f.res.rcpts[0].status, "5.1.1");
     CHECK(check_contains(f.res.error.detail, "RCPT TO:<b@example.com>"));
-    finish(&f);
     CHECK_STR(got, "EHLO gw.test\r\n"
                    "MAIL FROM:<a@example.com>\r\n"
                    "RCPT TO:<b@example.com>\r\n"
                    "RSET\r\n");
+out:
+    finish(&f);
 }
 
 TEST(a_peer_that_closes_after_rcpt_breaks_the_session)
@@ -132,10 +137,11 @@ TEST(a_peer_that_closes_after_rcpt_breaks_the_session)
     CHECK(f.s.failed);
     CHECK(f.res.error.code == GW_EIO);
     CHECK(!f.res.rcpts[0].tried);
-    finish(&f);
     CHECK_STR(got, "EHLO gw.test\r\n"
                    "MAIL FROM:<a@example.com>\r\n"
                    "RCPT TO:<b@example.com>\r\n");
+out:
+    finish(&f);
 }
 
 const struct unit_test session_tests[] = {

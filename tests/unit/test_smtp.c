@@ -22,6 +22,7 @@ TEST(the_deadline_is_its_own_or_twice_the_longest_step)
     CHECK(session_deadline_ms(&srv) == 60000);
     srv.deadline_ms = 4000;
     CHECK(session_deadline_ms(&srv) == 4000);
+out:;
 }
 
 TEST(a_step_waits_at_most_what_is_left_of_the_deadline)
@@ -37,24 +38,26 @@ TEST(a_step_waits_at_most_what_is_left_of_the_deadline)
     CHECK(session_timeout(&s, 3000) <= 500);
     s.deadline = gw_now_ms() - 1;
     CHECK(session_timeout(&s, 0) == 0);
+out:;
 }
 
 TEST(nothing_is_written_past_the_deadline)
 {
     struct gw_error err = {0};
     struct io io;
-    int sv[2];
+    int sv[2] = {-1, -1};
     char c;
 
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     io_init(&io);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     io.fd = sv[0];
     CHECK(io_write(&io, ".\r\n", 3, gw_now_ms() - 1, &err) == GW_ETIMEDOUT);
     CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
     CHECK(io_write(&io, ".\r\n", 3, gw_now_ms() + 1000, &err) == GW_OK);
     CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) == 1 && c == '.');
+out:
     io_close(&io);
-    close(sv[1]);
+    check_close(&sv[1]);
 }
 
 TEST(the_wait_for_a_slot_ends_at_the_deadline)
@@ -79,6 +82,10 @@ TEST(the_wait_for_a_slot_ends_at_the_deadline)
     pool_release(pool, NULL);
     CHECK(pool_acquire(pool, gw_now_ms() + 1000, &kept) == GW_OK);
     pool_release(pool, NULL);
+out:
+    /* A connection it should not have had goes back, to be closed. */
+    if (kept != NULL)
+        pool_release(pool, kept);
     smtp_pool_free(pool);
 }
 

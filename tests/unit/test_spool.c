@@ -44,17 +44,19 @@ static size_t entries(const char *dir)
    of at most 64 KiB, and leaves no name in the directory. */
 TEST(holds_memory_then_file)
 {
-    char dir[] = "/tmp/spool-test-XXXXXX";
+    char tmpl[] = "/tmp/spool-test-XXXXXX", *dir = NULL;
     size_t total = 3 * 1024 * 1024 + 17, at = 0, step = 1;
     char *body = malloc(total);
     struct sink s = {.pieces = 0};
     struct gw_error err = {0};
     struct api_spool sp;
 
-    CHECK(body != NULL && mkdtemp(dir) != NULL);
+    /* The spool keeps a pointer to the name, which mkdtemp() fills in. */
+    api_spool_init(&sp, tmpl);
+    buf_init(&s.got, total);
+    CHECK(body != NULL && (dir = mkdtemp(tmpl)) != NULL);
     for (size_t i = 0; i < total; i++)
         body[i] = (char)(i * 7 + i / 4096);
-    api_spool_init(&sp, dir);
     while (at < total) {
         size_t k = total - at < step ? total - at : step;
 
@@ -64,7 +66,6 @@ TEST(holds_memory_then_file)
     }
     CHECK(sp.len == total && sp.mem.len == API_SPOOL_MEMORY && sp.fd >= 0);
     CHECK(entries(dir) == 0);
-    buf_init(&s.got, total);
     CHECK(api_spool_replay(&sp, take, &s, &err) == GW_OK);
     CHECK(s.got.len == total && memcmp(s.got.data, body, total) == 0);
     CHECK(s.most <= 64 * 1024);
@@ -75,9 +76,12 @@ TEST(holds_memory_then_file)
     CHECK(api_spool_replay(&sp, take, &s, &err) == GW_EIO);
     CHECK(s.got.len == 3 * 64 * 1024);
     api_spool_free(&sp);
-    buf_free(&s.got);
     CHECK(entries(dir) == 0);
-    rmdir(dir);
+out:
+    api_spool_free(&sp);
+    buf_free(&s.got);
+    if (dir != NULL)
+        rmdir(dir);
     free(body);
 }
 
@@ -90,6 +94,7 @@ TEST(small_body_makes_no_file)
     api_spool_init(&sp, "/nonexistent/spool-dir");
     CHECK(api_spool_write(&sp, "From: a\r\n\r\nx", 12, &err) == GW_OK);
     CHECK(sp.fd == -1 && sp.len == 12);
+out:
     api_spool_free(&sp);
 }
 
@@ -107,6 +112,7 @@ TEST(file_that_cannot_be_made_is_eio)
         rc = api_spool_write(&sp, chunk, sizeof(chunk), &err);
     CHECK(rc == GW_EIO);
     CHECK(strstr(err.detail, "data directory") != NULL);
+out:
     api_spool_free(&sp);
 }
 

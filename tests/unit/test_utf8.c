@@ -34,6 +34,7 @@ TEST(valid_text_is_valid)
     CHECK(gw_utf8_len("\xf0\x9f\x93\xa7", 4) == 4);
     CHECK(gw_utf8_len("\xc3\xa9", 2) == 2);
     CHECK(gw_utf8_len("a", 1) == 1);
+out:;
 }
 
 TEST(ill_formed_text_is_refused)
@@ -55,6 +56,7 @@ TEST(ill_formed_text_is_refused)
     CHECK(gw_utf8_len("\xe2\x82", 2) == 0);
     CHECK(gw_utf8_len("\xe2\x82\xac", 2) == 0);
     CHECK(gw_utf8_len("", 0) == 0);
+out:;
 }
 
 /* One U+FFFD per maximal subpart, as the WHATWG decoder (and node's
@@ -79,6 +81,7 @@ TEST(each_maximal_subpart_becomes_one_replacement)
     CHECK(sanitizes_to("\xf4\x90\x80\x80", R R R R));
     CHECK(sanitizes_to("\x80\xbf", R R));
     CHECK(sanitizes_to("\xff\xfe", R R));
+out:;
 }
 
 TEST(sanitize_cuts_on_a_character_boundary)
@@ -102,6 +105,7 @@ TEST(sanitize_cuts_on_a_character_boundary)
     CHECK(cut && n == 0 && out[0] == '\0');
     n = gw_utf8_sanitize(out, sizeof(out), "abc", 3, NULL);
     CHECK(n == 3);
+out:;
 }
 
 TEST(cut_never_splits_a_character)
@@ -117,6 +121,7 @@ TEST(cut_never_splits_a_character)
     /* Bytes that are not UTF-8 may be cut between. */
     CHECK(gw_utf8_cut("\xe9\xe9\xe9", 3, 2) == 2);
     CHECK(gw_utf8_cut("\xe2\x82\xe2\x82", 4, 3) == 3);
+out:;
 }
 
 TEST(utf8_len_accepts_each_width)
@@ -127,6 +132,7 @@ TEST(utf8_len_accepts_each_width)
     CHECK(gw_utf8_len("\xF0\x9F\x98\x80", 4) == 4); /* 😀 */
     CHECK(gw_utf8_len("\xF4\x8F\xBF\xBF", 4) == 4); /* U+10FFFF */
     CHECK(gw_utf8_len("", 0) == 0);
+out:;
 }
 
 TEST(utf8_len_refuses_malformed_sequences)
@@ -139,6 +145,7 @@ TEST(utf8_len_refuses_malformed_sequences)
     CHECK(gw_utf8_len("\xF5\x80\x80\x80", 4) == 0); /* bad lead byte */
     CHECK(gw_utf8_len("\xC3\x28", 2) == 0);         /* bad continuation */
     CHECK(gw_utf8_len("\xE2\x82\xAC", 2) == 0);     /* cut short */
+out:;
 }
 
 TEST(utf8_valid_checks_the_whole_string)
@@ -147,6 +154,7 @@ TEST(utf8_valid_checks_the_whole_string)
     CHECK(!gw_utf8_valid("caf\xC3", 4));
     CHECK(!gw_utf8_valid("ok\xFF", 3));
     CHECK(gw_utf8_valid("", 0));
+out:;
 }
 
 const struct unit_test utf8_tests[] = {

@@ -39,7 +39,9 @@ TEST(a_sealed_secret_opens_with_its_key_pair_only)
     CHECK(check_contains(err.detail, "does not open with the gateway's key"));
     CHECK(check_contains(err.detail, vault_key_id(other)));
     CHECK(!check_contains(err.detail, "hunter2"));
+out:
     vault_secret_free(s);
+    vault_secret_free(not_ours);
     vault_free(v);
     vault_free(other);
     free(box);
@@ -66,6 +68,7 @@ TEST(a_changed_byte_anywhere_in_the_box_fails)
         box[i] = keep;
     }
     CHECK(opened == 0);
+out:
     free(box);
     vault_free(v);
 }
@@ -73,13 +76,19 @@ TEST(a_changed_byte_anywhere_in_the_box_fails)
 TEST(garbage_is_not_a_box)
 {
     struct vault *v = vault_generate(NULL);
+    struct vault_secret *s = NULL;
     struct gw_error err = {0};
 
     CHECK(v != NULL);
-    CHECK(vault_open(v, "", &err) == NULL);
+    s = vault_open(v, "", &err);
+    CHECK(s == NULL);
     CHECK(check_contains(err.detail, "not a sealed box"));
-    CHECK(vault_open(v, "not base64 at all!", &err) == NULL);
-    CHECK(vault_open(v, "AAAA", &err) == NULL);
+    s = vault_open(v, "not base64 at all!", &err);
+    CHECK(s == NULL);
+    s = vault_open(v, "AAAA", &err);
+    CHECK(s == NULL);
+out:
+    vault_secret_free(s);
     vault_free(v);
 }
 
@@ -90,9 +99,9 @@ TEST(sealing_needs_a_public_key_and_a_bounded_secret)
     struct vault *v = vault_generate(NULL);
     struct buf b;
 
+    buf_init(&b, VAULT_BOX_MAX);
     CHECK(big != NULL && v != NULL);
     memset(big, 'x', VAULT_SECRET_MAX + 1);
-    buf_init(&b, VAULT_BOX_MAX);
     CHECK(vault_seal("short", "x", 1, &b, &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "not a public key"));
     CHECK(vault_seal(vault_public_key(v), big, VAULT_SECRET_MAX + 1, &b,
@@ -100,6 +109,7 @@ TEST(sealing_needs_a_public_key_and_a_bounded_secret)
     CHECK(vault_seal(vault_public_key(v), big, VAULT_SECRET_MAX, &b, &err) ==
           GW_OK);
     CHECK(b.len < VAULT_BOX_MAX);
+out:
     buf_free(&b);
     free(big);
     vault_free(v);
@@ -108,29 +118,34 @@ TEST(sealing_needs_a_public_key_and_a_bounded_secret)
 TEST(a_secret_with_a_nul_byte_is_refused_when_opened)
 {
     struct vault *v = vault_generate(NULL);
+    struct vault_secret *s = NULL;
     struct gw_error err = {0};
     struct buf b;
 
-    CHECK(v != NULL);
     buf_init(&b, VAULT_BOX_MAX);
+    CHECK(v != NULL);
     CHECK(vault_seal(vault_public_key(v), "a\0b", 3, &b, NULL) == GW_OK);
-    CHECK(vault_open(v, buf_cstr(&b), &err) == NULL);
+    s = vault_open(v, buf_cstr(&b), &err);
+    CHECK(s == NULL);
     CHECK(check_contains(err.detail, "NUL"));
+out:
+    vault_secret_free(s);
     buf_free(&b);
     vault_free(v);
 }
 
 TEST(the_key_round_trips_through_its_file_and_base64)
 {
-    char dir[] = "/tmp/vault-test-XXXXXX", path[64], pub[64];
+    char tmpl[] = "/tmp/vault-test-XXXXXX", *dir = NULL, path[64], pub[64];
     struct gw_error err = {0};
     struct vault *v = vault_generate(&err), *back = NULL, *b64 = NULL;
+    struct vault *bad = NULL;
     char line[128] = {0};
     char id[VAULT_KEY_ID_LEN + 1];
     struct stat st;
-    FILE *f;
+    FILE *f = NULL;
 
-    CHECK(v != NULL && mkdtemp(dir) != NULL);
+    CHECK(v != NULL && (dir = mkdtemp(tmpl)) != NULL);
     snprintf(path, sizeof(path), "%s/k", dir);
     snprintf(pub, sizeof(pub), "%s/k.pub", dir);
     CHECK(vault_save(v, path, pub, &err) == GW_OK);
@@ -141,38 +156,47 @@ TEST(the_key_round_trips_through_its_file_and_base64)
     CHECK_STR(vault_public_key(back), vault_public_key(v));
     f = fopen(path, "r");
     CHECK(f != NULL && fgets(line, sizeof(line), f) != NULL);
-    fclose(f);
     b64 = vault_from_base64(line, "test", &err);
     CHECK(b64 != NULL && strcmp(vault_key_id(b64), vault_key_id(v)) == 0);
     CHECK(vault_public_key_id(vault_public_key(v), id, &err) == GW_OK);
     CHECK_STR(id, vault_key_id(v));
     CHECK(strlen(id) == VAULT_KEY_ID_LEN &&
           strspn(id, "0123456789abcdef") == VAULT_KEY_ID_LEN);
-    CHECK(vault_from_base64("c2hvcnQ=", "GATEWAY_SECRET_KEY", &err) == NULL);
+    bad = vault_from_base64("c2hvcnQ=", "GATEWAY_SECRET_KEY", &err);
+    CHECK(bad == NULL);
     CHECK(check_contains(err.detail, "GATEWAY_SECRET_KEY: not a secret key"));
-    unlink(path);
-    unlink(pub);
-    rmdir(dir);
+out:
+    if (f != NULL)
+        fclose(f);
+    if (dir != NULL) {
+        unlink(path);
+        unlink(pub);
+        rmdir(dir);
+    }
     vault_free(v);
     vault_free(back);
     vault_free(b64);
+    vault_free(bad);
 }
 
 TEST(reseal_moves_a_secret_to_another_key)
 {
     struct vault *a = vault_generate(NULL), *b = vault_generate(NULL);
     char *box = a && b ? seal_for(a, "moving") : NULL;
-    struct vault_secret *s;
+    struct vault_secret *s = NULL, *old = NULL;
     struct buf out;
 
-    CHECK(box != NULL);
     buf_init(&out, VAULT_BOX_MAX);
+    CHECK(box != NULL);
     CHECK(vault_reseal(a, vault_public_key(b), box, &out, NULL) == GW_OK);
     s = vault_open(b, buf_cstr(&out), NULL);
     CHECK(s != NULL);
     CHECK_STR(vault_secret_text(s), "moving");
-    CHECK(vault_open(a, buf_cstr(&out), NULL) == NULL);
+    old = vault_open(a, buf_cstr(&out), NULL);
+    CHECK(old == NULL);
+out:
     vault_secret_free(s);
+    vault_secret_free(old);
     buf_free(&out);
     free(box);
     vault_free(a);
@@ -197,6 +221,7 @@ TEST(tokens_are_random_prefixed_and_stored_by_hash)
     CHECK(!vault_hash_equal(h1, h2));
     CHECK(!vault_hash_equal(h1, ""));
     CHECK(!vault_hash_equal("", ""));
+out:;
 }
 
 /* A token and its hash with the constant key of token files of version 1
@@ -224,6 +249,7 @@ TEST(the_token_hash_is_keyed_with_a_secret_and_carries_old_hashes_over)
     CHECK(vault_token_rehash(k1, OLD_HASH, moved));
     CHECK(vault_hash_equal(moved, h));
     CHECK(!vault_token_rehash(k1, "not hex", moved));
+out:
     vault_hash_key_free(k1);
     vault_hash_key_free(k2);
 }
@@ -232,7 +258,7 @@ TEST(the_hash_key_opens_only_with_the_key_pair_it_was_wrapped_with)
 {
     struct gw_error err = {0};
     struct vault *a = vault_generate(&err), *b = vault_generate(&err);
-    struct vault_hash_key *k = vault_hash_key_new(&err), *back;
+    struct vault_hash_key *k = vault_hash_key_new(&err), *back = NULL;
     char wrapped[VAULT_HASH_KEY_MAX], again[VAULT_HASH_KEY_MAX];
     char h[VAULT_HASH_MAX], hb[VAULT_HASH_MAX];
 
@@ -247,17 +273,21 @@ TEST(the_hash_key_opens_only_with_the_key_pair_it_was_wrapped_with)
     CHECK(vault_hash_equal(h, hb));
     vault_hash_key_free(back);
     /* Another key pair, or one changed character, does not open it. */
-    CHECK(vault_hash_key_unwrap(b, wrapped, &err) == NULL);
+    back = vault_hash_key_unwrap(b, wrapped, &err);
+    CHECK(back == NULL);
     CHECK(err.code == GW_EINVAL && strstr(err.detail, vault_key_id(b)));
     wrapped[10] = wrapped[10] == 'A' ? 'B' : 'A';
-    CHECK(vault_hash_key_unwrap(a, wrapped, &err) == NULL);
-    CHECK(vault_hash_key_unwrap(a, "c2hvcnQ=", &err) == NULL);
+    back = vault_hash_key_unwrap(a, wrapped, &err);
+    CHECK(back == NULL);
+    back = vault_hash_key_unwrap(a, "c2hvcnQ=", &err);
+    CHECK(back == NULL);
     /* A rekey wraps the same key for the new pair. */
     vault_hash_key_wrap(b, k, wrapped);
     back = vault_hash_key_unwrap(b, wrapped, &err);
     CHECK(back != NULL);
     vault_token_hash(back, OLD_TOKEN, hb);
     CHECK(vault_hash_equal(h, hb));
+out:
     vault_hash_key_free(back);
     vault_hash_key_free(k);
     vault_free(a);
