@@ -23,12 +23,13 @@ TEST(a_credential_file_round_trips)
     snprintf(c.username, sizeof(c.username), "%s", "gw");
     snprintf(c.password_box, sizeof(c.password_box), "%s", "c2VhbGVk");
     buf_init(&text, STORE_FILE_MAX);
-    CHECK(store_creds_encode("0011223344556677", list, 1, &text, NULL) == GW_OK);
+    CHECK(store_creds_encode("0011223344556677", list, 1, &text, NULL) ==
+          GW_OK);
     CHECK(check_contains(buf_cstr(&text), "\"password_sealed\": \"c2VhbGVk\""));
     CHECK(check_contains(buf_cstr(&text), "\"tls\": \"starttls\""));
     CHECK(check_contains(buf_cstr(&text), "\"deadline\": 9"));
     CHECK(store_creds_decode(text.data, text.len, key_id, sizeof(key_id), &back,
-                           &n, NULL) == GW_OK);
+                             &n, NULL) == GW_OK);
     CHECK(n == 1);
     CHECK_STR(key_id, "0011223344556677");
     CHECK(memcmp(back, &c, sizeof(c)) == 0);
@@ -44,7 +45,7 @@ static const char *decode(const char *text, struct gw_error *err)
     char key_id[17];
     size_t n;
     enum gw_err rc = store_creds_decode(text, strlen(text), key_id,
-                                      sizeof(key_id), &out, &n, err);
+                                        sizeof(key_id), &out, &n, err);
 
     free(out);
     return rc == GW_OK ? "ok" : err->detail;
@@ -94,7 +95,8 @@ TEST(names_and_lists)
     CHECK(!store_list_allows("example.com", "sub.example.com", true));
     CHECK(store_list_check("a,b-c", false, &err) == GW_OK);
     CHECK(store_list_check("a,,b", false, &err) == GW_EINVAL);
-    CHECK(store_list_check("example.com,mail.example.org", true, &err) == GW_OK);
+    CHECK(store_list_check("example.com,mail.example.org", true, &err) ==
+          GW_OK);
     CHECK(store_list_check("exa mple.com", true, &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "\"exa mple.com\" is not a domain"));
     CHECK(store_list_check("-bad.com", true, &err) == GW_EINVAL);
@@ -147,11 +149,11 @@ TEST(a_public_key_document_is_read)
     struct gw_error err = {0};
 
     CHECK(store_public_key_decode(doc, strlen(doc), id, sizeof(id), key,
-                                sizeof(key), &err) == GW_OK);
+                                  sizeof(key), &err) == GW_OK);
     CHECK_STR(id, "0011223344556677");
     CHECK_STR(key, "AAAA");
     CHECK(store_public_key_decode("{}", 2, id, sizeof(id), key, sizeof(key),
-                                &err) == GW_EINVAL);
+                                  &err) == GW_EINVAL);
 out:;
 }
 
