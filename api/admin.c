@@ -22,13 +22,10 @@ void api_public_key_get(const struct api_route *route,
                         const struct api_ctx *ctx, const struct api_call *call,
                         struct api_response *resp)
 {
-    const char *key_id, *key;
-
     (void)route, (void)call;
-    ctx->ops->public_key(ctx->arg, &key_id, &key);
-    api_reply_json(
-        resp, 200,
-        json_pack("{s:s, s:s}", "key_id", key_id, "public_key", key));
+    api_reply_json(resp, 200,
+                   json_pack("{s:s, s:s}", "key_id", vault_key_id(ctx->vault),
+                             "public_key", vault_public_key(ctx->vault)));
 }
 
 /* A credential as replies show it: settings, state, never a box. */
@@ -55,7 +52,7 @@ void api_creds_list(const struct api_route *route, const struct api_ctx *ctx,
     size_t n = 0;
 
     (void)route, (void)call;
-    if (ctx->ops->cred_list(ctx->arg, &list, &n, &err) != GW_OK) {
+    if (core_creds_list(ctx->creds, &list, &n, &err) != GW_OK) {
         api_error_from(resp, &err, NULL);
         return;
     }
@@ -78,7 +75,7 @@ void api_creds_get(const struct api_route *route, const struct api_ctx *ctx,
         return;
     }
     if (api_path_name(route, call->path, name, resp)) {
-        if (ctx->ops->cred_get(ctx->arg, name, info, &err) != GW_OK)
+        if (core_creds_info(ctx->creds, name, info, &err) != GW_OK)
             api_error_from(resp, &err, NULL);
         else
             api_reply_json(resp, 200, info_json(info));
@@ -97,7 +94,8 @@ static bool seal_into(const struct api_ctx *ctx, const char *field,
     if (secret == NULL)
         return true;
     buf_init(&b, STORE_BOX_MAX - 1);
-    ok = ctx->ops->seal(ctx->arg, secret, &b, &err) == GW_OK;
+    ok = vault_seal(vault_public_key(ctx->vault), secret, strlen(secret), &b,
+                    &err) == GW_OK;
     if (ok)
         memcpy(box, buf_cstr(&b), b.len + 1);
     else
@@ -157,7 +155,7 @@ void api_creds_put(const struct api_route *route, const struct api_ctx *ctx,
         (root = api_parse_body(call, resp)) == NULL ||
         !take_put(ctx, root, name, &info->cred, resp))
         goto out;
-    if (ctx->ops->cred_put(ctx->arg, &info->cred, &created, &err) != GW_OK) {
+    if (core_creds_set(ctx->creds, &info->cred, &created, &err) != GW_OK) {
         put_failed(resp, &err);
         goto out;
     }
@@ -176,7 +174,7 @@ void api_creds_delete(const struct api_route *route, const struct api_ctx *ctx,
 
     if (!api_path_name(route, call->path, name, resp))
         return;
-    if (ctx->ops->cred_delete(ctx->arg, name, &err) != GW_OK)
+    if (core_creds_delete(ctx->creds, name, &err) != GW_OK)
         api_error_from(resp, &err, NULL);
     else
         api_reply_json(
@@ -249,7 +247,7 @@ void api_creds_verify(const struct api_route *route, const struct api_ctx *ctx,
         return;
     }
     if (api_path_name(route, call->path, name, resp)) {
-        if (ctx->ops->cred_verify(ctx->arg, name, v, &err) != GW_OK)
+        if (core_creds_verify(ctx->creds, name, v, &err) != GW_OK)
             api_error_from(resp, &err, NULL);
         else
             api_reply_json(resp, 200, verify_json(name, v));

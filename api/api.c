@@ -285,7 +285,7 @@ bool api_authorize(const struct api_route *route, const struct api_ctx *ctx,
     if (!route->needs_token)
         return true;
     if (token == NULL || token[0] == '\0' ||
-        !ctx->ops->authenticate(ctx->arg, token, caller)) {
+        !core_tokens_check(ctx->tokens, token, caller)) {
         api_error(resp, 401, NULL,
                   "a valid token is required: Authorization: Bearer <token>");
         return false;
@@ -410,7 +410,7 @@ bool api_pool_get(const struct api_ctx *ctx, const char *credential,
 {
     struct gw_error err = {0};
 
-    *pool = ctx->ops->get_pool(ctx->arg, credential, hold, &err);
+    *pool = core_creds_get(ctx->creds, credential, hold, &err);
     if (*pool != NULL)
         return true;
     if (err.code == GW_ENOTFOUND)

@@ -43,52 +43,16 @@ void api_error(struct api_response *resp, unsigned status, const char *field,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * What the API reaches through the server, which keeps the key pair, the
- * credentials with their pools, and the tokens. Every function returns
- * GW_OK or a code with `err` set: GW_EINVAL (400), GW_ENOTFOUND (404),
- * GW_ECONFLICT (409), others (500). Lists are arrays the caller frees
- * with free().
+ * What the routes work with, all of core/ (core/core.h), which the server
+ * opens and keeps: the key pair, the credentials with their pools, and
+ * the tokens. Every core call returns GW_OK or a code with `err` set,
+ * which api_error_from() maps to the reply: GW_EINVAL (400), GW_ENOTFOUND
+ * (404), GW_ECONFLICT (409), others (500).
  */
-struct api_ops {
-    /* Who `token` belongs to, into `caller`; false for no one. */
-    bool (*authenticate)(void *arg, const char *token,
-                         struct store_token *caller);
-    /*
-     * The pool of credential `name`, held for a send until put_pool() is
-     * called with `*hold`. NULL with `err` set: GW_ENOTFOUND when there is
-     * no such credential, another code when it cannot be used now.
-     */
-    struct smtp_pool *(*get_pool)(void *arg, const char *name, void **hold,
-                                  struct gw_error *err);
-    void (*put_pool)(void *arg, void *hold);
-    /* The gateway's public key and key id, owned by the server. */
-    void (*public_key)(void *arg, const char **key_id, const char **key);
-    /* Seals `secret` for the gateway's key, appending the box to `box`. */
-    enum gw_err (*seal)(void *arg, const char *secret, struct buf *box,
-                        struct gw_error *err);
-    enum gw_err (*cred_list)(void *arg, struct core_cred_info **out, size_t *n,
-                             struct gw_error *err);
-    enum gw_err (*cred_get)(void *arg, const char *name,
-                            struct core_cred_info *out, struct gw_error *err);
-    /* Creates or replaces `c` (boxes sealed already); *created says which. */
-    enum gw_err (*cred_put)(void *arg, const struct store_credential *c,
-                            bool *created, struct gw_error *err);
-    enum gw_err (*cred_delete)(void *arg, const char *name,
-                               struct gw_error *err);
-    enum gw_err (*cred_verify)(void *arg, const char *name,
-                               struct smtp_verify *out, struct gw_error *err);
-    /* Makes `t` a new token (hash, created), its text into `token`. */
-    enum gw_err (*token_create)(void *arg, struct store_token *t, char *token,
-                                size_t size, struct gw_error *err);
-    enum gw_err (*token_list)(void *arg, struct store_token **out, size_t *n,
-                              struct gw_error *err);
-    enum gw_err (*token_delete)(void *arg, const char *name,
-                                struct gw_error *err);
-};
-
 struct api_ctx {
-    const struct api_ops *ops;
-    void *arg;
+    const struct vault *vault;
+    struct core_creds *creds;
+    struct core_tokens *tokens;
     /* The data directory, where a raw message's body is held past its
        first MiB until it is complete (in a file without a name). */
     const char *spool_dir;

@@ -51,8 +51,8 @@ void api_json_free(void *p);
 #define API_TOKEN_MAX 48
 
 /*
- * Makes `resp` the error reply of a failed server call: the HTTP status
- * follows from err->code (see struct api_ops); `field` names the field at
+ * Makes `resp` the error reply of a failed core call: the HTTP status
+ * follows from err->code (see struct api_ctx); `field` names the field at
  * fault for a 400, or is NULL.
  */
 void api_error_from(struct api_response *resp, const struct gw_error *err,

@@ -116,7 +116,7 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
         send_and_reply(&req, pool, &msg, &mres, resp);
 out:
     if (pool != NULL)
-        ctx->ops->put_pool(ctx->arg, hold);
+        core_creds_put(ctx->creds, hold);
     buf_free(&msg);
     api_request_free(&req);
 }

@@ -85,7 +85,7 @@ static bool take_query(struct api_stream *st,
 static void stream_free(struct api_stream *st)
 {
     if (st->hold != NULL)
-        st->ctx->ops->put_pool(st->ctx->arg, st->hold);
+        core_creds_put(st->ctx->creds, st->hold);
     raw_filter_free(&st->filter);
     api_header_scan_free(&st->scan);
     api_spool_free(&st->spool);

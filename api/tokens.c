@@ -29,8 +29,8 @@ void api_tokens_post(const struct api_route *route, const struct api_ctx *ctx,
         api_error(resp, 400, fe.field, "%s: %s", fe.field, fe.text);
     } else if (!store_token_from_json(root, &t, &fe)) {
         api_error(resp, 400, fe.field, "%s: %s", fe.field, fe.text);
-    } else if (ctx->ops->token_create(ctx->arg, &t, token, sizeof(token),
-                                      &err) != GW_OK) {
+    } else if (core_tokens_create(ctx->tokens, &t, token, sizeof(token),
+                                  &err) != GW_OK) {
         api_error_from(resp, &err, "name");
     } else {
         doc = store_token_to_json(&t);
@@ -50,7 +50,7 @@ void api_tokens_get(const struct api_route *route, const struct api_ctx *ctx,
     size_t n = 0;
 
     (void)route, (void)call;
-    if (ctx->ops->token_list(ctx->arg, &list, &n, &err) != GW_OK) {
+    if (core_tokens_list(ctx->tokens, &list, &n, &err) != GW_OK) {
         json_decref(a);
         api_error_from(resp, &err, NULL);
         return;
@@ -69,7 +69,7 @@ void api_tokens_delete(const struct api_route *route, const struct api_ctx *ctx,
 
     if (!api_path_name(route, call->path, name, resp))
         return;
-    if (ctx->ops->token_delete(ctx->arg, name, &err) != GW_OK)
+    if (core_tokens_delete(ctx->tokens, name, &err) != GW_OK)
         api_error_from(resp, &err, NULL);
     else
         api_reply_json(

@@ -14,7 +14,7 @@
 struct srv_gateway {
     struct store *records; /* where credentials and tokens are kept */
     struct vault *vault;
-    struct core_creds *store;
+    struct core_creds *creds;
     struct core_tokens *tokens;
 };
 
@@ -210,10 +210,10 @@ static enum gw_err open_creds(struct srv_gateway *gw, struct srv_config *cfg,
     if (def == NULL)
         return gw_error_set(err, GW_ENOMEM, "out of memory");
     if (env_default(cfg, gw->vault, def, err) == GW_OK)
-        gw->store = core_creds_open(gw->records, gw->vault, def, err);
+        gw->creds = core_creds_open(gw->records, gw->vault, def, err);
     explicit_bzero(def, sizeof(*def));
     free(def);
-    return gw->store != NULL ? GW_OK : err->code;
+    return gw->creds != NULL ? GW_OK : err->code;
 }
 
 struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
@@ -263,137 +263,15 @@ void srv_gateway_free(struct srv_gateway *gw)
     if (gw == NULL)
         return;
     core_tokens_free(gw->tokens);
-    core_creds_free(gw->store);
+    core_creds_free(gw->creds);
     store_close(gw->records);
     vault_free(gw->vault);
     free(gw);
 }
 
-/* struct api_ops, each a thin call into the vault, store or tokens. */
-
-static bool op_authenticate(void *arg, const char *token,
-                            struct store_token *caller)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_tokens_check(gw->tokens, token, caller);
-}
-
-static struct smtp_pool *op_get_pool(void *arg, const char *name, void **hold,
-                                     struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_creds_get(gw->store, name, hold, err);
-}
-
-static void op_put_pool(void *arg, void *hold)
-{
-    struct srv_gateway *gw = arg;
-
-    core_creds_put(gw->store, hold);
-}
-
-static void op_public_key(void *arg, const char **key_id, const char **key)
-{
-    struct srv_gateway *gw = arg;
-
-    *key_id = vault_key_id(gw->vault);
-    *key = vault_public_key(gw->vault);
-}
-
-static enum gw_err op_seal(void *arg, const char *secret, struct buf *box,
-                           struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return vault_seal(vault_public_key(gw->vault), secret, strlen(secret), box,
-                      err);
-}
-
-static enum gw_err op_cred_list(void *arg, struct core_cred_info **out,
-                                size_t *n, struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_creds_list(gw->store, out, n, err);
-}
-
-static enum gw_err op_cred_get(void *arg, const char *name,
-                               struct core_cred_info *out, struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_creds_info(gw->store, name, out, err);
-}
-
-static enum gw_err op_cred_put(void *arg, const struct store_credential *c,
-                               bool *created, struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_creds_set(gw->store, c, created, err);
-}
-
-static enum gw_err op_cred_delete(void *arg, const char *name,
-                                  struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_creds_delete(gw->store, name, err);
-}
-
-static enum gw_err op_cred_verify(void *arg, const char *name,
-                                  struct smtp_verify *out, struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_creds_verify(gw->store, name, out, err);
-}
-
-static enum gw_err op_token_create(void *arg, struct store_token *t,
-                                   char *token, size_t size,
-                                   struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_tokens_create(gw->tokens, t, token, size, err);
-}
-
-static enum gw_err op_token_list(void *arg, struct store_token **out, size_t *n,
-                                 struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_tokens_list(gw->tokens, out, n, err);
-}
-
-static enum gw_err op_token_delete(void *arg, const char *name,
-                                   struct gw_error *err)
-{
-    struct srv_gateway *gw = arg;
-
-    return core_tokens_delete(gw->tokens, name, err);
-}
-
-static const struct api_ops ops = {
-    .authenticate = op_authenticate,
-    .get_pool = op_get_pool,
-    .put_pool = op_put_pool,
-    .public_key = op_public_key,
-    .seal = op_seal,
-    .cred_list = op_cred_list,
-    .cred_get = op_cred_get,
-    .cred_put = op_cred_put,
-    .cred_delete = op_cred_delete,
-    .cred_verify = op_cred_verify,
-    .token_create = op_token_create,
-    .token_list = op_token_list,
-    .token_delete = op_token_delete,
-};
-
 void srv_gateway_ctx(struct srv_gateway *gw, struct api_ctx *out)
 {
-    out->ops = &ops;
-    out->arg = gw;
+    out->vault = gw->vault;
+    out->creds = gw->creds;
+    out->tokens = gw->tokens;
 }

@@ -1,7 +1,7 @@
 /*
- * What the API reaches through the server: the key pair (the vault), the
- * credentials with their pools (the store) and the tokens, built from the
- * configuration at start-up, and the struct api_ops that serves them.
+ * The wiring of the modules: the store of records, the key pair (the
+ * vault), the credentials with their pools and the tokens, opened from
+ * the configuration at start-up and handed to the API (struct api_ctx).
  */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
