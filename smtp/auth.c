@@ -43,10 +43,10 @@ static bool has_secret(const struct smtp_server *srv, enum smtp_sasl_mech m)
 /*
  * The first mechanism of the credential's list that the server offers,
  * that the credential has a secret for, and that may be used on this
- * connection. SMTP_SASL_NONE, with the reason in `why`, when there is none.
+ * connection. SMTP_SASL_NONE, with the reason in `why` (GW_EAUTH), when
+ * there is none.
  */
-static enum smtp_sasl_mech choose(const struct session *s, char *why,
-                                  size_t size)
+static enum smtp_sasl_mech choose(const struct session *s, struct gw_error *why)
 {
     const struct smtp_server *srv = &s->pool->srv;
     const char *p = srv->mechanisms;
@@ -70,24 +70,26 @@ static enum smtp_sasl_mech choose(const struct session *s, char *why,
     }
     /* Servers commonly offer AUTH only inside TLS (RFC 3207 4.2). */
     if (s->caps.auth[0] == '\0' && s->caps.starttls && s->io.tls == NULL)
-        snprintf(why, size,
-                 "the server does not offer AUTH on this connection without "
-                 "TLS, but it offers STARTTLS, and AUTH may follow it: set "
-                 "tls starttls (GATEWAY_SMTP_TLS=starttls)");
+        gw_error_set(
+            why, GW_EAUTH,
+            "the server does not offer AUTH on this connection without "
+            "TLS, but it offers STARTTLS, and AUTH may follow it: set "
+            "tls starttls (GATEWAY_SMTP_TLS=starttls)");
     else if (s->caps.auth[0] == '\0')
-        snprintf(why, size,
-                 "the server does not offer AUTH, but a user name is set");
+        gw_error_set(why, GW_EAUTH,
+                     "the server does not offer AUTH, but a user name is set");
     else if (held_back)
-        snprintf(why, size,
-                 "AUTH would send the credentials in the clear (this "
-                 "connection has no TLS): use tls starttls or implicit, or "
-                 "set allow_plaintext_auth "
-                 "(GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH)");
+        gw_error_set(why, GW_EAUTH,
+                     "AUTH would send the credentials in the clear (this "
+                     "connection has no TLS): use tls starttls or implicit, or "
+                     "set allow_plaintext_auth "
+                     "(GATEWAY_SMTP_ALLOW_PLAINTEXT_AUTH)");
     else
-        snprintf(why, size,
-                 "the server offers AUTH %s while mechanisms allows only %s "
-                 "(with the secrets the credential has)",
-                 s->caps.auth, srv->mechanisms);
+        gw_error_set(
+            why, GW_EAUTH,
+            "the server offers AUTH %s while mechanisms allows only %s "
+            "(with the secrets the credential has)",
+            s->caps.auth, srv->mechanisms);
     return SMTP_SASL_NONE;
 }
 
@@ -213,15 +215,15 @@ static void auth_failed(struct session *s, const char *detail)
 
 void session_auth(struct session *s)
 {
-    char why[GW_ERROR_DETAIL_MAX];
-    enum smtp_sasl_mech m = choose(s, why, sizeof(why));
+    struct gw_error why = {0};
+    enum smtp_sasl_mech m = choose(s, &why);
     const char *secret;
     void *handle;
     struct buf xoauth;
     bool done;
 
     if (m == SMTP_SASL_NONE) {
-        auth_failed(s, why);
+        auth_failed(s, why.detail);
         return;
     }
     s->auth_mech = smtp_sasl_name(m);
@@ -238,11 +240,11 @@ void session_auth(struct session *s)
         s->authenticated = true;
         session_set_state(s, S_MAIL);
     } else {
-        snprintf(why, sizeof(why), "AUTH %s was refused: %s%s%s",
-                 smtp_sasl_name(m), session_reply(s),
-                 xoauth.len > 0 ? "; the server said: " : "",
-                 buf_cstr(&xoauth));
-        auth_failed(s, why);
+        gw_error_set(&why, GW_EAUTH, "AUTH %s was refused: %s%s%s",
+                     smtp_sasl_name(m), session_reply(s),
+                     xoauth.len > 0 ? "; the server said: " : "",
+                     buf_cstr(&xoauth));
+        auth_failed(s, why.detail);
     }
     buf_free(&xoauth);
 }
