@@ -187,7 +187,7 @@ static void print_key(const struct vault *v)
 }
 
 static int cmd_keygen(const struct opts *o, const struct srv_config *cfg,
-                      const struct srv_paths *paths)
+                      const struct core_key_paths *paths)
 {
     const char *target =
         cfg->secret_key_file[0] ? cfg->secret_key_file : paths->key;
@@ -280,10 +280,10 @@ static bool fetch_key(const struct opts *o, char *key, size_t size,
 
 /* The key to seal for: given, fetched, or the data directory's. */
 static bool public_key(const struct opts *o, const struct srv_config *cfg,
-                       const struct srv_paths *paths, char *key, size_t size,
-                       struct gw_error *err)
+                       const struct core_key_paths *paths, char *key,
+                       size_t size, struct gw_error *err)
 {
-    const char *source;
+    enum core_key_source source;
     struct vault *v;
 
     if (o->public_key != NULL) {
@@ -301,7 +301,7 @@ static bool public_key(const struct opts *o, const struct srv_config *cfg,
 }
 
 static int cmd_seal(const struct opts *o, const struct srv_config *cfg,
-                    const struct srv_paths *paths)
+                    const struct core_key_paths *paths)
 {
     char key[VAULT_PUBLIC_MAX + 8];
     struct gw_error err = {0};
@@ -401,13 +401,13 @@ static int token_list(struct core_tokens *tokens)
 }
 
 static int cmd_token(const struct opts *o, const struct srv_config *cfg,
-                     const struct srv_paths *paths)
+                     const struct core_key_paths *paths)
 {
     const char *sub = o->n_args > 0 ? o->args[0] : "";
     struct gw_error err = {0};
     struct core_tokens *tokens;
     struct store *records;
-    const char *source;
+    enum core_key_source source;
     struct vault *v;
     int rc;
 
@@ -446,13 +446,13 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
 
 /*
  * The data directory's key is replaced in steps that a crash can stop
- * anywhere (gateway.c finishes or undoes them at the next start): the new
- * key beside the old, the store re-sealed, the token file's hash key
+ * anywhere (core_keys_load() finishes or undoes them at the next start): the
+ * new key beside the old, the store re-sealed, the token file's hash key
  * wrapped for it, the new key renamed over the old.
  */
 static enum gw_err
 rekey_data_dir(const struct vault *old, const struct vault *next,
-               const struct srv_paths *paths, struct store *records,
+               const struct core_key_paths *paths, struct store *records,
                struct core_tokens *tokens, size_t *n, struct gw_error *err)
 {
     if (vault_save(next, paths->next_key, NULL, err) != GW_OK)
@@ -495,13 +495,13 @@ rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
 }
 
 static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
-                     const struct srv_paths *paths)
+                     const struct core_key_paths *paths)
 {
     struct vault *old, *next = NULL;
     struct core_tokens *tokens = NULL;
     struct store *records;
     struct gw_error err = {0};
-    const char *source;
+    enum core_key_source source;
     size_t n = 0;
     enum gw_err rc;
 
@@ -510,11 +510,11 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
     old = srv_key_load(cfg, paths, false, &source, &err);
     if (old == NULL)
         return fail("rekey", &err);
-    if (strcmp(source, "data_dir") != 0 && o->new_key_file == NULL) {
+    if (source != CORE_KEY_DATA_DIR && o->new_key_file == NULL) {
         vault_free(old);
         return usage("the key comes from %s: rekey --new-key-file PATH writes "
                      "the new one there",
-                     source);
+                     srv_key_source_name(source));
     }
     /* The token file is read (and carried over) before anything
        changes: one whose hash key does not open stops the rekey. */
@@ -524,7 +524,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
     next = tokens != NULL ? vault_generate(&err) : NULL;
     if (next == NULL)
         rc = err.code;
-    else if (strcmp(source, "data_dir") == 0)
+    else if (source == CORE_KEY_DATA_DIR)
         rc = rekey_data_dir(old, next, paths, records, tokens, &n, &err);
     else
         rc = rekey_elsewhere(o, cfg, old, next, records, tokens, &n, &err);
@@ -545,7 +545,7 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
 }
 
 static int dispatch(const struct opts *o, const struct srv_config *cfg,
-                    const struct srv_paths *paths)
+                    const struct core_key_paths *paths)
 {
     switch (o->cmd) {
     case C_KEYGEN:
@@ -563,7 +563,7 @@ int srv_cli_run(int argc, char **argv)
 {
     struct srv_config *cfg = calloc(1, sizeof(*cfg));
     struct opts o = {0};
-    struct srv_paths paths;
+    struct core_key_paths paths;
     struct gw_error err = {0};
     int rc = 2;
 
