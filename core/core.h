@@ -1,7 +1,7 @@
 /*
  * What the gateway does, free of HTTP: the vault (the key pair, sealed
  * boxes, token hashes), the registry of credentials with their pools, the
- * API tokens, and the key files.
+ * API tokens, and the key files with the rekey.
  */
 #ifndef GW_CORE_H
 #define GW_CORE_H
@@ -343,10 +343,11 @@ enum gw_err core_tokens_delete(struct core_tokens *t, const char *name,
                                struct gw_error *err);
 
 /*
- * Key files: which key pair the gateway uses and where the files of its
- * state are in the data directory. A rekey (`smtp-gateway rekey`) that a
- * crash stopped is finished or undone by core_keys_load() before it reads
- * the data directory's key.
+ * Key files and rekey: which key pair the gateway uses, where the files
+ * of its state are in the data directory, and `smtp-gateway rekey`, which
+ * replaces the key pair and everything sealed for it in steps that a
+ * crash can stop anywhere; core_keys_load() finishes or undoes a stopped
+ * rekey before it reads the data directory's key.
  */
 /* Room for the path of a state file, with its NUL. */
 #define CORE_KEY_PATH_MAX 4200
@@ -397,6 +398,30 @@ struct vault *core_keys_load(const struct core_key_given *given,
                              const struct core_key_paths *paths, bool create,
                              enum core_key_source *source,
                              struct gw_error *err);
+
+/* What core_keys_rekey() replaces. */
+struct core_rekey {
+    struct store *records;       /* the credentials and tokens to carry */
+    const struct vault *old;     /* the key pair of core_keys_load() */
+    enum core_key_source source; /* where it came from */
+    const char *old_key_file;    /* the file given for it, or "" */
+    const char *new_key_file;    /* for a key not of the data directory:
+                                    a new file for the new key; else unused */
+};
+
+/*
+ * Replaces r->old with a new key pair: the tokens of r->records are read
+ * first (their hash key must open), then every box of its credentials is
+ * re-sealed for the new key and the tokens' hash key wrapped for it.
+ * The data directory's key goes beside the old one and is renamed over
+ * it last, with a new public key file; any other key stays, and the new
+ * one goes to r->new_key_file, which must not exist yet. Returns the new
+ * key pair, which the caller frees with vault_free(), and the number of
+ * secrets re-sealed in `*resealed`; NULL with `err` set.
+ */
+struct vault *core_keys_rekey(const struct core_rekey *r,
+                              const struct core_key_paths *paths,
+                              size_t *resealed, struct gw_error *err);
 
 /*
  * The send path, free of HTTP: what a route checked and a queue worker

@@ -1,7 +1,8 @@
 /*
- * Key files: which key pair the gateway uses, where its files are in the
- * data directory, and the end of a rekey that a crash stopped, finished
- * or undone at the next load; see core.h.
+ * Key files and rekey: which key pair the gateway uses, where its files
+ * are in the data directory, and the rekey that replaces it in steps a
+ * crash can stop anywhere, finished or undone at the next load; see
+ * core.h.
  */
 #include "core.h"
 
@@ -71,7 +72,7 @@ static enum gw_err carry_over(struct store *records, const struct vault *old,
 /*
  * A rekey writes the new key beside the old one, seals the store and the
  * token file for it, one after the other, then renames the new key over
- * the old (`smtp-gateway rekey`). Stopped once either file is sealed
+ * the old (rekey_data_dir() below). Stopped once either file is sealed
  * for the new key, the rekey is finished here: the other file is carried
  * over, the key renamed. Stopped before, every file still matches the old
  * key: the new one is dropped. Either way every file matches the one key
@@ -155,4 +156,88 @@ struct vault *core_keys_load(const struct core_key_given *given,
     }
     *source = CORE_KEY_DATA_DIR;
     return data_dir_key(paths, create, source, err);
+}
+
+/*
+ * The data directory's key is replaced in steps that a crash can stop
+ * anywhere (finish_rekey() finishes or undoes them at the next load): the
+ * new key beside the old, the store re-sealed, the token file's hash key
+ * wrapped for it, the new key renamed over the old.
+ */
+static enum gw_err rekey_data_dir(const struct core_rekey *r,
+                                  const struct vault *next,
+                                  const struct core_key_paths *paths,
+                                  struct core_tokens *tokens, size_t *n,
+                                  struct gw_error *err)
+{
+    if (vault_save(next, paths->next_key, NULL, err) != GW_OK)
+        return err->code;
+    if (core_creds_rekey(r->records, r->old, next, n, err) != GW_OK) {
+        unlink(paths->next_key);
+        return err->code;
+    }
+    if (core_tokens_rekey(tokens, next, err) != GW_OK)
+        return err->code;
+    if (rename(paths->next_key, paths->key) != 0)
+        return gw_error_set(err, GW_EIO, "cannot rename %s: %s",
+                            paths->next_key, GW_ERRNO_TEXT(errno));
+    return vault_save(next, NULL, paths->public_key, err);
+}
+
+/*
+ * A key given from elsewhere is replaced by the operator: the new key
+ * goes to a file of its own first, never over the old key's file nor any
+ * other that exists, so the old key is never lost.
+ */
+static enum gw_err rekey_elsewhere(const struct core_rekey *r,
+                                   const struct vault *next,
+                                   struct core_tokens *tokens, size_t *n,
+                                   struct gw_error *err)
+{
+    if (strcmp(r->new_key_file, r->old_key_file) == 0 ||
+        access(r->new_key_file, F_OK) == 0)
+        return gw_error_set(err, GW_EINVAL,
+                            "--new-key-file %s exists already; name a new "
+                            "file",
+                            r->new_key_file);
+    if (vault_save(next, r->new_key_file, NULL, err) != GW_OK ||
+        core_creds_rekey(r->records, r->old, next, n, err) != GW_OK ||
+        core_tokens_rekey(tokens, next, err) != GW_OK)
+        return err->code;
+    return GW_OK;
+}
+
+struct vault *core_keys_rekey(const struct core_rekey *r,
+                              const struct core_key_paths *paths,
+                              size_t *resealed, struct gw_error *err)
+{
+    bool data_dir =
+        r->source == CORE_KEY_DATA_DIR || r->source == CORE_KEY_DATA_DIR_NEW;
+    struct core_tokens *tokens;
+    struct vault *next;
+    enum gw_err rc;
+
+    *resealed = 0;
+    if (!data_dir && r->new_key_file == NULL) {
+        gw_error_set(err, GW_EINVAL,
+                     "the key is not the data directory's: the new one "
+                     "needs a file of its own");
+        return NULL;
+    }
+    /* The token file is read (and carried over) before anything
+       changes: one whose hash key does not open stops the rekey. */
+    tokens = core_tokens_open(r->records, r->old, NULL, err);
+    next = tokens != NULL ? vault_generate(err) : NULL;
+    if (next == NULL)
+        rc = err->code;
+    else if (data_dir)
+        rc = rekey_data_dir(r, next, paths, tokens, resealed, err);
+    else
+        rc = rekey_elsewhere(r, next, tokens, resealed, err);
+    core_tokens_free(tokens);
+    if (rc != GW_OK) {
+        vault_free(next);
+        return NULL;
+    }
+    return next;
 }
