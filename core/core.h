@@ -1,7 +1,7 @@
 /*
  * What the gateway does, free of HTTP: the vault (the key pair, sealed
- * boxes, token hashes), the registry of credentials with their pools, and
- * the API tokens.
+ * boxes, token hashes), the registry of credentials with their pools, the
+ * API tokens, and the key files with the rekey.
  */
 #ifndef GW_CORE_H
 #define GW_CORE_H
@@ -341,6 +341,87 @@ enum gw_err core_tokens_list(struct core_tokens *t, struct store_token **out,
 /* Deletes the token `name`. GW_ENOTFOUND when there is none. */
 enum gw_err core_tokens_delete(struct core_tokens *t, const char *name,
                                struct gw_error *err);
+
+/*
+ * Key files and rekey: which key pair the gateway uses, where the files
+ * of its state are in the data directory, and `smtp-gateway rekey`, which
+ * replaces the key pair and everything sealed for it in steps that a
+ * crash can stop anywhere; core_keys_load() finishes or undoes a stopped
+ * rekey before it reads the data directory's key.
+ */
+/* Room for the path of a state file, with its NUL. */
+#define CORE_KEY_PATH_MAX 4200
+
+/* Where each state file is. */
+struct core_key_paths {
+    char key[CORE_KEY_PATH_MAX];         /* gateway.key: the secret key */
+    char public_key[CORE_KEY_PATH_MAX];  /* gateway.pub: the public key */
+    char next_key[CORE_KEY_PATH_MAX];    /* gateway.key.next: in a rekey */
+    char tokens[CORE_KEY_PATH_MAX];      /* tokens.json */
+    char credentials[CORE_KEY_PATH_MAX]; /* credentials.json, or as given */
+};
+
+/*
+ * Fills `out` with the files of the data directory `data_dir`; the
+ * credentials are at `credentials_file` instead when it is not "".
+ * GW_EINVAL ("the path is too long") when a path does not fit.
+ */
+enum gw_err core_keys_paths(const char *data_dir, const char *credentials_file,
+                            struct core_key_paths *out, struct gw_error *err);
+
+/* A key pair given instead of the data directory's (the first set wins). */
+struct core_key_given {
+    const char *key;      /* a secret key in base64, or "" */
+    const char *key_name; /* names `key` in an error */
+    const char *file;     /* a file holding one, or "" */
+};
+
+/* Where a key pair came from. */
+enum core_key_source {
+    CORE_KEY_GIVEN,        /* given->key */
+    CORE_KEY_GIVEN_FILE,   /* given->file */
+    CORE_KEY_DATA_DIR,     /* the data directory's key file */
+    CORE_KEY_DATA_DIR_NEW, /* the same, made just now */
+};
+
+/*
+ * The gateway's key pair: the one `given`, else the data directory's, in
+ * `paths`. A rekey of the data directory's key that stopped half-way is
+ * finished or undone first (logged as event=rekey_finished,
+ * rekey_abandoned, or rekey_unfinished when it cannot be either). When
+ * the data directory has no key, `create` makes one and its public key
+ * file, else it is an error. Returns the key pair, which the caller frees
+ * with vault_free(), and where it came from in `*source`; NULL with `err`
+ * set.
+ */
+struct vault *core_keys_load(const struct core_key_given *given,
+                             const struct core_key_paths *paths, bool create,
+                             enum core_key_source *source,
+                             struct gw_error *err);
+
+/* What core_keys_rekey() replaces. */
+struct core_rekey {
+    struct store *records;       /* the credentials and tokens to carry */
+    const struct vault *old;     /* the key pair of core_keys_load() */
+    enum core_key_source source; /* where it came from */
+    const char *old_key_file;    /* the file given for it, or "" */
+    const char *new_key_file;    /* for a key not of the data directory:
+                                    a new file for the new key; else unused */
+};
+
+/*
+ * Replaces r->old with a new key pair: the tokens of r->records are read
+ * first (their hash key must open), then every box of its credentials is
+ * re-sealed for the new key and the tokens' hash key wrapped for it.
+ * The data directory's key goes beside the old one and is renamed over
+ * it last, with a new public key file; any other key stays, and the new
+ * one goes to r->new_key_file, which must not exist yet. Returns the new
+ * key pair, which the caller frees with vault_free(), and the number of
+ * secrets re-sealed in `*resealed`; NULL with `err` set.
+ */
+struct vault *core_keys_rekey(const struct core_rekey *r,
+                              const struct core_key_paths *paths,
+                              size_t *resealed, struct gw_error *err);
 
 /*
  * The send path, free of HTTP: what a route checked and a queue worker

@@ -1,7 +1,6 @@
 /* keygen, seal, token and rekey; see cli.h. */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -187,7 +186,7 @@ static void print_key(const struct vault *v)
 }
 
 static int cmd_keygen(const struct opts *o, const struct srv_config *cfg,
-                      const struct srv_paths *paths)
+                      const struct core_key_paths *paths)
 {
     const char *target =
         cfg->secret_key_file[0] ? cfg->secret_key_file : paths->key;
@@ -280,10 +279,10 @@ static bool fetch_key(const struct opts *o, char *key, size_t size,
 
 /* The key to seal for: given, fetched, or the data directory's. */
 static bool public_key(const struct opts *o, const struct srv_config *cfg,
-                       const struct srv_paths *paths, char *key, size_t size,
-                       struct gw_error *err)
+                       const struct core_key_paths *paths, char *key,
+                       size_t size, struct gw_error *err)
 {
-    const char *source;
+    enum core_key_source source;
     struct vault *v;
 
     if (o->public_key != NULL) {
@@ -301,7 +300,7 @@ static bool public_key(const struct opts *o, const struct srv_config *cfg,
 }
 
 static int cmd_seal(const struct opts *o, const struct srv_config *cfg,
-                    const struct srv_paths *paths)
+                    const struct core_key_paths *paths)
 {
     char key[VAULT_PUBLIC_MAX + 8];
     struct gw_error err = {0};
@@ -401,13 +400,13 @@ static int token_list(struct core_tokens *tokens)
 }
 
 static int cmd_token(const struct opts *o, const struct srv_config *cfg,
-                     const struct srv_paths *paths)
+                     const struct core_key_paths *paths)
 {
     const char *sub = o->n_args > 0 ? o->args[0] : "";
     struct gw_error err = {0};
     struct core_tokens *tokens;
     struct store *records;
-    const char *source;
+    enum core_key_source source;
     struct vault *v;
     int rc;
 
@@ -444,108 +443,54 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
     return rc;
 }
 
-/*
- * The data directory's key is replaced in steps that a crash can stop
- * anywhere (gateway.c finishes or undoes them at the next start): the new
- * key beside the old, the store re-sealed, the token file's hash key
- * wrapped for it, the new key renamed over the old.
- */
-static enum gw_err
-rekey_data_dir(const struct vault *old, const struct vault *next,
-               const struct srv_paths *paths, struct store *records,
-               struct core_tokens *tokens, size_t *n, struct gw_error *err)
-{
-    if (vault_save(next, paths->next_key, NULL, err) != GW_OK)
-        return err->code;
-    if (core_creds_rekey(records, old, next, n, err) != GW_OK) {
-        unlink(paths->next_key);
-        return err->code;
-    }
-    if (core_tokens_rekey(tokens, next, err) != GW_OK)
-        return err->code;
-    if (rename(paths->next_key, paths->key) != 0)
-        return gw_error_set(err, GW_EIO, "cannot rename %s: %s",
-                            paths->next_key, GW_ERRNO_TEXT(errno));
-    return vault_save(next, NULL, paths->public_key, err);
-}
-
-/* A key from the environment is replaced by the operator: the new key
-   goes to a file of its own first, so the old one is never lost. */
-static enum gw_err
-rekey_elsewhere(const struct opts *o, const struct srv_config *cfg,
-                const struct vault *old, const struct vault *next,
-                struct store *records, struct core_tokens *tokens, size_t *n,
-                struct gw_error *err)
-{
-    if (strcmp(o->new_key_file, cfg->secret_key_file) == 0 ||
-        access(o->new_key_file, F_OK) == 0)
-        return gw_error_set(err, GW_EINVAL,
-                            "--new-key-file %s exists already; name a new "
-                            "file",
-                            o->new_key_file);
-    if (vault_save(next, o->new_key_file, NULL, err) != GW_OK ||
-        core_creds_rekey(records, old, next, n, err) != GW_OK ||
-        core_tokens_rekey(tokens, next, err) != GW_OK)
-        return err->code;
-    fprintf(stderr,
-            "smtp-gateway: the new secret key is in %s: give it to the "
-            "gateway (GATEWAY_SECRET_KEY_FILE) and restart it\n",
-            o->new_key_file);
-    return GW_OK;
-}
-
 static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
-                     const struct srv_paths *paths)
+                     const struct core_key_paths *paths)
 {
-    struct vault *old, *next = NULL;
-    struct core_tokens *tokens = NULL;
-    struct store *records;
+    struct core_rekey r = {
+        .old_key_file = cfg->secret_key_file,
+        .new_key_file = o->new_key_file,
+    };
     struct gw_error err = {0};
-    const char *source;
+    struct vault *old, *next = NULL;
     size_t n = 0;
-    enum gw_err rc;
 
     if (o->n_args > 0)
         return usage("%s: rekey takes no argument", o->args[0]);
-    old = srv_key_load(cfg, paths, false, &source, &err);
+    old = srv_key_load(cfg, paths, false, &r.source, &err);
     if (old == NULL)
         return fail("rekey", &err);
-    if (strcmp(source, "data_dir") != 0 && o->new_key_file == NULL) {
+    if (r.source != CORE_KEY_DATA_DIR && o->new_key_file == NULL) {
         vault_free(old);
         return usage("the key comes from %s: rekey --new-key-file PATH writes "
                      "the new one there",
-                     source);
+                     srv_key_source_name(r.source));
     }
-    /* The token file is read (and carried over) before anything
-       changes: one whose hash key does not open stops the rekey. */
-    records = srv_store_open(paths, &err);
-    if (records != NULL)
-        tokens = core_tokens_open(records, old, NULL, &err);
-    next = tokens != NULL ? vault_generate(&err) : NULL;
-    if (next == NULL)
-        rc = err.code;
-    else if (strcmp(source, "data_dir") == 0)
-        rc = rekey_data_dir(old, next, paths, records, tokens, &n, &err);
-    else
-        rc = rekey_elsewhere(o, cfg, old, next, records, tokens, &n, &err);
-    if (rc == GW_OK) {
-        printf("{\"key_id\":\"%s\",\"public_key\":\"%s\",\"resealed\":%zu}\n",
-               vault_key_id(next), vault_public_key(next), n);
-        fprintf(stderr,
-                "smtp-gateway: %zu stored secrets re-sealed; restart "
-                "the gateway, and seal again any secret kept "
-                "elsewhere (GATEWAY_SMTP_*_SEALED)\n",
-                n);
-    }
-    core_tokens_free(tokens);
-    store_close(records);
+    r.old = old;
+    r.records = srv_store_open(paths, &err);
+    if (r.records != NULL)
+        next = core_keys_rekey(&r, paths, &n, &err);
+    store_close(r.records);
     vault_free(old);
+    if (next == NULL)
+        return fail("rekey", &err);
+    if (r.source != CORE_KEY_DATA_DIR)
+        fprintf(stderr,
+                "smtp-gateway: the new secret key is in %s: give it to the "
+                "gateway (GATEWAY_SECRET_KEY_FILE) and restart it\n",
+                o->new_key_file);
+    printf("{\"key_id\":\"%s\",\"public_key\":\"%s\",\"resealed\":%zu}\n",
+           vault_key_id(next), vault_public_key(next), n);
+    fprintf(stderr,
+            "smtp-gateway: %zu stored secrets re-sealed; restart "
+            "the gateway, and seal again any secret kept "
+            "elsewhere (GATEWAY_SMTP_*_SEALED)\n",
+            n);
     vault_free(next);
-    return rc == GW_OK ? 0 : fail("rekey", &err);
+    return 0;
 }
 
 static int dispatch(const struct opts *o, const struct srv_config *cfg,
-                    const struct srv_paths *paths)
+                    const struct core_key_paths *paths)
 {
     switch (o->cmd) {
     case C_KEYGEN:
@@ -563,7 +508,7 @@ int srv_cli_run(int argc, char **argv)
 {
     struct srv_config *cfg = calloc(1, sizeof(*cfg));
     struct opts o = {0};
-    struct srv_paths paths;
+    struct core_key_paths paths;
     struct gw_error err = {0};
     int rc = 2;
 
