@@ -387,7 +387,8 @@ enum core_key_source {
 /*
  * The gateway's key pair: the one `given`, else the data directory's, in
  * `paths`. A rekey of the data directory's key that stopped half-way is
- * finished or undone first (logged as event=rekey_finished,
+ * finished or undone first, on the credentials and tokens of `records`
+ * (logged as event=rekey_finished,
  * rekey_abandoned, or rekey_unfinished when it cannot be either). When
  * the data directory has no key, `create` makes one and its public key
  * file, else it is an error. Returns the key pair, which the caller frees
@@ -395,7 +396,8 @@ enum core_key_source {
  * set.
  */
 struct vault *core_keys_load(const struct core_key_given *given,
-                             const struct core_key_paths *paths, bool create,
+                             const struct core_key_paths *paths,
+                             struct store *records, bool create,
                              enum core_key_source *source,
                              struct gw_error *err);
 

@@ -78,25 +78,22 @@ static enum gw_err carry_over(struct store *records, const struct vault *old,
  * key: the new one is dropped. Either way every file matches the one key
  * that stays.
  */
-static void finish_rekey(const struct core_key_paths *paths)
+static void finish_rekey(const struct core_key_paths *paths,
+                         struct store *records)
 {
     char store_id[VAULT_KEY_ID_LEN + 1] = "";
     char tokens_id[VAULT_KEY_ID_LEN + 1] = "";
     struct gw_error err = {0};
     struct vault *old, *next;
-    struct store *records;
     bool begun;
 
     if (access(paths->next_key, F_OK) != 0)
         return;
-    records = store_open_files(paths->credentials, paths->tokens, &err);
     next = vault_load(paths->next_key, &err);
     old = vault_load(paths->key, &err);
-    if (records != NULL) {
-        core_creds_key_id(records, store_id);
-        core_tokens_key_id(records, tokens_id);
-    }
-    begun = records != NULL && next != NULL && old != NULL &&
+    core_creds_key_id(records, store_id);
+    core_tokens_key_id(records, tokens_id);
+    begun = next != NULL && old != NULL &&
             (strcmp(store_id, vault_key_id(next)) == 0 ||
              strcmp(tokens_id, vault_key_id(next)) == 0);
     if (!begun) {
@@ -115,17 +112,17 @@ static void finish_rekey(const struct core_key_paths *paths)
     }
     vault_free(old);
     vault_free(next);
-    store_close(records);
 }
 
 /* The data directory's key pair, made on first start when allowed. */
 static struct vault *data_dir_key(const struct core_key_paths *paths,
-                                  bool create, enum core_key_source *source,
+                                  struct store *records, bool create,
+                                  enum core_key_source *source,
                                   struct gw_error *err)
 {
     struct vault *v;
 
-    finish_rekey(paths);
+    finish_rekey(paths, records);
     if (access(paths->key, F_OK) == 0 || !create)
         return vault_load(paths->key, err);
     v = vault_generate(err);
@@ -139,7 +136,8 @@ static struct vault *data_dir_key(const struct core_key_paths *paths,
 }
 
 struct vault *core_keys_load(const struct core_key_given *given,
-                             const struct core_key_paths *paths, bool create,
+                             const struct core_key_paths *paths,
+                             struct store *records, bool create,
                              enum core_key_source *source, struct gw_error *err)
 {
     if (!vault_init()) {
@@ -155,7 +153,7 @@ struct vault *core_keys_load(const struct core_key_given *given,
         return vault_load(given->file, err);
     }
     *source = CORE_KEY_DATA_DIR;
-    return data_dir_key(paths, create, source, err);
+    return data_dir_key(paths, records, create, source, err);
 }
 
 /*

@@ -283,7 +283,8 @@ static bool public_key(const struct opts *o, const struct srv_config *cfg,
                        size_t size, struct gw_error *err)
 {
     enum core_key_source source;
-    struct vault *v;
+    struct store *records;
+    struct vault *v = NULL;
 
     if (o->public_key != NULL) {
         snprintf(key, size, "%s", o->public_key);
@@ -291,7 +292,10 @@ static bool public_key(const struct opts *o, const struct srv_config *cfg,
     }
     if (o->url != NULL)
         return fetch_key(o, key, size, err);
-    v = srv_key_load(cfg, paths, false, &source, err);
+    records = srv_store_open(paths, err);
+    if (records != NULL)
+        v = srv_key_load(cfg, paths, records, false, &source, err);
+    store_close(records);
     if (v == NULL)
         return false;
     snprintf(key, size, "%s", vault_public_key(v));
@@ -419,11 +423,10 @@ static int cmd_token(const struct opts *o, const struct srv_config *cfg,
         return 1;
     /* The hashes are keyed with a key that only the key pair opens; on a
        first use the key pair is made, as the gateway's first start does. */
-    v = srv_key_load(cfg, paths, true, &source, &err);
-    if (v == NULL)
-        return fail("token", &err);
     records = srv_store_open(paths, &err);
-    tokens = records != NULL ? core_tokens_open(records, v, NULL, &err) : NULL;
+    v = records != NULL ? srv_key_load(cfg, paths, records, true, &source, &err)
+                        : NULL;
+    tokens = v != NULL ? core_tokens_open(records, v, NULL, &err) : NULL;
     if (tokens == NULL) {
         store_close(records);
         vault_free(v);
@@ -456,19 +459,23 @@ static int cmd_rekey(const struct opts *o, const struct srv_config *cfg,
 
     if (o->n_args > 0)
         return usage("%s: rekey takes no argument", o->args[0]);
-    old = srv_key_load(cfg, paths, false, &r.source, &err);
-    if (old == NULL)
+    r.records = srv_store_open(paths, &err);
+    old = r.records != NULL
+              ? srv_key_load(cfg, paths, r.records, false, &r.source, &err)
+              : NULL;
+    if (old == NULL) {
+        store_close(r.records);
         return fail("rekey", &err);
+    }
     if (r.source != CORE_KEY_DATA_DIR && o->new_key_file == NULL) {
+        store_close(r.records);
         vault_free(old);
         return usage("the key comes from %s: rekey --new-key-file PATH writes "
                      "the new one there",
                      srv_key_source_name(r.source));
     }
     r.old = old;
-    r.records = srv_store_open(paths, &err);
-    if (r.records != NULL)
-        next = core_keys_rekey(&r, paths, &n, &err);
+    next = core_keys_rekey(&r, paths, &n, &err);
     store_close(r.records);
     vault_free(old);
     if (next == NULL)

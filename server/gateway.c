@@ -31,7 +31,8 @@ struct store *srv_store_open(const struct core_key_paths *paths,
 }
 
 struct vault *srv_key_load(const struct srv_config *cfg,
-                           const struct core_key_paths *paths, bool create,
+                           const struct core_key_paths *paths,
+                           struct store *records, bool create,
                            enum core_key_source *source, struct gw_error *err)
 {
     const struct core_key_given given = {
@@ -40,7 +41,7 @@ struct vault *srv_key_load(const struct srv_config *cfg,
         .file = cfg->secret_key_file,
     };
 
-    return core_keys_load(&given, paths, create, source, err);
+    return core_keys_load(&given, paths, records, create, source, err);
 }
 
 const char *srv_key_source_name(enum core_key_source source)
@@ -132,7 +133,7 @@ struct srv_gateway *srv_gateway_open(struct srv_config *cfg,
         gw_error_prefix(err, "GATEWAY_DATA_DIR");
         goto fail;
     }
-    gw->vault = srv_key_load(cfg, &paths, true, &source, err);
+    gw->vault = srv_key_load(cfg, &paths, gw->records, true, &source, err);
     explicit_bzero(cfg->secret_key, sizeof(cfg->secret_key));
     if (gw->vault == NULL || open_creds(gw, cfg, err) != GW_OK)
         goto fail;

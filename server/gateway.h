@@ -30,7 +30,8 @@ struct store *srv_store_open(const struct core_key_paths *paths,
  * GATEWAY_SECRET_KEY_FILE and the data directory (core_keys_load()).
  */
 struct vault *srv_key_load(const struct srv_config *cfg,
-                           const struct core_key_paths *paths, bool create,
+                           const struct core_key_paths *paths,
+                           struct store *records, bool create,
                            enum core_key_source *source, struct gw_error *err);
 
 /*
