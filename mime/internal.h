@@ -1,0 +1,82 @@
+/*
+ * What the files of the MIME composer share among themselves; never
+ * included outside mime/, whose public header is mime.h. The composer is
+ * split by what each file writes:
+ *   mime.c     mime_compose(), and the writers not in the files below
+ *   checks.c   the public checks, and the check of a whole message
+ * A function shared here has the module's prefix, as every name the
+ * linker sees has; the types and the inline helpers are for these files
+ * alone. addr.c, encode.c and rawmsg.c need none of it.
+ */
+#ifndef GW_MIME_INTERNAL_H
+#define GW_MIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "mime.h"
+
+/* Header lines are folded to this length where they can be (RFC 5322). */
+#define FOLD_AT 78
+
+/* No line, folded or not, may be longer (RFC 5322 2.1.1). */
+#define LINE_MAX_HDR 998
+
+/* Random hex digits in a Message-ID and in a MIME boundary. */
+#define RANDOM_HEX 32
+
+/* One composition: what to write, how, and where. */
+struct compose {
+    const struct mime_message *msg;
+    const struct mime_options *opt;
+    struct buf *out;
+    struct mime_result *res;
+    struct gw_error *err;
+};
+
+/* Sets `detail` on `err` and returns GW_EINVAL. */
+static inline enum gw_err invalid(struct gw_error *err, const char *detail)
+{
+    return gw_error_set(err, GW_EINVAL, "%s", detail);
+}
+
+/* Puts the name of the field at fault before a detail that lacks it. */
+static inline enum gw_err blame(struct compose *c, enum gw_err rc,
+                                const char *field)
+{
+    if (rc == GW_EINVAL && c->err != NULL)
+        gw_error_prefix(c->err, field);
+    return rc;
+}
+
+/* True when one of the `n` bytes at `s` is outside ASCII. */
+static inline bool has_8bit(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] >= 0x80)
+            return true;
+    }
+    return false;
+}
+
+/* True for an RFC 5322 atext character: a letter, a digit or one of
+   !#$%&'*+-/=?^_`{|}~. */
+static inline bool is_atext(unsigned char ch)
+{
+    if ((ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z'))
+        return true;
+    return ch != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", ch) != NULL;
+}
+
+/* checks.c */
+
+/*
+ * Checks what the address and body writers do not check themselves: a
+ * From address, the subject, the extra headers, each attachment and the
+ * cid: references of the HTML. The detail names the field at fault.
+ */
+enum gw_err mime_check_message(struct compose *c);
+
+#endif
