@@ -4,6 +4,8 @@
  * split by what each file writes:
  *   mime.c     mime_compose(), and the writers not in the files below
  *   checks.c   the public checks, and the check of a whole message
+ *   headers.c  the header fields but those with parameters: addresses,
+ *              Subject, extra headers, Date and Message-ID
  * A function shared here has the module's prefix, as every name the
  * linker sees has; the types and the inline helpers are for these files
  * alone. addr.c, encode.c and rawmsg.c need none of it.
@@ -78,5 +80,33 @@ static inline bool is_atext(unsigned char ch)
  * cid: references of the HTML. The detail names the field at fault.
  */
 enum gw_err mime_check_message(struct compose *c);
+
+/* headers.c */
+
+/*
+ * Appends every header field but the body's own, in the documented
+ * order: Date, From, Sender, Reply-To, To, Cc, Bcc, Subject, Message-ID,
+ * MIME-Version and the extra headers.
+ */
+enum gw_err mime_put_headers(struct compose *c);
+
+/*
+ * True when header text can go as it is: ASCII, no control but TAB, and
+ * no blank at either end, which readers trim away.
+ */
+bool mime_is_plain(const char *s, size_t n);
+
+/*
+ * True when text holds what a reader could take for an encoded-word: "=?"
+ * with a "?=" after it. Readers decode those even where RFC 2047 says not
+ * to (inside quoted-strings), so such text is encoded to be read as is.
+ */
+bool mime_looks_encoded(const char *s, size_t n);
+
+/* Appends `s` as an RFC 5322 quoted-string. */
+enum gw_err mime_put_quoted(struct buf *b, const char *s, size_t n);
+
+/* Writes RANDOM_HEX lower-case hex digits and a NUL into `hex`. */
+enum gw_err mime_random_hex(char *hex, struct gw_error *err);
 
 #endif
