@@ -6,6 +6,8 @@
  *   checks.c   the public checks, and the check of a whole message
  *   headers.c  the header fields but those with parameters: addresses,
  *              Subject, extra headers, Date and Message-ID
+ *   params.c   the fields with parameters (Content-Type and
+ *              Content-Disposition): the line builder, the file names
  * A function shared here has the module's prefix, as every name the
  * linker sees has; the types and the inline helpers are for these files
  * alone. addr.c, encode.c and rawmsg.c need none of it.
@@ -108,5 +110,47 @@ enum gw_err mime_put_quoted(struct buf *b, const char *s, size_t n);
 
 /* Writes RANDOM_HEX lower-case hex digits and a NUL into `hex`. */
 enum gw_err mime_random_hex(char *hex, struct gw_error *err);
+
+/* params.c */
+
+/*
+ * A header field written unit by unit: a unit is never split, and a fold
+ * goes before a unit that would take its line past 78 characters (never
+ * right after the colon). A parameter is a unit that a ";" joins to the
+ * one before. The first failure is kept and later calls do nothing.
+ *
+ *     struct hline h;
+ *     mime_hl_begin(&h, c, "Content-Type");
+ *     mime_hl_unit(&h, false, "text/plain");
+ *     mime_hl_printf(&h, true, "charset=%s", "utf-8");
+ *     rc = mime_hl_end(&h);
+ */
+struct hline {
+    struct compose *c;
+    size_t col;     /* characters on the current line */
+    bool first;     /* no unit written yet */
+    enum gw_err rc; /* the first failure */
+};
+
+/* Starts the field `name` ("name:") on the output of `c`. */
+void mime_hl_begin(struct hline *h, struct compose *c, const char *name);
+
+/* Appends `unit`, after a ";" when it is a parameter (`param`). */
+void mime_hl_unit(struct hline *h, bool param, const char *unit);
+
+/* The same for a unit formatted as by printf(). */
+void mime_hl_printf(struct hline *h, bool param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ends the field with its CRLF; returns the first failure, or GW_OK. */
+enum gw_err mime_hl_end(struct hline *h);
+
+/*
+ * Append the file name `name` of an attachment as the filename parameter
+ * of Content-Disposition and as the name parameter of Content-Type, each
+ * in the form its readers read (params.c says which and why).
+ */
+void mime_put_filename_param(struct hline *h, const char *name);
+void mime_put_type_name_param(struct hline *h, const char *name);
 
 #endif
