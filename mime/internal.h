@@ -2,14 +2,15 @@
  * What the files of the MIME composer share among themselves; never
  * included outside mime/, whose public header is mime.h. The composer is
  * split by what each file writes:
- *   mime.c     mime_compose(), and the writers not in the files below
+ *   compose.c  mime_compose(): the checks, the header fields, the body
  *   checks.c   the public checks, and the check of a whole message
  *   headers.c  the header fields but those with parameters: addresses,
  *              Subject, extra headers, Date and Message-ID
  *   params.c   the fields with parameters (Content-Type and
  *              Content-Disposition): the line builder, the file names
- * A function shared here has the module's prefix, as every name the
- * linker sees has; the types and the inline helpers are for these files
+ *   body.c     the body tree: multiparts, text parts and attachments
+ * Every function shared here has the module's prefix, like every name the
+ * linker sees; the types and the inline helpers are for these files
  * alone. addr.c, encode.c and rawmsg.c need none of it.
  */
 #ifndef GW_MIME_INTERNAL_H
@@ -146,11 +147,19 @@ void mime_hl_printf(struct hline *h, bool param, const char *fmt, ...)
 enum gw_err mime_hl_end(struct hline *h);
 
 /*
- * Append the file name `name` of an attachment as the filename parameter
- * of Content-Disposition and as the name parameter of Content-Type, each
- * in the form its readers read (params.c says which and why).
+ * These two append the file name `name` of an attachment: as the filename
+ * parameter of Content-Disposition and as the name parameter of
+ * Content-Type, each in the form its readers read (params.c says which).
  */
 void mime_put_filename_param(struct hline *h, const char *name);
 void mime_put_type_name_param(struct hline *h, const char *name);
+
+/* body.c */
+
+/*
+ * Appends the body: the header fields of its outermost part, a blank
+ * line and the parts, ending with a CRLF.
+ */
+enum gw_err mime_put_body(struct compose *c);
 
 #endif

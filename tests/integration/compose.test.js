@@ -711,7 +711,7 @@ async function checkRoundTrip(req, reply) {
   }
 }
 
-/* The composer's table (mime/mime.c) for the extensions generated. */
+/* The composer's table (mime_guess_type() in mime/checks.c) for the extensions generated. */
 function guessType(filename) {
   const table = {
     pdf: 'application/pdf',

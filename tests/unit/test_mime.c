@@ -1,4 +1,4 @@
-/* Unit tests of the MIME composer (mime/mime.c). */
+/* Unit tests of the MIME composer (mime/compose.c and the files it calls). */
 #include "mime/mime.h"
 #include "base/base.h"
 #include "check.h"

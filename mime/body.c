@@ -1,4 +1,9 @@
-/* The MIME composer; see mime.h. */
+/*
+ * The body of a composed message: a tree of multiparts (mixed, related,
+ * alternative) only as deep as its parts need, each with a boundary that
+ * no part holds, and under them the text parts and the attachments, each
+ * with the transfer encoding it needs.
+ */
 #include "internal.h"
 
 #include <string.h>
@@ -306,34 +311,12 @@ static enum gw_err put_level(struct compose *c, enum level lv)
     return put_part(c, "text/plain", m->text != NULL ? m->text : "");
 }
 
-static enum gw_err put_body(struct compose *c)
+enum gw_err mime_put_body(struct compose *c)
 {
     enum gw_err rc = put_level(c, LEVEL_MIXED);
 
     /* The last line of a message needs its CRLF before the final dot. */
     if (rc == GW_OK && memcmp(c->out->data + c->out->len - 2, "\r\n", 2) != 0)
         rc = buf_append(c->out, "\r\n", 2);
-    return rc;
-}
-
-enum gw_err mime_compose(const struct mime_message *msg,
-                         const struct mime_options *opt, struct buf *out,
-                         struct mime_result *res, struct gw_error *err)
-{
-    struct compose c = {msg, opt, out, res, err};
-    enum gw_err rc;
-
-    memset(res, 0, sizeof(*res));
-    rc = mime_check_message(&c);
-    if (rc == GW_OK)
-        rc = mime_put_headers(&c);
-    if (rc == GW_OK)
-        rc = put_body(&c);
-    /* The buffers fail without a detail; only here is the limit known. */
-    if (rc == GW_ELIMIT)
-        gw_error_set(err, rc, "the composed message exceeds %zu bytes",
-                     out->max);
-    else if (rc == GW_ENOMEM)
-        gw_error_set(err, rc, "out of memory");
     return rc;
 }
