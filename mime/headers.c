@@ -253,7 +253,7 @@ out:
 
 /* Appends ", Name <mailbox>" (without the comma for the first) to `line`. */
 static enum gw_err put_addr(struct compose *c, struct buf *line,
-                            const struct addr *a, size_t first_max,
+                            const struct mime_addr *a, size_t first_max,
                             const char *field)
 {
     bool named = a->name != NULL && a->name[0] != '\0';
@@ -261,9 +261,9 @@ static enum gw_err put_addr(struct compose *c, struct buf *line,
 
     /* The addresses were checked when parsed; a second look costs little
      * and keeps a line break from ever reaching a header. */
-    rc = blame(c, addr_check_mailbox(a->mailbox, c->err), field);
+    rc = blame(c, mime_addr_check_mailbox(a->mailbox, c->err), field);
     if (rc == GW_OK)
-        rc = blame(c, addr_check_name(a->name, c->err), field);
+        rc = blame(c, mime_addr_check_name(a->name, c->err), field);
     if (rc == GW_OK && line->len > 0)
         rc = buf_putc(line, ',');
     if (rc == GW_OK)
@@ -273,7 +273,7 @@ static enum gw_err put_addr(struct compose *c, struct buf *line,
     if (rc == GW_OK)
         rc = named ? buf_printf(line, " <%s>", a->mailbox)
                    : buf_puts(line, a->mailbox);
-    if (addr_needs_utf8(a->mailbox))
+    if (mime_addr_needs_utf8(a->mailbox))
         c->res->needs_smtputf8 = true;
     return rc;
 }
@@ -284,7 +284,7 @@ static enum gw_err put_addr(struct compose *c, struct buf *line,
  */
 static enum gw_err put_addrs(struct compose *c, const char *name,
                              const char *field, bool list,
-                             const struct addr *addrs, size_t n)
+                             const struct mime_addr *addrs, size_t n)
 {
     size_t first_max = FOLD_AT - strlen(name) - 2;
     char label[32];
@@ -410,7 +410,7 @@ enum gw_err mime_put_headers(struct compose *c)
         rc = put_addrs(c, "From", "from", false, m->from, 1);
     /* RFC 5322 3.6.2: no Sender when it would name the author again. */
     if (rc == GW_OK && m->sender != NULL &&
-        !addr_same_mailbox(m->sender->mailbox, m->from->mailbox))
+        !mime_addr_same_mailbox(m->sender->mailbox, m->from->mailbox))
         rc = put_addrs(c, "Sender", "sender", false, m->sender, 1);
     if (rc == GW_OK && m->n_reply_to > 0)
         rc = put_addrs(c, "Reply-To", "reply_to", true, m->reply_to,

@@ -25,7 +25,7 @@
  * mailbox needs SMTPUTF8 only for a UTF-8 local part, which is accepted
  * and flagged.
  */
-struct addr {
+struct mime_addr {
     char *name;    /* display name, UTF-8 without quotes; NULL when none */
     char *mailbox; /* local@domain, as given but for an international
                       domain, which is in A-labels */
@@ -33,51 +33,51 @@ struct addr {
 
 /*
  * Parses `text` ("Name <a@b>", "\"Doe, J.\" <a@b>" or "a@b") into `out`,
- * which the caller must release with addr_clear(). On failure `out` is
+ * which the caller must release with mime_addr_clear(). On failure `out` is
  * left empty and `err` holds a detail without a field name, such as
  * "the address has a space".
  */
-enum gw_err addr_parse(const char *text, struct addr *out,
-                       struct gw_error *err);
+enum gw_err mime_addr_parse(const char *text, struct mime_addr *out,
+                            struct gw_error *err);
 
 /*
  * Checks `mailbox` and `name` (which may be NULL) and stores copies in
- * `out`, as addr_parse() would for "name <mailbox>".
+ * `out`, as mime_addr_parse() would for "name <mailbox>".
  */
-enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
-                     struct gw_error *err);
+enum gw_err mime_addr_set(struct mime_addr *out, const char *name,
+                          const char *mailbox, struct gw_error *err);
 
 /*
  * Checks a mailbox (local@domain) without storing it; an international
  * domain must convert to A-labels.
  */
-enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err);
+enum gw_err mime_addr_check_mailbox(const char *mailbox, struct gw_error *err);
 
 /*
  * Checks a domain (a name, UTF-8 allowed, or an address literal) and
  * returns in `*out` a new string, which the caller frees: the domain with
  * any international name in A-labels. `*out` is NULL on failure.
  */
-enum gw_err addr_domain_ascii(const char *domain, char **out,
-                              struct gw_error *err);
+enum gw_err mime_addr_domain_ascii(const char *domain, char **out,
+                                   struct gw_error *err);
 
 /*
  * Checks a display name (without quotes) without storing it: valid UTF-8
  * with no control byte, TAB included. NULL is a valid "no name".
  */
-enum gw_err addr_check_name(const char *name, struct gw_error *err);
+enum gw_err mime_addr_check_name(const char *name, struct gw_error *err);
 
 /*
  * True when the mailbox has a byte outside ASCII (it needs SMTPUTF8). For
  * a stored mailbox that can only be in the local part.
  */
-bool addr_needs_utf8(const char *mailbox);
+bool mime_addr_needs_utf8(const char *mailbox);
 
 /* True when two mailboxes are the same: the domain compared without case. */
-bool addr_same_mailbox(const char *a, const char *b);
+bool mime_addr_same_mailbox(const char *a, const char *b);
 
-/* Frees what `a` holds and empties it; harmless on an empty addr. */
-void addr_clear(struct addr *a);
+/* Frees what `a` holds and empties it; harmless on an empty address. */
+void mime_addr_clear(struct mime_addr *a);
 
 /*
  * The byte-level encoders behind the MIME composer (base64 itself is in
@@ -236,16 +236,16 @@ struct mime_attachment {
 
 /* What to compose. Every pointer is borrowed for the call only. */
 struct mime_message {
-    const struct addr *from;   /* required */
-    const struct addr *sender; /* NULL when none; not written when it is
+    const struct mime_addr *from;   /* required */
+    const struct mime_addr *sender; /* NULL when none; not written when it is
                                   the From mailbox (RFC 5322 3.6.2) */
-    const struct addr *reply_to;
+    const struct mime_addr *reply_to;
     size_t n_reply_to;
-    const struct addr *to;
+    const struct mime_addr *to;
     size_t n_to;
-    const struct addr *cc;
+    const struct mime_addr *cc;
     size_t n_cc;
-    const struct addr *bcc; /* written only with show_bcc */
+    const struct mime_addr *bcc; /* written only with show_bcc */
     size_t n_bcc;
     const char *subject; /* UTF-8; NULL or "" for none */
     const char *text;    /* text/plain body, UTF-8; NULL when none */

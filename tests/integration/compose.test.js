@@ -632,7 +632,7 @@ function randomRequest(r) {
 /* Line ends as a reader sees them: every CRLF, CR or LF becomes LF. */
 const lf = (s) => s.replace(/\r\n|\r|\n/g, '\n');
 
-/* Trims what addr_set trims: spaces and tabs. */
+/* Trims what mime_addr_set trims: spaces and tabs. */
 const trimName = (s) => (s || '').replace(/^[ \t]+|[ \t]+$/g, '');
 
 /* An address as mailparser shows it: the domain in Unicode. */
