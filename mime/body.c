@@ -32,9 +32,9 @@ static const char *const cte_names[] = {"7bit", "8bit", "quoted-printable",
  */
 static enum cte text_cte(const struct compose *c, const char *s, size_t n)
 {
-    if (enc_is_7bit(s, n))
+    if (mime_enc_is_7bit(s, n))
         return CTE_7BIT;
-    if (c->opt->allow_8bit && has_8bit(s, n) && enc_is_8bit(s, n))
+    if (c->opt->allow_8bit && has_8bit(s, n) && mime_enc_is_8bit(s, n))
         return CTE_8BIT;
     return CTE_QP;
 }
@@ -55,9 +55,9 @@ static enum cte attachment_cte(const struct compose *c,
                                     : mime_guess_type(a->filename);
     if (strcasecmp(*type, "message/rfc822") != 0)
         return CTE_BASE64;
-    if (enc_is_7bit(d, a->len))
+    if (mime_enc_is_7bit(d, a->len))
         return CTE_7BIT;
-    if (c->opt->allow_8bit && enc_is_8bit(d, a->len))
+    if (c->opt->allow_8bit && mime_enc_is_8bit(d, a->len))
         return CTE_8BIT;
     *type = "application/octet-stream";
     return CTE_BASE64;
@@ -97,8 +97,8 @@ static enum gw_err put_part(struct compose *c, const char *type,
     if (cte == CTE_8BIT)
         c->res->is_8bit = true;
     if (rc == GW_OK)
-        rc =
-            cte == CTE_QP ? enc_qp(c->out, body, n) : enc_crlf(c->out, body, n);
+        rc = cte == CTE_QP ? mime_enc_qp(c->out, body, n)
+                           : mime_enc_crlf(c->out, body, n);
     return rc;
 }
 
@@ -182,9 +182,9 @@ static enum gw_err put_attachment(struct compose *c,
     if (cte == CTE_8BIT)
         c->res->is_8bit = true;
     if (rc == GW_OK && cte == CTE_BASE64)
-        rc = enc_base64_lines(c->out, a->data, a->len);
+        rc = mime_enc_base64_lines(c->out, a->data, a->len);
     else if (rc == GW_OK)
-        rc = enc_crlf(c->out, a->data, a->len);
+        rc = mime_enc_crlf(c->out, a->data, a->len);
     return rc;
 }
 

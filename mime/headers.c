@@ -162,7 +162,7 @@ static enum gw_err put_unstructured(struct compose *c, const char *name,
         buf_reset(&line);
         rc = buf_putc(&line, ' ');
         if (rc == GW_OK)
-            rc = enc_words(&line, value, n, FOLD_AT - prefix - 1);
+            rc = mime_enc_words(&line, value, n, FOLD_AT - prefix - 1);
     } else {
         rc = gw_error_set(c->err, GW_EINVAL,
                           "%s: the text has a word too long for a header "
@@ -227,7 +227,7 @@ static enum gw_err put_name(struct compose *c, struct buf *line,
     enum gw_err rc = GW_OK;
 
     if (allow && (has_8bit(name, n) || mime_looks_encoded(name, n)))
-        return enc_words(line, name, n, first_max);
+        return mime_enc_words(line, name, n, first_max);
     buf_init(&tmp, c->out->max);
     if (needs_quotes(name, n))
         rc = mime_put_quoted(&tmp, name, n);
@@ -239,7 +239,7 @@ static enum gw_err put_name(struct compose *c, struct buf *line,
         c->res->needs_smtputf8 |= has_8bit(name, n);
         rc = buf_append(line, tmp.data, tmp.len);
     } else if (allow) {
-        rc = enc_words(line, name, n, first_max);
+        rc = mime_enc_words(line, name, n, first_max);
     } else {
         rc = gw_error_set(c->err, GW_EINVAL,
                           "%s: the name has a word too long for a header "
@@ -297,8 +297,8 @@ static enum gw_err put_addrs(struct compose *c, const char *name,
             snprintf(label, sizeof(label), "%s[%zu]", field, i);
         else
             snprintf(label, sizeof(label), "%s", field);
-        rc = put_addr(c, &line, &addrs[i], i == 0 ? first_max : ENC_WORD_MAX,
-                      label);
+        rc = put_addr(c, &line, &addrs[i],
+                      i == 0 ? first_max : MIME_ENC_WORD_MAX, label);
     }
     if (rc == GW_OK)
         rc = put_header(c, name, &line);

@@ -120,13 +120,13 @@ static void put_continuations(struct hline *h, const char *key,
             len = gw_utf8_len(name + pos, n - pos);
             len = len == 0 ? 1 : len;
             for (size_t k = 0; k < len; k++)
-                cost += enc_pct_len((unsigned char)name[pos + k]);
+                cost += mime_enc_pct_len((unsigned char)name[pos + k]);
             if (used + cost > room && pos > start)
                 break;
             used += cost;
         }
         buf_reset(&chunk);
-        h->rc = enc_pct(&chunk, name + start, pos - start);
+        h->rc = mime_enc_pct(&chunk, name + start, pos - start);
         mime_hl_printf(h, true, "%s*%u*=%s%s", key, part, part ? "" : "utf-8''",
                        buf_cstr(&chunk));
     }
@@ -151,7 +151,7 @@ void mime_put_filename_param(struct hline *h, const char *name)
     }
     buf_init(&tmp, LINE_MAX_HDR);
     if (h->rc == GW_OK)
-        h->rc = enc_pct(&tmp, name, strlen(name));
+        h->rc = mime_enc_pct(&tmp, name, strlen(name));
     if (h->rc == GW_OK &&
         sizeof("filename*=utf-8''") - 1 + tmp.len <= PARAM_UNIT_MAX)
         mime_hl_printf(h, true, "filename*=utf-8''%s", buf_cstr(&tmp));
@@ -181,10 +181,10 @@ void mime_put_type_name_param(struct hline *h, const char *name)
     }
     buf_init(&words, LINE_MAX_HDR);
     /* The first word follows `name="` and may be the last, with the
-     * closing quote after it; a later one is at most ENC_WORD_MAX long,
+     * closing quote after it; a later one is at most MIME_ENC_WORD_MAX long,
      * which with that quote is PARAM_UNIT_MAX. */
     if (h->rc == GW_OK)
-        h->rc = enc_words(&words, name, n, PARAM_UNIT_MAX - 7);
+        h->rc = mime_enc_words(&words, name, n, PARAM_UNIT_MAX - 7);
     w = buf_cstr(&words);
     while (h->rc == GW_OK && pos < words.len) {
         size_t len = strcspn(w + pos, " ");
