@@ -155,7 +155,7 @@ enum gw_err mime_enc_pct(struct buf *out, const char *s, size_t n);
  * dropped line cannot join the line ends around it into one. Dot-stuffing
  * is the encoder's.
  */
-struct raw_filter {
+struct mime_raw_filter {
     bool show_bcc;        /* keep Bcc fields */
     bool in_body;         /* the empty line after the header has passed */
     bool dropping;        /* inside a Bcc field being dropped */
@@ -166,9 +166,9 @@ struct raw_filter {
     struct buf line;      /* a header line not yet ended, without its end */
 };
 
-/* Prepares `f`; pair with raw_filter_free(). */
-void raw_filter_init(struct raw_filter *f, bool show_bcc);
-void raw_filter_free(struct raw_filter *f);
+/* Prepares `f`; pair with mime_raw_filter_free(). */
+void mime_raw_filter_init(struct mime_raw_filter *f, bool show_bcc);
+void mime_raw_filter_free(struct mime_raw_filter *f);
 
 /*
  * Appends to `out` what of the `n` bytes goes on: whole header lines but
@@ -176,15 +176,16 @@ void raw_filter_free(struct raw_filter *f);
  * for a header line that is not a field ("Name: value") or a continuation, and
  * for one over 998 bytes; the message must then not be delivered.
  */
-enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
-                            struct buf *out, struct gw_error *err);
+enum gw_err mime_raw_filter_feed(struct mime_raw_filter *f, const char *p,
+                                 size_t n, struct buf *out,
+                                 struct gw_error *err);
 
 /*
  * Ends the message: a last header line without its line end is checked
  * and passed on. GW_EINVAL when the message had no header field at all.
  */
-enum gw_err raw_filter_finish(struct raw_filter *f, struct buf *out,
-                              struct gw_error *err);
+enum gw_err mime_raw_filter_finish(struct mime_raw_filter *f, struct buf *out,
+                                   struct gw_error *err);
 
 /*
  * The MIME composer: turns a message description into the RFC 5322 bytes
