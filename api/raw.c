@@ -48,7 +48,7 @@ struct api_stream {
     struct smtp_envelope env; /* borrows from req */
     const char **rcpts;       /* the envelope's, borrowed from req */
     struct smtp_result res;
-    struct raw_filter filter;
+    struct mime_raw_filter filter;
     struct api_header_scan scan; /* the header, for what tokens may not */
     struct smtp_data check;      /* the DATA encoder's view, for its checks */
     struct buf out;              /* one piece, filtered */
@@ -86,7 +86,7 @@ static void stream_free(struct api_stream *st)
 {
     if (st->hold != NULL)
         core_creds_put(st->ctx->creds, st->hold);
-    raw_filter_free(&st->filter);
+    mime_raw_filter_free(&st->filter);
     api_header_scan_free(&st->scan);
     api_spool_free(&st->spool);
     buf_free(&st->out);
@@ -114,7 +114,7 @@ struct api_stream *api_stream_begin(const struct api_route *route,
     buf_init(&st->out, RAW_OUT_MAX);
     buf_init(&st->wire, 3 * RAW_CHECK_PIECE + 8);
     api_spool_init(&st->spool, ctx->spool_dir);
-    raw_filter_init(&st->filter, false);
+    mime_raw_filter_init(&st->filter, false);
     api_header_scan_init(&st->scan, start->caller);
     st->ctx = ctx;
     if (!take_query(st, start, resp) ||
@@ -195,7 +195,7 @@ void api_stream_data(struct api_stream *st, const char *p, size_t n)
         size_t k = n - at < RAW_PIECE ? n - at : RAW_PIECE;
 
         buf_reset(&st->out);
-        if (raw_filter_feed(&st->filter, p + at, k, &st->out, &st->bad) !=
+        if (mime_raw_filter_feed(&st->filter, p + at, k, &st->out, &st->bad) !=
             GW_OK)
             refuse_message(st, 400);
         else
@@ -240,7 +240,7 @@ void api_stream_end(struct api_stream *st, struct api_response *resp)
 {
     if (st->bad_status == 0) {
         buf_reset(&st->out);
-        if (raw_filter_finish(&st->filter, &st->out, &st->bad) != GW_OK)
+        if (mime_raw_filter_finish(&st->filter, &st->out, &st->bad) != GW_OK)
             refuse_message(st, 400);
         else
             pass(st, true);

@@ -91,7 +91,7 @@ static bool only_known_keys(json_t *obj, const char *prefix,
 }
 
 /* Reads one address: "Name <a@b>", "a@b" or {"name", "address"}. */
-static bool parse_address(json_t *v, const char *path, struct addr *out,
+static bool parse_address(json_t *v, const char *path, struct mime_addr *out,
                           struct gw_field_error *fe)
 {
     static const char *const keys[] = {"name", "address", NULL};
@@ -100,7 +100,7 @@ static bool parse_address(json_t *v, const char *path, struct addr *out,
     char prefix[140];
 
     if (json_is_string(v)) {
-        if (addr_parse(json_string_value(v), out, &err) != GW_OK)
+        if (mime_addr_parse(json_string_value(v), out, &err) != GW_OK)
             return gw_field_fail(fe, path, "%s", err.detail);
         return true;
     }
@@ -115,14 +115,14 @@ static bool parse_address(json_t *v, const char *path, struct addr *out,
     snprintf(prefix, sizeof(prefix), "%s.name", path);
     if (!get_string(v, "name", prefix, &name, fe))
         return false;
-    if (addr_check_name(name, &err) != GW_OK)
+    if (mime_addr_check_name(name, &err) != GW_OK)
         return gw_field_fail(fe, prefix, "%s", err.detail);
     snprintf(prefix, sizeof(prefix), "%s.address", path);
     if (!get_string(v, "address", prefix, &mailbox, fe))
         return false;
     if (mailbox == NULL)
         return gw_field_fail(fe, prefix, "is required");
-    if (addr_set(out, name, mailbox, &err) != GW_OK)
+    if (mime_addr_set(out, name, mailbox, &err) != GW_OK)
         return gw_field_fail(fe, prefix, "%s", err.detail);
     return true;
 }
@@ -208,17 +208,17 @@ static bool take_auth_from(const char *path, const char *text,
                            struct api_request *req, struct gw_field_error *fe)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
     if (strcmp(text, "<>") == 0 || text[0] == '\0') {
         req->auth_from = strdup("");
     } else {
-        if (addr_set(&a, NULL, text, &err) != GW_OK)
+        if (mime_addr_set(&a, NULL, text, &err) != GW_OK)
             return gw_field_fail(fe, path, "%s", err.detail);
         req->auth_from = a.mailbox;
         a.mailbox = NULL;
     }
-    addr_clear(&a);
+    mime_addr_clear(&a);
     return req->auth_from != NULL || gw_field_fail(fe, path, "out of memory");
 }
 
@@ -233,7 +233,7 @@ static bool parse_message_id_domain(json_t *obj, struct api_request *req,
     if (!get_string(obj, "message_id_domain", path, &domain, fe))
         return false;
     if (domain != NULL &&
-        addr_domain_ascii(domain, &req->message_id_domain, &err) != GW_OK)
+        mime_addr_domain_ascii(domain, &req->message_id_domain, &err) != GW_OK)
         return gw_field_fail(fe, path, "%s", err.detail);
     return true;
 }
@@ -517,7 +517,7 @@ bool api_trace_field(const char *name, size_t len)
 static void free_list(struct api_addr_list *list)
 {
     for (size_t i = 0; i < list->n; i++)
-        addr_clear(&list->v[i]);
+        mime_addr_clear(&list->v[i]);
     free(list->v);
 }
 
@@ -529,8 +529,8 @@ void api_request_free(struct api_request *req)
     free(req->attachments);
     free(req->message_id_domain);
     free(req->auth_from);
-    addr_clear(&req->sender);
-    addr_clear(&req->from);
+    mime_addr_clear(&req->sender);
+    mime_addr_clear(&req->from);
     free_list(&req->to);
     free_list(&req->cc);
     free_list(&req->bcc);
@@ -552,11 +552,11 @@ const char **api_request_rcpts(const struct api_request *req, size_t *n_out,
             const char *m = lists[l]->v[i].mailbox;
             size_t k = 0;
 
-            while (k < n && !addr_same_mailbox(rcpts[k], m))
+            while (k < n && !mime_addr_same_mailbox(rcpts[k], m))
                 k++;
             if (k == n)
                 rcpts[n++] = m;
-            *utf8 = *utf8 || addr_needs_utf8(m);
+            *utf8 = *utf8 || mime_addr_needs_utf8(m);
         }
     }
     *n_out = n;
@@ -573,7 +573,7 @@ const char **api_request_envelope(const struct api_request *req,
     env->rcpts = rcpts;
     env->auth_from = req->auth_from;
     env->continue_after_bad_send = req->continue_after_bad_send;
-    env->needs_smtputf8 |= addr_needs_utf8(req->from.mailbox);
+    env->needs_smtputf8 |= mime_addr_needs_utf8(req->from.mailbox);
     return rcpts;
 }
 
@@ -652,14 +652,14 @@ static bool query_param(const struct api_param *p, struct api_request *req,
         if (p->value[0] == '\0')
             return (req->from.mailbox = strdup("")) != NULL ||
                    gw_field_fail(fe, "from", "out of memory");
-        if (addr_set(&req->from, NULL, p->value, &err) != GW_OK)
+        if (mime_addr_set(&req->from, NULL, p->value, &err) != GW_OK)
             return gw_field_fail(fe, "from", "%s", err.detail);
         return true;
     case 2:
         if (req->to.n == API_MAX_RECIPIENTS)
             return gw_field_fail(fe, "to", "more than %d recipients",
                                  API_MAX_RECIPIENTS);
-        if (addr_set(&req->to.v[req->to.n], NULL, p->value, &err) != GW_OK)
+        if (mime_addr_set(&req->to.v[req->to.n], NULL, p->value, &err) != GW_OK)
             return gw_field_fail(fe, path, "%s", err.detail);
         req->to.n++;
         return true;

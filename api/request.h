@@ -40,7 +40,7 @@
 
 /* One address list of the request: to, cc, bcc or reply_to. */
 struct api_addr_list {
-    struct addr *v; /* owned */
+    struct mime_addr *v; /* owned */
     size_t n;
 };
 
@@ -52,8 +52,8 @@ struct api_request {
     json_t *root;           /* the parsed body */
     size_t body_len;        /* its size in bytes, which bounds the message */
     const char *credential; /* "default" when not given */
-    struct addr from;
-    struct addr sender; /* sender.mailbox is NULL when not given */
+    struct mime_addr from;
+    struct mime_addr sender; /* sender.mailbox is NULL when not given */
     struct api_addr_list to, cc, bcc, reply_to;
     const char *subject, *text, *html; /* NULL when not given */
     struct mime_header headers[API_MAX_HEADERS];

@@ -62,7 +62,7 @@ static bool domain_allowed(const struct store_token *caller, const char *d,
         return false;
     memcpy(text, d, n);
     text[n] = '\0';
-    if (addr_domain_ascii(text, &ascii, &err) != GW_OK)
+    if (mime_addr_domain_ascii(text, &ascii, &err) != GW_OK)
         return false;
     snprintf(shown, size, "%s", ascii);
     ok = store_list_allows(caller->from_domains, ascii, true) ||
@@ -140,7 +140,7 @@ bool api_request_in_scope(const struct store_token *caller,
           addr_in_scope(caller, req->sender.mailbox, req->sender.name, true,
                         "sender", &fe));
     for (size_t i = 0; ok && i < req->reply_to.n; i++) {
-        const struct addr *a = &req->reply_to.v[i];
+        const struct mime_addr *a = &req->reply_to.v[i];
         char path[32];
 
         snprintf(path, sizeof(path), listed ? "reply_to[%zu]" : "reply_to", i);
@@ -268,7 +268,7 @@ static bool raw_addr_in_scope(const struct store_token *caller, char *text,
                               struct gw_field_error *fe)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
     struct buf name;
     bool ok;
 
@@ -276,7 +276,7 @@ static bool raw_addr_in_scope(const struct store_token *caller, char *text,
         text++;
     for (size_t n = strlen(text); n > 0 && strchr(" \t", text[n - 1]); n--)
         text[n - 1] = '\0';
-    if (addr_parse(text, &a, &err) != GW_OK)
+    if (mime_addr_parse(text, &a, &err) != GW_OK)
         return gw_field_fail(fe, label,
                              "must be addresses the gateway can check for the "
                              "token \"%s\", limited to the domains %s: %s",
@@ -290,7 +290,7 @@ static bool raw_addr_in_scope(const struct store_token *caller, char *text,
                            label, fe);
     }
     buf_free(&name);
-    addr_clear(&a);
+    mime_addr_clear(&a);
     return ok;
 }
 

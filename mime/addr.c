@@ -335,15 +335,15 @@ static enum gw_err check_mailbox(const char *m, size_t n, char **out,
     return rc;
 }
 
-enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err)
+enum gw_err mime_addr_check_mailbox(const char *mailbox, struct gw_error *err)
 {
     if (mailbox == NULL)
         return invalid(err, "the address is empty");
     return check_mailbox(mailbox, strlen(mailbox), NULL, err);
 }
 
-enum gw_err addr_domain_ascii(const char *domain, char **out,
-                              struct gw_error *err)
+enum gw_err mime_addr_domain_ascii(const char *domain, char **out,
+                                   struct gw_error *err)
 {
     size_t n = domain != NULL ? strlen(domain) : 0;
     enum gw_err rc;
@@ -372,7 +372,7 @@ enum gw_err addr_domain_ascii(const char *domain, char **out,
     return rc;
 }
 
-/* Checks a name of `n` bytes; see addr_check_name(). */
+/* Checks a name of `n` bytes; see mime_addr_check_name(). */
 static enum gw_err check_name(const char *name, size_t n, struct gw_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -386,7 +386,7 @@ static enum gw_err check_name(const char *name, size_t n, struct gw_error *err)
     return GW_OK;
 }
 
-enum gw_err addr_check_name(const char *name, struct gw_error *err)
+enum gw_err mime_addr_check_name(const char *name, struct gw_error *err)
 {
     return name == NULL ? GW_OK : check_name(name, strlen(name), err);
 }
@@ -395,7 +395,7 @@ enum gw_err addr_check_name(const char *name, struct gw_error *err)
  * Checks and stores a name of `nlen` bytes (none when 0) and a mailbox of
  * `mlen` bytes, which need not be NUL-terminated.
  */
-static enum gw_err store(struct addr *out, const char *name, size_t nlen,
+static enum gw_err store(struct mime_addr *out, const char *name, size_t nlen,
                          const char *mailbox, size_t mlen, struct gw_error *err)
 {
     enum gw_err rc = check_name(name, nlen, err);
@@ -410,7 +410,7 @@ static enum gw_err store(struct addr *out, const char *name, size_t nlen,
         rc = gw_error_set(err, GW_ENOMEM, "out of memory");
 out:
     if (rc != GW_OK)
-        addr_clear(out);
+        mime_addr_clear(out);
     return rc;
 }
 
@@ -418,8 +418,8 @@ out:
  * Stores the name (already unquoted) and the mailbox of "<mailbox>" that
  * starts at `lt`, with nothing but whitespace allowed after the '>'.
  */
-static enum gw_err parse_angle(struct addr *out, const char *name, size_t nlen,
-                               const char *lt, const char *end,
+static enum gw_err parse_angle(struct mime_addr *out, const char *name,
+                               size_t nlen, const char *lt, const char *end,
                                struct gw_error *err)
 {
     const char *gt = memchr(lt, '>', (size_t)(end - lt));
@@ -438,7 +438,7 @@ static enum gw_err parse_angle(struct addr *out, const char *name, size_t nlen,
  * Parses "\"Quoted, Name\" <mailbox>", unescaping \" and \\, or, when an
  * '@' follows the closing quote, a mailbox with a quoted local part.
  */
-static enum gw_err parse_quoted(struct addr *out, const char *s,
+static enum gw_err parse_quoted(struct mime_addr *out, const char *s,
                                 const char *end, struct gw_error *err)
 {
     char *name = malloc((size_t)(end - s));
@@ -474,8 +474,9 @@ out:
 }
 
 /* Parses "Name <mailbox>", the name unquoted and trimmed. */
-static enum gw_err parse_named(struct addr *out, const char *s, const char *lt,
-                               const char *end, struct gw_error *err)
+static enum gw_err parse_named(struct mime_addr *out, const char *s,
+                               const char *lt, const char *end,
+                               struct gw_error *err)
 {
     const char *e = lt;
 
@@ -492,7 +493,8 @@ static enum gw_err parse_named(struct addr *out, const char *s, const char *lt,
     return parse_angle(out, s, (size_t)(e - s), lt, end, err);
 }
 
-enum gw_err addr_parse(const char *text, struct addr *out, struct gw_error *err)
+enum gw_err mime_addr_parse(const char *text, struct mime_addr *out,
+                            struct gw_error *err)
 {
     const char *s = text, *end, *lt;
 
@@ -519,8 +521,8 @@ enum gw_err addr_parse(const char *text, struct addr *out, struct gw_error *err)
     return store(out, NULL, 0, s, (size_t)(end - s), err);
 }
 
-enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
-                     struct gw_error *err)
+enum gw_err mime_addr_set(struct mime_addr *out, const char *name,
+                          const char *mailbox, struct gw_error *err)
 {
     const char *end;
 
@@ -539,7 +541,7 @@ enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
                  err);
 }
 
-bool addr_needs_utf8(const char *mailbox)
+bool mime_addr_needs_utf8(const char *mailbox)
 {
     /* A stored domain is ASCII, so in practice this is the local part. */
     for (const char *p = mailbox; p != NULL && *p != '\0'; p++) {
@@ -549,7 +551,7 @@ bool addr_needs_utf8(const char *mailbox)
     return false;
 }
 
-bool addr_same_mailbox(const char *a, const char *b)
+bool mime_addr_same_mailbox(const char *a, const char *b)
 {
     const char *at_a, *at_b;
 
@@ -575,7 +577,7 @@ bool addr_same_mailbox(const char *a, const char *b)
     return *at_a == *at_b;
 }
 
-void addr_clear(struct addr *a)
+void mime_addr_clear(struct mime_addr *a)
 {
     free(a->name);
     free(a->mailbox);

@@ -23,7 +23,7 @@
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
-enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n)
+enum gw_err mime_enc_base64_lines(struct buf *out, const void *p, size_t n)
 {
     const unsigned char *u = p;
     enum gw_err rc = GW_OK;
@@ -60,8 +60,8 @@ static size_t whole_chars(const char *s, size_t n, size_t room)
     return take;
 }
 
-enum gw_err enc_words(struct buf *out, const char *s, size_t n,
-                      size_t first_max)
+enum gw_err mime_enc_words(struct buf *out, const char *s, size_t n,
+                           size_t first_max)
 {
     size_t max = first_max, pos = 0;
     enum gw_err rc = GW_OK;
@@ -72,8 +72,8 @@ enum gw_err enc_words(struct buf *out, const char *s, size_t n,
         /* Base64 turns each 3 bytes into 4 characters. */
         size_t room, take;
 
-        if (max > ENC_WORD_MAX)
-            max = ENC_WORD_MAX;
+        if (max > MIME_ENC_WORD_MAX)
+            max = MIME_ENC_WORD_MAX;
         room = (max - WORD_OVERHEAD) / 4 * 3;
         take = whole_chars(s + pos, n - pos, room);
         if (pos > 0)
@@ -85,12 +85,12 @@ enum gw_err enc_words(struct buf *out, const char *s, size_t n,
         if (rc == GW_OK)
             rc = buf_puts(out, WORD_SUFFIX);
         pos += take;
-        max = ENC_WORD_MAX;
+        max = MIME_ENC_WORD_MAX;
     }
     return rc;
 }
 
-bool enc_is_7bit(const char *s, size_t n)
+bool mime_enc_is_7bit(const char *s, size_t n)
 {
     size_t line = 0;
 
@@ -121,7 +121,7 @@ static size_t line_end(const char *s, size_t n, size_t i)
     return i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
 }
 
-bool enc_is_8bit(const char *s, size_t n)
+bool mime_enc_is_8bit(const char *s, size_t n)
 {
     size_t line = 0, i = 0;
 
@@ -140,7 +140,7 @@ bool enc_is_8bit(const char *s, size_t n)
     return true;
 }
 
-enum gw_err enc_crlf(struct buf *out, const char *s, size_t n)
+enum gw_err mime_enc_crlf(struct buf *out, const char *s, size_t n)
 {
     size_t start = 0, i = 0;
     enum gw_err rc = GW_OK;
@@ -205,7 +205,7 @@ static enum gw_err qp_char(struct buf *out, const char *s, size_t n, size_t i,
     return rc;
 }
 
-enum gw_err enc_qp(struct buf *out, const char *s, size_t n)
+enum gw_err mime_enc_qp(struct buf *out, const char *s, size_t n)
 {
     size_t i = 0, col = 0;
     enum gw_err rc = GW_OK;
@@ -234,12 +234,12 @@ static bool attribute_char(unsigned char c)
     return strchr("*'%()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
-size_t enc_pct_len(unsigned char c)
+size_t mime_enc_pct_len(unsigned char c)
 {
     return attribute_char(c) ? 1 : 3;
 }
 
-enum gw_err enc_pct(struct buf *out, const char *s, size_t n)
+enum gw_err mime_enc_pct(struct buf *out, const char *s, size_t n)
 {
     enum gw_err rc = GW_OK;
 

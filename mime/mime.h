@@ -25,7 +25,7 @@
  * mailbox needs SMTPUTF8 only for a UTF-8 local part, which is accepted
  * and flagged.
  */
-struct addr {
+struct mime_addr {
     char *name;    /* display name, UTF-8 without quotes; NULL when none */
     char *mailbox; /* local@domain, as given but for an international
                       domain, which is in A-labels */
@@ -33,51 +33,51 @@ struct addr {
 
 /*
  * Parses `text` ("Name <a@b>", "\"Doe, J.\" <a@b>" or "a@b") into `out`,
- * which the caller must release with addr_clear(). On failure `out` is
+ * which the caller must release with mime_addr_clear(). On failure `out` is
  * left empty and `err` holds a detail without a field name, such as
  * "the address has a space".
  */
-enum gw_err addr_parse(const char *text, struct addr *out,
-                       struct gw_error *err);
+enum gw_err mime_addr_parse(const char *text, struct mime_addr *out,
+                            struct gw_error *err);
 
 /*
  * Checks `mailbox` and `name` (which may be NULL) and stores copies in
- * `out`, as addr_parse() would for "name <mailbox>".
+ * `out`, as mime_addr_parse() would for "name <mailbox>".
  */
-enum gw_err addr_set(struct addr *out, const char *name, const char *mailbox,
-                     struct gw_error *err);
+enum gw_err mime_addr_set(struct mime_addr *out, const char *name,
+                          const char *mailbox, struct gw_error *err);
 
 /*
  * Checks a mailbox (local@domain) without storing it; an international
  * domain must convert to A-labels.
  */
-enum gw_err addr_check_mailbox(const char *mailbox, struct gw_error *err);
+enum gw_err mime_addr_check_mailbox(const char *mailbox, struct gw_error *err);
 
 /*
  * Checks a domain (a name, UTF-8 allowed, or an address literal) and
  * returns in `*out` a new string, which the caller frees: the domain with
  * any international name in A-labels. `*out` is NULL on failure.
  */
-enum gw_err addr_domain_ascii(const char *domain, char **out,
-                              struct gw_error *err);
+enum gw_err mime_addr_domain_ascii(const char *domain, char **out,
+                                   struct gw_error *err);
 
 /*
  * Checks a display name (without quotes) without storing it: valid UTF-8
  * with no control byte, TAB included. NULL is a valid "no name".
  */
-enum gw_err addr_check_name(const char *name, struct gw_error *err);
+enum gw_err mime_addr_check_name(const char *name, struct gw_error *err);
 
 /*
  * True when the mailbox has a byte outside ASCII (it needs SMTPUTF8). For
  * a stored mailbox that can only be in the local part.
  */
-bool addr_needs_utf8(const char *mailbox);
+bool mime_addr_needs_utf8(const char *mailbox);
 
 /* True when two mailboxes are the same: the domain compared without case. */
-bool addr_same_mailbox(const char *a, const char *b);
+bool mime_addr_same_mailbox(const char *a, const char *b);
 
-/* Frees what `a` holds and empties it; harmless on an empty addr. */
-void addr_clear(struct addr *a);
+/* Frees what `a` holds and empties it; harmless on an empty address. */
+void mime_addr_clear(struct mime_addr *a);
 
 /*
  * The byte-level encoders behind the MIME composer (base64 itself is in
@@ -90,43 +90,43 @@ void addr_clear(struct addr *a);
  * sets a detail, since only the caller knows what was being written.
  */
 /* The longest RFC 2047 encoded-word, in characters (RFC 2047 2). */
-#define ENC_WORD_MAX 75
+#define MIME_ENC_WORD_MAX 75
 
 /*
  * Appends the base64 form of `n` bytes as a body (RFC 2045 6.8): lines of
  * 76 characters separated by CRLF, with no CRLF after the last one.
  */
-enum gw_err enc_base64_lines(struct buf *out, const void *p, size_t n);
+enum gw_err mime_enc_base64_lines(struct buf *out, const void *p, size_t n);
 
 /*
  * Appends `s` (`n` bytes of valid UTF-8) as "=?UTF-8?B?...?=" words
  * separated by single spaces. The first word has at most `first_max`
  * characters (at least 20 are allowed, so that any character fits), the
- * others at most ENC_WORD_MAX; words are split only between characters,
+ * others at most MIME_ENC_WORD_MAX; words are split only between characters,
  * so each decodes to valid UTF-8 on its own. Appends nothing when `n` is 0.
  */
-enum gw_err enc_words(struct buf *out, const char *s, size_t n,
-                      size_t first_max);
+enum gw_err mime_enc_words(struct buf *out, const char *s, size_t n,
+                           size_t first_max);
 
 /*
  * True when the body `s` (`n` bytes) can be sent as 7bit (RFC 2045 2.7):
  * ASCII only, no NUL, CR only as part of CRLF, and no line over 998 bytes.
  */
-bool enc_is_7bit(const char *s, size_t n);
+bool mime_enc_is_7bit(const char *s, size_t n);
 
 /*
  * True when the body `s` (`n` bytes) can be sent as 8bit (RFC 6152) once
  * its line ends are CRLF: no NUL, and no line over 998 bytes, a line ending
- * at LF, CRLF or a lone CR as enc_crlf() reads them.
+ * at LF, CRLF or a lone CR as mime_enc_crlf() reads them.
  */
-bool enc_is_8bit(const char *s, size_t n);
+bool mime_enc_is_8bit(const char *s, size_t n);
 
 /*
  * Appends `s` with every line end (LF, CRLF or a lone CR) written as
  * CRLF; nothing else changes. `s` may be NULL when `n` is 0 (an empty
  * attachment).
  */
-enum gw_err enc_crlf(struct buf *out, const char *s, size_t n);
+enum gw_err mime_enc_crlf(struct buf *out, const char *s, size_t n);
 
 /*
  * Appends `s` as quoted-printable (RFC 2045 6.7): lines of at most 76
@@ -134,16 +134,16 @@ enum gw_err enc_crlf(struct buf *out, const char *s, size_t n);
  * (TAB excepted) and whitespace at the end of a line encoded as "=XX";
  * line ends of the input (LF, CRLF or a lone CR) written as CRLF.
  */
-enum gw_err enc_qp(struct buf *out, const char *s, size_t n);
+enum gw_err mime_enc_qp(struct buf *out, const char *s, size_t n);
 
 /*
  * Returns how many characters the byte `c` takes in an RFC 2231
  * parameter value: 1 for an attribute-char, 3 for "%XX".
  */
-size_t enc_pct_len(unsigned char c);
+size_t mime_enc_pct_len(unsigned char c);
 
 /* Appends `n` bytes as RFC 2231 attribute-chars and "%XX" escapes. */
-enum gw_err enc_pct(struct buf *out, const char *s, size_t n);
+enum gw_err mime_enc_pct(struct buf *out, const char *s, size_t n);
 
 /*
  * A raw RFC 5322 message relayed as given, read in pieces: the header
@@ -155,7 +155,7 @@ enum gw_err enc_pct(struct buf *out, const char *s, size_t n);
  * dropped line cannot join the line ends around it into one. Dot-stuffing
  * is the encoder's.
  */
-struct raw_filter {
+struct mime_raw_filter {
     bool show_bcc;        /* keep Bcc fields */
     bool in_body;         /* the empty line after the header has passed */
     bool dropping;        /* inside a Bcc field being dropped */
@@ -166,9 +166,9 @@ struct raw_filter {
     struct buf line;      /* a header line not yet ended, without its end */
 };
 
-/* Prepares `f`; pair with raw_filter_free(). */
-void raw_filter_init(struct raw_filter *f, bool show_bcc);
-void raw_filter_free(struct raw_filter *f);
+/* Prepares `f`; pair with mime_raw_filter_free(). */
+void mime_raw_filter_init(struct mime_raw_filter *f, bool show_bcc);
+void mime_raw_filter_free(struct mime_raw_filter *f);
 
 /*
  * Appends to `out` what of the `n` bytes goes on: whole header lines but
@@ -176,15 +176,16 @@ void raw_filter_free(struct raw_filter *f);
  * for a header line that is not a field ("Name: value") or a continuation, and
  * for one over 998 bytes; the message must then not be delivered.
  */
-enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
-                            struct buf *out, struct gw_error *err);
+enum gw_err mime_raw_filter_feed(struct mime_raw_filter *f, const char *p,
+                                 size_t n, struct buf *out,
+                                 struct gw_error *err);
 
 /*
  * Ends the message: a last header line without its line end is checked
  * and passed on. GW_EINVAL when the message had no header field at all.
  */
-enum gw_err raw_filter_finish(struct raw_filter *f, struct buf *out,
-                              struct gw_error *err);
+enum gw_err mime_raw_filter_finish(struct mime_raw_filter *f, struct buf *out,
+                                   struct gw_error *err);
 
 /*
  * The MIME composer: turns a message description into the RFC 5322 bytes
@@ -236,16 +237,16 @@ struct mime_attachment {
 
 /* What to compose. Every pointer is borrowed for the call only. */
 struct mime_message {
-    const struct addr *from;   /* required */
-    const struct addr *sender; /* NULL when none; not written when it is
+    const struct mime_addr *from;   /* required */
+    const struct mime_addr *sender; /* NULL when none; not written when it is
                                   the From mailbox (RFC 5322 3.6.2) */
-    const struct addr *reply_to;
+    const struct mime_addr *reply_to;
     size_t n_reply_to;
-    const struct addr *to;
+    const struct mime_addr *to;
     size_t n_to;
-    const struct addr *cc;
+    const struct mime_addr *cc;
     size_t n_cc;
-    const struct addr *bcc; /* written only with show_bcc */
+    const struct mime_addr *bcc; /* written only with show_bcc */
     size_t n_bcc;
     const char *subject; /* UTF-8; NULL or "" for none */
     const char *text;    /* text/plain body, UTF-8; NULL when none */

@@ -6,7 +6,7 @@
 
 #include "base/base.h"
 
-void raw_filter_init(struct raw_filter *f, bool show_bcc)
+void mime_raw_filter_init(struct mime_raw_filter *f, bool show_bcc)
 {
     memset(f, 0, sizeof(*f));
     f->show_bcc = show_bcc;
@@ -14,7 +14,7 @@ void raw_filter_init(struct raw_filter *f, bool show_bcc)
     buf_init(&f->line, GW_LINE_MAX);
 }
 
-void raw_filter_free(struct raw_filter *f)
+void mime_raw_filter_free(struct mime_raw_filter *f)
 {
     buf_free(&f->line);
 }
@@ -31,7 +31,7 @@ static size_t field_name(const char *s, size_t n)
 }
 
 /* Keeps the Message-ID, without surrounding white space, for the reply. */
-static void keep_message_id(struct raw_filter *f, const char *v, size_t n)
+static void keep_message_id(struct mime_raw_filter *f, const char *v, size_t n)
 {
     while (n > 0 && (*v == ' ' || *v == '\t'))
         v++, n--;
@@ -49,7 +49,7 @@ static void keep_message_id(struct raw_filter *f, const char *v, size_t n)
  * itself (the LF of a CR LF follows as the first body byte); a field line
  * gets CRLF, or "" at the end of the message.
  */
-static enum gw_err header_line(struct raw_filter *f, const char *end,
+static enum gw_err header_line(struct mime_raw_filter *f, const char *end,
                                struct buf *out, struct gw_error *err)
 {
     const char *s = f->line.data;
@@ -91,8 +91,9 @@ static enum gw_err header_line(struct raw_filter *f, const char *end,
     return rc == GW_OK && end[0] != '\0' ? buf_append(out, "\r\n", 2) : rc;
 }
 
-enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
-                            struct buf *out, struct gw_error *err)
+enum gw_err mime_raw_filter_feed(struct mime_raw_filter *f, const char *p,
+                                 size_t n, struct buf *out,
+                                 struct gw_error *err)
 {
     enum gw_err rc = GW_OK;
     size_t i = 0;
@@ -122,8 +123,8 @@ enum gw_err raw_filter_feed(struct raw_filter *f, const char *p, size_t n,
     return rc;
 }
 
-enum gw_err raw_filter_finish(struct raw_filter *f, struct buf *out,
-                              struct gw_error *err)
+enum gw_err mime_raw_filter_finish(struct mime_raw_filter *f, struct buf *out,
+                                   struct gw_error *err)
 {
     enum gw_err rc = GW_OK;
 

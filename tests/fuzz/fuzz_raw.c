@@ -37,24 +37,24 @@ static bool encode_direct(const char *m, size_t n, struct buf *wire)
 static bool encode_filtered(const char *m, size_t n, size_t piece,
                             bool show_bcc, struct buf *wire)
 {
-    struct raw_filter f;
+    struct mime_raw_filter f;
     struct smtp_data st = {0};
     struct gw_error err = {0};
     struct buf out;
     enum gw_err rc = GW_OK, enc = GW_OK;
 
-    raw_filter_init(&f, show_bcc);
+    mime_raw_filter_init(&f, show_bcc);
     buf_init(&out, 2 * piece + 2 * GW_LINE_MAX + 8);
     for (size_t at = 0; at < n && rc == GW_OK && enc == GW_OK; at += piece) {
         buf_reset(&out);
-        rc = raw_filter_feed(&f, m + at, n - at < piece ? n - at : piece, &out,
-                             &err);
+        rc = mime_raw_filter_feed(&f, m + at, n - at < piece ? n - at : piece,
+                                  &out, &err);
         if (rc == GW_OK)
             enc = smtp_data_encode(&st, out.data, out.len, wire);
     }
     if (rc == GW_OK && enc == GW_OK) {
         buf_reset(&out);
-        rc = raw_filter_finish(&f, &out, &err);
+        rc = mime_raw_filter_finish(&f, &out, &err);
         if (rc == GW_OK)
             enc = smtp_data_encode(&st, out.data, out.len, wire);
     }
@@ -66,7 +66,7 @@ static bool encode_filtered(const char *m, size_t n, size_t piece,
         abort();
     if (enc != GW_OK && enc != GW_EINVAL)
         abort();
-    raw_filter_free(&f);
+    mime_raw_filter_free(&f);
     buf_free(&out);
     return rc == GW_OK && enc == GW_OK;
 }

@@ -632,7 +632,7 @@ function randomRequest(r) {
 /* Line ends as a reader sees them: every CRLF, CR or LF becomes LF. */
 const lf = (s) => s.replace(/\r\n|\r|\n/g, '\n');
 
-/* Trims what addr_set trims: spaces and tabs. */
+/* Trims what mime_addr_set trims: spaces and tabs. */
 const trimName = (s) => (s || '').replace(/^[ \t]+|[ \t]+$/g, '');
 
 /* An address as mailparser shows it: the domain in Unicode. */
@@ -711,7 +711,7 @@ async function checkRoundTrip(req, reply) {
   }
 }
 
-/* The composer's table (mime/mime.c) for the extensions generated. */
+/* The composer's table (mime_guess_type() in mime/checks.c) for the extensions generated. */
 function guessType(filename) {
   const table = {
     pdf: 'application/pdf',

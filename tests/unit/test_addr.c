@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* An input addr_parse() must refuse, and the detail it must give. */
+/* An input mime_addr_parse() must refuse, and the detail it must give. */
 struct refusal {
     const char *text;
     const char *detail;
@@ -20,12 +20,12 @@ static const char *refused_with(const char *text, const char *detail)
 {
     static char why[700];
     struct gw_error err = {0};
-    struct addr a;
-    enum gw_err rc = addr_parse(text, &a, &err);
+    struct mime_addr a;
+    enum gw_err rc = mime_addr_parse(text, &a, &err);
 
     if (rc == GW_OK) {
         snprintf(why, sizeof(why), "accepted %s", text);
-        addr_clear(&a);
+        mime_addr_clear(&a);
         return why;
     }
     if (rc != GW_EINVAL || err.code != GW_EINVAL ||
@@ -64,79 +64,81 @@ static const char *build(struct buf *b, const char *head, const char *piece,
 TEST(parses_a_bare_mailbox)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
-    CHECK(addr_parse("  ada@example.com\t", &a, &err) == GW_OK);
+    CHECK(mime_addr_parse("  ada@example.com\t", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
     CHECK_STR(a.mailbox, "ada@example.com");
-    addr_clear(&a);
+    mime_addr_clear(&a);
     CHECK(a.mailbox == NULL);
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(parses_name_and_angle_brackets)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
-    CHECK(addr_parse(" Ada  Lovelace   <ada@example.com> ", &a, &err) == GW_OK);
+    CHECK(mime_addr_parse(" Ada  Lovelace   <ada@example.com> ", &a, &err) ==
+          GW_OK);
     CHECK_STR(a.name, "Ada  Lovelace");
     CHECK_STR(a.mailbox, "ada@example.com");
-    addr_clear(&a);
-    CHECK(addr_parse("<ada@example.com>", &a, &err) == GW_OK);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_parse("<ada@example.com>", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
     CHECK_STR(a.mailbox, "ada@example.com");
-    addr_clear(&a);
-    CHECK(addr_parse("ada@example.com <ada@example.com>", &a, &err) == GW_OK);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_parse("ada@example.com <ada@example.com>", &a, &err) ==
+          GW_OK);
     CHECK_STR(a.name, "ada@example.com");
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(unescapes_a_quoted_name)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
-    CHECK(addr_parse("\"Doe, \\\"J\\\" \\\\ x <y>\"  <j@example.org>", &a,
-                     &err) == GW_OK);
+    CHECK(mime_addr_parse("\"Doe, \\\"J\\\" \\\\ x <y>\"  <j@example.org>", &a,
+                          &err) == GW_OK);
     CHECK_STR(a.name, "Doe, \"J\" \\ x <y>");
     CHECK_STR(a.mailbox, "j@example.org");
-    addr_clear(&a);
-    CHECK(addr_parse("\"\" <j@example.org>", &a, &err) == GW_OK);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_parse("\"\" <j@example.org>", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(accepts_utf8_and_flags_it)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
-    CHECK(addr_parse("Zo\xC3\xAB <zo\xC3\xAB@ex\xC3\xA4mple.de>", &a, &err) ==
-          GW_OK);
+    CHECK(mime_addr_parse("Zo\xC3\xAB <zo\xC3\xAB@ex\xC3\xA4mple.de>", &a,
+                          &err) == GW_OK);
     CHECK_STR(a.name, "Zo\xC3\xAB");
     CHECK_STR(a.mailbox, "zo\xC3\xAB@xn--exmple-cua.de");
-    CHECK(addr_needs_utf8(a.mailbox));
-    CHECK(!addr_needs_utf8("zoe@example.de"));
-    CHECK(addr_check_mailbox("\xE7\x94\xB0\xE4\xB8\xAD@\xE4\xBE\x8B.jp",
-                             &err) == GW_OK);
+    CHECK(mime_addr_needs_utf8(a.mailbox));
+    CHECK(!mime_addr_needs_utf8("zoe@example.de"));
+    CHECK(mime_addr_check_mailbox("\xE7\x94\xB0\xE4\xB8\xAD@\xE4\xBE\x8B.jp",
+                                  &err) == GW_OK);
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(accepts_domain_literals_and_quoted_local_parts)
 {
     struct gw_error err = {0};
 
-    CHECK(addr_check_mailbox("a@[192.0.2.1]", &err) == GW_OK);
-    CHECK(addr_check_mailbox("a@[IPv6:2001:db8::1]", &err) == GW_OK);
-    CHECK(addr_check_mailbox("\"a,b@c;d..e\"@example.com", &err) == GW_OK);
-    CHECK(addr_check_mailbox("first.last+tag@sub-1.example.com", &err) ==
+    CHECK(mime_addr_check_mailbox("a@[192.0.2.1]", &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox("a@[IPv6:2001:db8::1]", &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox("\"a,b@c;d..e\"@example.com", &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox("first.last+tag@sub-1.example.com", &err) ==
           GW_OK);
-    CHECK(addr_check_mailbox("a@localhost", &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox("a@localhost", &err) == GW_OK);
 out:;
 }
 
@@ -147,11 +149,11 @@ TEST(accepts_the_size_limits_exactly)
 
     /* 64-byte local part, 63-byte label. */
     snprintf(box, sizeof(box), "%064d@%063d.com", 0, 0);
-    CHECK(addr_check_mailbox(box, &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox(box, &err) == GW_OK);
     /* 254 bytes: 64 + 1 + 189 for the domain. */
     snprintf(box, sizeof(box), "%064d@%062d.%062d.%061d.a", 0, 0, 0, 0);
     CHECK(strlen(box) == 254);
-    CHECK(addr_check_mailbox(box, &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox(box, &err) == GW_OK);
 out:;
 }
 
@@ -223,13 +225,13 @@ TEST(check_mailbox_refuses_broken_quoted_local_parts)
 {
     struct gw_error err = {0};
 
-    CHECK(addr_check_mailbox("\"ab@example.com", &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox("\"ab@example.com", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the quoted local part has no closing quote");
-    CHECK(addr_check_mailbox("\"a\"b@example.com", &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox("\"a\"b@example.com", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the quoted local part must be followed by @");
-    CHECK(addr_check_mailbox("\"a\"", &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox("\"a\"", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address has no @");
-    CHECK(addr_check_mailbox(NULL, &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox(NULL, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address is empty");
 out:;
 }
@@ -237,17 +239,17 @@ out:;
 TEST(parse_takes_a_quoted_local_part_as_a_mailbox)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
-    CHECK(addr_parse("\"a,b\"@example.com", &a, &err) == GW_OK);
+    CHECK(mime_addr_parse("\"a,b\"@example.com", &a, &err) == GW_OK);
     CHECK(a.name == NULL);
     CHECK_STR(a.mailbox, "\"a,b\"@example.com");
-    addr_clear(&a);
-    CHECK(addr_parse("\"Q\" <\"a;b\"@example.com>", &a, &err) == GW_OK);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_parse("\"Q\" <\"a;b\"@example.com>", &a, &err) == GW_OK);
     CHECK_STR(a.name, "Q");
     CHECK_STR(a.mailbox, "\"a;b\"@example.com");
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(refuses_bad_domains)
@@ -282,7 +284,7 @@ TEST(refuses_past_the_size_limits)
     CHECK_STR(refused_with(box, "a domain label is longer than 63 bytes"), "");
     snprintf(box, sizeof(box), "%064d@%062d.%062d.%061d.ab", 0, 0, 0, 0);
     CHECK(strlen(box) == 255);
-    CHECK(addr_check_mailbox(box, &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox(box, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address is longer than 254 bytes");
 out:;
 }
@@ -312,98 +314,98 @@ out:;
 TEST(set_checks_and_copies)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
-    CHECK(addr_set(&a, " Doe, J. ", "j@example.com", &err) == GW_OK);
+    CHECK(mime_addr_set(&a, " Doe, J. ", "j@example.com", &err) == GW_OK);
     CHECK_STR(a.name, "Doe, J.");
     CHECK_STR(a.mailbox, "j@example.com");
-    addr_clear(&a);
-    CHECK(addr_set(&a, NULL, "j@example.com", &err) == GW_OK);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_set(&a, NULL, "j@example.com", &err) == GW_OK);
     CHECK(a.name == NULL);
-    addr_clear(&a);
-    CHECK(addr_set(&a, "J\r\nBcc: x", "j@example.com", &err) == GW_EINVAL);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_set(&a, "J\r\nBcc: x", "j@example.com", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the name has a line break");
     CHECK(a.name == NULL && a.mailbox == NULL);
-    CHECK(addr_set(&a, "J", "j@exa mple.com", &err) == GW_EINVAL);
+    CHECK(mime_addr_set(&a, "J", "j@exa mple.com", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address has a space");
     CHECK(a.name == NULL && a.mailbox == NULL);
-    CHECK(addr_set(&a, "J", NULL, &err) == GW_EINVAL);
+    CHECK(mime_addr_set(&a, "J", NULL, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the address is empty");
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(check_name_refuses_control_and_bad_utf8)
 {
     struct gw_error err = {0};
 
-    CHECK(addr_check_name(NULL, &err) == GW_OK);
-    CHECK(addr_check_name("Ren\xC3\xA9 \"R\" <x>", &err) == GW_OK);
-    CHECK(addr_check_name("a\tb", &err) == GW_EINVAL);
+    CHECK(mime_addr_check_name(NULL, &err) == GW_OK);
+    CHECK(mime_addr_check_name("Ren\xC3\xA9 \"R\" <x>", &err) == GW_OK);
+    CHECK(mime_addr_check_name("a\tb", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the name has a control character");
-    CHECK(addr_check_name("a\xC3", &err) == GW_EINVAL);
+    CHECK(mime_addr_check_name("a\xC3", &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the name is not valid UTF-8");
 out:;
 }
 
 TEST(same_mailbox_folds_only_the_domain)
 {
-    CHECK(addr_same_mailbox("ann@Example.COM", "ann@example.com"));
-    CHECK(!addr_same_mailbox("Ann@example.com", "ann@example.com"));
-    CHECK(!addr_same_mailbox("ann@example.com", "ann@example.org"));
-    CHECK(!addr_same_mailbox("ann@example.com", "ann@example.co"));
-    CHECK(!addr_same_mailbox("an@nexample.com", "ann@example.com"));
-    CHECK(!addr_same_mailbox("an@example.com", "ann@example.com"));
-    CHECK(addr_same_mailbox("\"a@b\"@X.org", "\"a@b\"@x.ORG"));
-    CHECK(!addr_same_mailbox(NULL, "ann@example.com"));
+    CHECK(mime_addr_same_mailbox("ann@Example.COM", "ann@example.com"));
+    CHECK(!mime_addr_same_mailbox("Ann@example.com", "ann@example.com"));
+    CHECK(!mime_addr_same_mailbox("ann@example.com", "ann@example.org"));
+    CHECK(!mime_addr_same_mailbox("ann@example.com", "ann@example.co"));
+    CHECK(!mime_addr_same_mailbox("an@nexample.com", "ann@example.com"));
+    CHECK(!mime_addr_same_mailbox("an@example.com", "ann@example.com"));
+    CHECK(mime_addr_same_mailbox("\"a@b\"@X.org", "\"a@b\"@x.ORG"));
+    CHECK(!mime_addr_same_mailbox(NULL, "ann@example.com"));
 out:;
 }
 
 TEST(international_domains_become_a_labels)
 {
     struct gw_error err = {0};
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
     /* Only the local part can need SMTPUTF8 once the domain is ASCII. */
-    CHECK(addr_parse("B\xC3\xBC <info@B\xC3\xBC"
-                     "cher.example>",
-                     &a, &err) == GW_OK);
+    CHECK(mime_addr_parse("B\xC3\xBC <info@B\xC3\xBC"
+                          "cher.example>",
+                          &a, &err) == GW_OK);
     CHECK_STR(a.name, "B\xC3\xBC");
     CHECK_STR(a.mailbox, "info@xn--bcher-kva.example");
-    CHECK(!addr_needs_utf8(a.mailbox));
-    addr_clear(&a);
-    CHECK(addr_set(&a, NULL, "taro@\xE4\xBE\x8B\xE3\x81\x88.jp", &err) ==
+    CHECK(!mime_addr_needs_utf8(a.mailbox));
+    mime_addr_clear(&a);
+    CHECK(mime_addr_set(&a, NULL, "taro@\xE4\xBE\x8B\xE3\x81\x88.jp", &err) ==
           GW_OK);
     CHECK_STR(a.mailbox, "taro@xn--r8jz45g.jp");
-    addr_clear(&a);
+    mime_addr_clear(&a);
     /* UTS #46 maps capitals and the ideographic full stop; the local part
      * and an all-ASCII domain keep their case. */
-    CHECK(addr_set(&a, NULL,
-                   "Ann@M\xC3\x9CNCHEN\xE3\x80\x82"
-                   "De",
-                   &err) == GW_OK);
+    CHECK(mime_addr_set(&a, NULL,
+                        "Ann@M\xC3\x9CNCHEN\xE3\x80\x82"
+                        "De",
+                        &err) == GW_OK);
     CHECK_STR(a.mailbox, "Ann@xn--mnchen-3ya.de");
-    addr_clear(&a);
-    CHECK(addr_parse("Ann@Example.COM", &a, &err) == GW_OK);
+    mime_addr_clear(&a);
+    CHECK(mime_addr_parse("Ann@Example.COM", &a, &err) == GW_OK);
     CHECK_STR(a.mailbox, "Ann@Example.COM");
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
 }
 
 TEST(a_utf8_label_may_exceed_63_bytes_when_its_a_label_does_not)
 {
     struct gw_error err = {0};
     struct buf box;
-    struct addr a = {0};
+    struct mime_addr a = {0};
 
     /* 30 three-byte characters: 90 bytes, a 40-odd character A-label. */
     buf_init(&box, 1024);
-    CHECK(addr_parse(build(&box, "a@", "\xE4\xBE\x8B", 30, ".jp"), &a, &err) ==
-          GW_OK);
+    CHECK(mime_addr_parse(build(&box, "a@", "\xE4\xBE\x8B", 30, ".jp"), &a,
+                          &err) == GW_OK);
     CHECK(strncmp(a.mailbox, "a@xn--", 6) == 0);
     CHECK(strlen(a.mailbox) < 70);
 out:
-    addr_clear(&a);
+    mime_addr_clear(&a);
     buf_free(&box);
 }
 
@@ -432,19 +434,19 @@ TEST(check_mailbox_converts_to_check)
     struct buf box;
 
     buf_init(&box, 1024);
-    CHECK(addr_check_mailbox("a@b\xC3\xBC"
-                             "cher.example",
-                             &err) == GW_OK);
-    CHECK(addr_check_mailbox("a@\xF0\x9F\x98\x80.com", &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox("a@b\xC3\xBC"
+                                  "cher.example",
+                                  &err) == GW_OK);
+    CHECK(mime_addr_check_mailbox("a@\xF0\x9F\x98\x80.com", &err) == GW_EINVAL);
     /* A label whose A-label would pass 63 characters. */
-    CHECK(addr_check_mailbox(build(&box, "a@",
-                                   "\xC3\xBC"
-                                   "a\xC3\xB6"
-                                   "b\xC3\xA4"
-                                   "c\xC3\xA9"
-                                   "d",
-                                   8, ".de"),
-                             &err) == GW_EINVAL);
+    CHECK(mime_addr_check_mailbox(build(&box, "a@",
+                                        "\xC3\xBC"
+                                        "a\xC3\xB6"
+                                        "b\xC3\xA4"
+                                        "c\xC3\xA9"
+                                        "d",
+                                        8, ".de"),
+                                  &err) == GW_EINVAL);
     CHECK(check_contains(err.detail, "not a valid international domain"));
 out:
     buf_free(&box);
@@ -455,28 +457,29 @@ TEST(domain_ascii_checks_and_converts)
     struct gw_error err = {0};
     char *d = NULL;
 
-    CHECK(addr_domain_ascii("mail.example.net", &d, &err) == GW_OK);
+    CHECK(mime_addr_domain_ascii("mail.example.net", &d, &err) == GW_OK);
     CHECK_STR(d, "mail.example.net");
     free(d);
-    CHECK(addr_domain_ascii("b\xC3\xBC"
-                            "cher.example",
-                            &d, &err) == GW_OK);
+    CHECK(mime_addr_domain_ascii("b\xC3\xBC"
+                                 "cher.example",
+                                 &d, &err) == GW_OK);
     CHECK_STR(d, "xn--bcher-kva.example");
     free(d);
-    CHECK(addr_domain_ascii("[192.0.2.1]", &d, &err) == GW_OK);
+    CHECK(mime_addr_domain_ascii("[192.0.2.1]", &d, &err) == GW_OK);
     CHECK_STR(d, "[192.0.2.1]");
     free(d);
-    CHECK(addr_domain_ascii("bad domain", &d, &err) == GW_EINVAL);
+    CHECK(mime_addr_domain_ascii("bad domain", &d, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the domain has a space or a control character");
     CHECK(d == NULL);
-    CHECK(addr_domain_ascii("", &d, &err) == GW_EINVAL);
+    CHECK(mime_addr_domain_ascii("", &d, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the domain is empty");
-    CHECK(addr_domain_ascii("a..b", &d, &err) == GW_EINVAL);
+    CHECK(mime_addr_domain_ascii("a..b", &d, &err) == GW_EINVAL);
     CHECK_STR(err.detail, "the domain has two dots in a row");
-    CHECK(addr_domain_ascii("\xF0\x9F\x98\x80.com", &d, &err) == GW_EINVAL);
+    CHECK(mime_addr_domain_ascii("\xF0\x9F\x98\x80.com", &d, &err) ==
+          GW_EINVAL);
     CHECK(d == NULL);
     /* Four labels of 63 and a dot between each: 255 bytes. */
-    CHECK(addr_domain_ascii(
+    CHECK(mime_addr_domain_ascii(
               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."

@@ -23,7 +23,7 @@ static enum gw_err base64(struct buf *b, const char *s, size_t n)
 
 static enum gw_err words75(struct buf *b, const char *s, size_t n)
 {
-    return enc_words(b, s, n, ENC_WORD_MAX);
+    return mime_enc_words(b, s, n, MIME_ENC_WORD_MAX);
 }
 
 /* A string of `count` copies of `piece`; the caller frees it. */
@@ -112,7 +112,8 @@ TEST(words_first_word_fits_the_room_given)
 
     buf_init(&b, 1024);
     /* 5 is below the floor of 20, which holds two 3-byte characters. */
-    CHECK(enc_words(&b, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC", 9, 5) == GW_OK);
+    CHECK(mime_enc_words(&b, "\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC", 9, 5) ==
+          GW_OK);
     CHECK_STR(buf_cstr(&b), "=?UTF-8?B?4oKs4oKs?= =?UTF-8?B?4oKs?=");
 out:
     buf_free(&b);
@@ -122,13 +123,13 @@ TEST(seven_bit_needs_ascii_crlf_and_short_lines)
 {
     char *line998 = repeat("x", 998), *line999 = repeat("x", 999);
 
-    CHECK(enc_is_7bit("hello\r\nworld\n", 13));
-    CHECK(enc_is_7bit("", 0));
-    CHECK(!enc_is_7bit("caf\xC3\xA9", 5));
-    CHECK(!enc_is_7bit("a\rb", 3));
-    CHECK(!enc_is_7bit("a\r", 2));
-    CHECK(enc_is_7bit(line998, 998));
-    CHECK(!enc_is_7bit(line999, 999));
+    CHECK(mime_enc_is_7bit("hello\r\nworld\n", 13));
+    CHECK(mime_enc_is_7bit("", 0));
+    CHECK(!mime_enc_is_7bit("caf\xC3\xA9", 5));
+    CHECK(!mime_enc_is_7bit("a\rb", 3));
+    CHECK(!mime_enc_is_7bit("a\r", 2));
+    CHECK(mime_enc_is_7bit(line998, 998));
+    CHECK(!mime_enc_is_7bit(line999, 999));
 out:
     free(line998);
     free(line999);
@@ -139,10 +140,10 @@ TEST(crlf_normalises_every_line_end)
     struct buf b;
 
     buf_init(&b, 1024);
-    CHECK_STR(run(&b, enc_crlf, "a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
-    CHECK_STR(run(&b, enc_crlf, "\n\n"), "\r\n\r\n");
-    CHECK_STR(run(&b, enc_crlf, "x\r"), "x\r\n");
-    CHECK_STR(run(&b, enc_crlf, "plain"), "plain");
+    CHECK_STR(run(&b, mime_enc_crlf, "a\nb\r\nc\rd"), "a\r\nb\r\nc\r\nd");
+    CHECK_STR(run(&b, mime_enc_crlf, "\n\n"), "\r\n\r\n");
+    CHECK_STR(run(&b, mime_enc_crlf, "x\r"), "x\r\n");
+    CHECK_STR(run(&b, mime_enc_crlf, "plain"), "plain");
 out:
     buf_free(&b);
 }
@@ -160,10 +161,10 @@ TEST(body_encoders_take_null_as_empty)
     buf_init(&empty, 64);
     CHECK(empty.data == NULL && empty.len == 0);
     CHECK(buf_puts(&b, "kept") == GW_OK);
-    CHECK(enc_crlf(&b, empty.data, empty.len) == GW_OK);
-    CHECK(enc_qp(&b, empty.data, empty.len) == GW_OK);
+    CHECK(mime_enc_crlf(&b, empty.data, empty.len) == GW_OK);
+    CHECK(mime_enc_qp(&b, empty.data, empty.len) == GW_OK);
     CHECK(gw_base64(&b, empty.data, empty.len) == GW_OK);
-    CHECK(enc_base64_lines(&b, empty.data, empty.len) == GW_OK);
+    CHECK(mime_enc_base64_lines(&b, empty.data, empty.len) == GW_OK);
     CHECK_STR(buf_cstr(&b), "kept");
 out:
     buf_free(&b);
@@ -174,11 +175,11 @@ TEST(qp_escapes_what_rfc2045_requires)
     struct buf b;
 
     buf_init(&b, 4096);
-    CHECK_STR(run(&b, enc_qp, "caf\xC3\xA9"), "caf=C3=A9");
-    CHECK_STR(run(&b, enc_qp, "a=b"), "a=3Db");
-    CHECK_STR(run(&b, enc_qp, "a\x01\tb\x7F"), "a=01\tb=7F");
-    CHECK_STR(run(&b, enc_qp, "tail \nnext\t"), "tail=20\r\nnext=09");
-    CHECK_STR(run(&b, enc_qp, "a\rb\r\nc\n"), "a\r\nb\r\nc\r\n");
+    CHECK_STR(run(&b, mime_enc_qp, "caf\xC3\xA9"), "caf=C3=A9");
+    CHECK_STR(run(&b, mime_enc_qp, "a=b"), "a=3Db");
+    CHECK_STR(run(&b, mime_enc_qp, "a\x01\tb\x7F"), "a=01\tb=7F");
+    CHECK_STR(run(&b, mime_enc_qp, "tail \nnext\t"), "tail=20\r\nnext=09");
+    CHECK_STR(run(&b, mime_enc_qp, "a\rb\r\nc\n"), "a\r\nb\r\nc\r\n");
 out:
     buf_free(&b);
 }
@@ -192,17 +193,17 @@ TEST(qp_breaks_long_lines_softly)
 
     buf_init(&b, 4096);
     /* The last character of a line may use the 76th column. */
-    CHECK_STR(run(&b, enc_qp, a76), a76);
+    CHECK_STR(run(&b, mime_enc_qp, a76), a76);
     snprintf(want, sizeof(want), "%s=\r\naa", a75);
-    CHECK_STR(run(&b, enc_qp, a77), want);
+    CHECK_STR(run(&b, mime_enc_qp, a77), want);
     /* An "=XX" is never cut by a soft break. */
     snprintf(in, sizeof(in), "%s\xC3\xA9", a74);
     snprintf(want, sizeof(want), "%s=\r\n=C3=A9", a74);
-    CHECK_STR(run(&b, enc_qp, in), want);
+    CHECK_STR(run(&b, mime_enc_qp, in), want);
     /* A trailing space becomes "=20", which may need a line of its own. */
     snprintf(in, sizeof(in), "%s ", a75);
     snprintf(want, sizeof(want), "%s=\r\n=20", a75);
-    CHECK_STR(run(&b, enc_qp, in), want);
+    CHECK_STR(run(&b, mime_enc_qp, in), want);
 out:
     buf_free(&b);
     free(a74);
@@ -287,7 +288,7 @@ TEST(base64_decode_round_trips_every_byte)
     for (size_t n = 0; n <= sizeof(all); n += 37) {
         buf_reset(&enc);
         buf_reset(&dec);
-        CHECK(enc_base64_lines(&enc, all, n) == GW_OK);
+        CHECK(mime_enc_base64_lines(&enc, all, n) == GW_OK);
         CHECK(gw_base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len,
                                NULL) == GW_OK);
         CHECK(dec.len == n && (n == 0 || memcmp(dec.data, all, n) == 0));
@@ -304,10 +305,10 @@ TEST(base64_lines_are_76_characters)
     struct buf b;
 
     buf_init(&b, 4096);
-    CHECK(enc_base64_lines(&b, bytes, 57) == GW_OK);
+    CHECK(mime_enc_base64_lines(&b, bytes, 57) == GW_OK);
     CHECK(b.len == 76 && strchr(buf_cstr(&b), '\r') == NULL);
     buf_reset(&b);
-    CHECK(enc_base64_lines(&b, bytes, strlen(bytes)) == GW_OK);
+    CHECK(mime_enc_base64_lines(&b, bytes, strlen(bytes)) == GW_OK);
     s = buf_cstr(&b);
     for (int line = 0; line < 3; line++) {
         eol = strstr(s, "\r\n");
@@ -324,12 +325,12 @@ TEST(eight_bit_allows_utf8_and_any_line_end)
 {
     char *line998 = repeat("\xC3\xA9", 499), *line1000 = repeat("x", 1000);
 
-    CHECK(enc_is_8bit("caf\xC3\xA9\r\nline\rb\n", 14));
-    CHECK(enc_is_8bit("", 0));
-    CHECK(!enc_is_8bit("a\0b", 3));
-    CHECK(enc_is_8bit(line998, 998));
-    CHECK(!enc_is_8bit(line1000, 1000));
-    CHECK(!enc_is_8bit(line1000, 999));
+    CHECK(mime_enc_is_8bit("caf\xC3\xA9\r\nline\rb\n", 14));
+    CHECK(mime_enc_is_8bit("", 0));
+    CHECK(!mime_enc_is_8bit("a\0b", 3));
+    CHECK(mime_enc_is_8bit(line998, 998));
+    CHECK(!mime_enc_is_8bit(line1000, 1000));
+    CHECK(!mime_enc_is_8bit(line1000, 999));
 out:
     free(line998);
     free(line1000);
@@ -340,14 +341,14 @@ TEST(pct_keeps_attribute_chars_and_escapes_the_rest)
     struct buf b;
 
     buf_init(&b, 1024);
-    CHECK(enc_pct(&b, "M\xC3\xA4rz 1.pdf", 11) == GW_OK);
+    CHECK(mime_enc_pct(&b, "M\xC3\xA4rz 1.pdf", 11) == GW_OK);
     CHECK_STR(buf_cstr(&b), "M%C3%A4rz%201.pdf");
     buf_reset(&b);
-    CHECK(enc_pct(&b, "a*'%()<>@,;:\\\"/[]?=b!#$&+-^_`{|}~", 33) == GW_OK);
+    CHECK(mime_enc_pct(&b, "a*'%()<>@,;:\\\"/[]?=b!#$&+-^_`{|}~", 33) == GW_OK);
     CHECK_STR(buf_cstr(&b), "a%2A%27%25%28%29%3C%3E%40%2C%3B%3A%5C%22%2F%5B"
                             "%5D%3F%3Db!#$&+-^_`{|}~");
-    CHECK(enc_pct_len('a') == 1 && enc_pct_len(' ') == 3);
-    CHECK(enc_pct_len(0xC3) == 3 && enc_pct_len('%') == 3);
+    CHECK(mime_enc_pct_len('a') == 1 && mime_enc_pct_len(' ') == 3);
+    CHECK(mime_enc_pct_len(0xC3) == 3 && mime_enc_pct_len('%') == 3);
 out:
     buf_free(&b);
 }

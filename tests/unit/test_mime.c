@@ -1,4 +1,4 @@
-/* Unit tests of the MIME composer (mime/mime.c). */
+/* Unit tests of the MIME composer (mime/compose.c and the files it calls). */
 #include "mime/mime.h"
 #include "base/base.h"
 #include "check.h"
@@ -32,9 +32,9 @@ static char *repeat(const char *piece, size_t count)
 }
 
 /* Makes `a` from a name and a mailbox that must be valid. */
-static void mk(struct addr *a, const char *name, const char *mailbox)
+static void mk(struct mime_addr *a, const char *name, const char *mailbox)
 {
-    if (addr_set(a, name, mailbox, NULL) != GW_OK)
+    if (mime_addr_set(a, name, mailbox, NULL) != GW_OK)
         abort();
 }
 
@@ -289,7 +289,7 @@ TEST(minimal_message_is_exact)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char want[512];
 
@@ -310,7 +310,7 @@ TEST(minimal_message_is_exact)
     CHECK(!res.needs_smtputf8 && !res.is_8bit);
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(headers_come_in_the_documented_order)
@@ -319,7 +319,7 @@ TEST(headers_come_in_the_documented_order)
     struct mime_message msg = {0};
     struct mime_header extra[] = {{"X-One", "1"}, {"x-two", "2"}};
     struct mime_result res = {0};
-    struct addr from, sender, reply, to[2], cc, bcc;
+    struct mime_addr from, sender, reply, to[2], cc, bcc;
     struct buf out;
     char names[512];
 
@@ -355,13 +355,13 @@ TEST(headers_come_in_the_documented_order)
                          "\r\nTo: t0@example.com, t1@example.com\r\n"));
 out:
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&sender);
-    addr_clear(&reply);
-    addr_clear(&to[0]);
-    addr_clear(&to[1]);
-    addr_clear(&cc);
-    addr_clear(&bcc);
+    mime_addr_clear(&from);
+    mime_addr_clear(&sender);
+    mime_addr_clear(&reply);
+    mime_addr_clear(&to[0]);
+    mime_addr_clear(&to[1]);
+    mime_addr_clear(&cc);
+    mime_addr_clear(&bcc);
 }
 
 /* Composes with `zone` and checks the Date header against `want`. */
@@ -371,7 +371,7 @@ static const char *date_in(const char *zone, const char *want)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *date;
 
@@ -386,7 +386,7 @@ static const char *date_in(const char *zone, const char *want)
     snprintf(why, sizeof(why), "%s", date != NULL ? date : "(none)");
     free(date);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     return strcmp(why, want) == 0 ? "" : why;
 }
 
@@ -426,7 +426,7 @@ TEST(date_zero_means_now)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     time_t before = time(NULL), after;
     char *date = NULL, *year;
@@ -455,7 +455,7 @@ TEST(date_zero_means_now)
 out:
     free(date);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 /* True when `id` is "<" + 32 lower-case hex digits + "@" + domain + ">". */
@@ -477,7 +477,7 @@ TEST(message_id_is_random_hex_at_the_from_domain)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char first[256], *hdr = NULL;
 
@@ -494,7 +494,7 @@ TEST(message_id_is_random_hex_at_the_from_domain)
 out:
     free(hdr);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(message_id_domain_option_and_fallback)
@@ -502,12 +502,12 @@ TEST(message_id_domain_option_and_fallback)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
-    /* A domain that addr_set() did not convert cannot serve. */
+    /* A domain that mime_addr_set() did not convert cannot serve. */
     static char box[] = "zoe@ex\xC3\xA4mple.de";
-    struct addr raw = {NULL, box};
+    struct mime_addr raw = {NULL, box};
 
     mk(&from, NULL, "zoe@ex\xC3\xA4mple.de");
     msg.from = &from;
@@ -525,7 +525,7 @@ TEST(message_id_domain_option_and_fallback)
                   "the message id domain is not a valid domain");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(bcc_is_written_only_with_show_bcc)
@@ -533,7 +533,7 @@ TEST(bcc_is_written_only_with_show_bcc)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to, bcc;
+    struct mime_addr from, to, bcc;
     struct buf out;
     char *v = NULL;
 
@@ -553,9 +553,9 @@ TEST(bcc_is_written_only_with_show_bcc)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&to);
-    addr_clear(&bcc);
+    mime_addr_clear(&from);
+    mime_addr_clear(&to);
+    mime_addr_clear(&bcc);
 }
 
 TEST(names_are_atoms_or_quoted_strings)
@@ -563,7 +563,7 @@ TEST(names_are_atoms_or_quoted_strings)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to[4];
+    struct mime_addr from, to[4];
     struct buf out;
     char *v = NULL;
 
@@ -584,9 +584,9 @@ TEST(names_are_atoms_or_quoted_strings)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     for (size_t i = 0; i < 4; i++)
-        addr_clear(&to[i]);
+        mime_addr_clear(&to[i]);
 }
 
 /*
@@ -617,7 +617,7 @@ TEST(non_ascii_names_become_encoded_words)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to;
+    struct mime_addr from, to;
     struct buf out;
     char *long_name = repeat(NIHONGO " ", 12);
 
@@ -629,7 +629,7 @@ TEST(non_ascii_names_become_encoded_words)
     CHECK_STR(encoded_name_is(buf_cstr(&out), "From", "zoe@example.com>",
                               "Zo\xC3\xAB \xC3\x9Cnicode"),
               "");
-    /* addr_set trimmed the last space of the long name. */
+    /* mime_addr_set trimmed the last space of the long name. */
     long_name[strlen(long_name) - 1] = '\0';
     CHECK_STR(
         encoded_name_is(buf_cstr(&out), "To", "taro@example.jp>", long_name),
@@ -638,8 +638,8 @@ TEST(non_ascii_names_become_encoded_words)
     CHECK(!res.needs_smtputf8);
 out:
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&to);
+    mime_addr_clear(&from);
+    mime_addr_clear(&to);
     free(long_name);
 }
 
@@ -648,7 +648,7 @@ TEST(long_name_word_is_encoded_or_refused)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *name = repeat("n", 1000);
 
@@ -665,7 +665,7 @@ TEST(long_name_word_is_encoded_or_refused)
                   "(998 bytes) and header encoding is off");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(name);
 }
 
@@ -674,7 +674,7 @@ TEST(raw_utf8_without_header_encoding)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to;
+    struct mime_addr from, to;
     struct buf out;
     char *v = NULL;
 
@@ -702,8 +702,8 @@ TEST(raw_utf8_without_header_encoding)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&to);
+    mime_addr_clear(&from);
+    mime_addr_clear(&to);
 }
 
 TEST(utf8_mailbox_needs_smtputf8)
@@ -711,7 +711,7 @@ TEST(utf8_mailbox_needs_smtputf8)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to;
+    struct mime_addr from, to;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -722,7 +722,7 @@ TEST(utf8_mailbox_needs_smtputf8)
     CHECK(res.needs_smtputf8);
     CHECK(check_contains(buf_cstr(&out),
                          "\r\nTo: zo\xC3\xAB@xn--exmple-cua.de\r\n"));
-    addr_clear(&to);
+    mime_addr_clear(&to);
     /* An international domain alone needs nothing: it is in A-labels. */
     mk(&to, "Zo\xC3\xAB", "zoe@ex\xC3\xA4mple.de");
     COMPOSE(&msg, &opt, &out, &res);
@@ -730,8 +730,8 @@ TEST(utf8_mailbox_needs_smtputf8)
     CHECK(check_contains(buf_cstr(&out), " <zoe@xn--exmple-cua.de>\r\n"));
 out:
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&to);
+    mime_addr_clear(&from);
+    mime_addr_clear(&to);
 }
 
 TEST(many_recipients_fold_at_78)
@@ -739,7 +739,7 @@ TEST(many_recipients_fold_at_78)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to[30] = {0};
+    struct mime_addr from, to[30] = {0};
     struct buf out, want;
     char name[64], box[64], *v = NULL;
 
@@ -763,9 +763,9 @@ out:
     free(v);
     buf_free(&out);
     buf_free(&want);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     for (size_t i = 0; i < 30; i++)
-        addr_clear(&to[i]);
+        mime_addr_clear(&to[i]);
 }
 
 /*
@@ -778,7 +778,7 @@ static const char *subject_round_trip(const char *subject)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *v = NULL, *text = NULL;
     const char *why = "";
@@ -802,7 +802,7 @@ static const char *subject_round_trip(const char *subject)
     free(text);
     free(v);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     return why;
 }
 
@@ -838,7 +838,7 @@ TEST(long_ascii_word_subject_is_encoded_or_refused)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *word = repeat("w", 1200);
 
@@ -853,7 +853,7 @@ TEST(long_ascii_word_subject_is_encoded_or_refused)
                   "(998 bytes) and header encoding is off");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(word);
 }
 
@@ -862,7 +862,7 @@ TEST(ascii_subject_folds_at_its_spaces)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *subject = repeat("lorem  ipsum\tdolor ", 20), *v = NULL;
     const char *p;
@@ -886,7 +886,7 @@ TEST(ascii_subject_folds_at_its_spaces)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(subject);
 }
 
@@ -895,7 +895,7 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *word = repeat("w", 90), *tail = repeat("a", 68), *v = NULL;
     char subject[128], want[160];
@@ -919,7 +919,7 @@ TEST(folds_never_follow_the_colon_or_strand_blanks)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(word);
     free(tail);
 }
@@ -931,7 +931,7 @@ static char *subject_as_written(const char *text, char **to)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, rcpt;
+    struct mime_addr from, rcpt;
     struct buf out;
     char *v;
 
@@ -945,8 +945,8 @@ static char *subject_as_written(const char *text, char **to)
     v = header_value(buf_cstr(&out), "Subject");
     *to = header_value(buf_cstr(&out), "To");
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&rcpt);
+    mime_addr_clear(&from);
+    mime_addr_clear(&rcpt);
     return v;
 }
 
@@ -981,7 +981,7 @@ TEST(control_bytes_in_header_text_are_encoded)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *v = NULL;
 
@@ -995,7 +995,7 @@ TEST(control_bytes_in_header_text_are_encoded)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(only_raw_utf8_text_needs_smtputf8)
@@ -1003,7 +1003,7 @@ TEST(only_raw_utf8_text_needs_smtputf8)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     opt.allow_header_encoding = false;
@@ -1019,7 +1019,7 @@ TEST(only_raw_utf8_text_needs_smtputf8)
     CHECK(check_contains(buf_cstr(&out), "\r\nSubject: caf\xC3\xA9\r\n"));
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(subject_and_names_cannot_break_a_header)
@@ -1029,7 +1029,7 @@ TEST(subject_and_names_cannot_break_a_header)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, to = {bad_name, box};
+    struct mime_addr from, to = {bad_name, box};
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -1048,7 +1048,7 @@ TEST(subject_and_names_cannot_break_a_header)
                   "from: the address is missing");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(extra_headers_are_checked_and_encoded)
@@ -1060,7 +1060,7 @@ TEST(extra_headers_are_checked_and_encoded)
                                   {"X-Note", "caf\xC3\xA9"}};
     struct mime_header bad[] = {{"X-Ok", "1"}, {"content-type", "text/html"}};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -1080,7 +1080,7 @@ TEST(extra_headers_are_checked_and_encoded)
                   "cannot be given in headers");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 /* Returns "" when mime_check_header refuses the header with `detail`. */
@@ -1158,7 +1158,7 @@ TEST(text_body_goes_7bit_with_crlf)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -1178,7 +1178,7 @@ TEST(text_body_goes_7bit_with_crlf)
     CHECK_STR(body_of(&out), "<p>Hi</p>\r\n");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(text_and_html_make_multipart_alternative)
@@ -1186,7 +1186,7 @@ TEST(text_and_html_make_multipart_alternative)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *ct = NULL, want[1024];
     const char *b;
@@ -1217,7 +1217,7 @@ TEST(text_and_html_make_multipart_alternative)
 out:
     free(ct);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(no_body_is_an_empty_text_part)
@@ -1225,7 +1225,7 @@ TEST(no_body_is_an_empty_text_part)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     const char *s, *want = "\r\nContent-Type: text/plain; charset=utf-8\r\n"
                            "Content-Transfer-Encoding: 7bit\r\n\r\n";
@@ -1239,7 +1239,7 @@ TEST(no_body_is_an_empty_text_part)
     CHECK_STR(s + out.len - strlen(want), want);
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(long_line_goes_quoted_printable_and_round_trips)
@@ -1247,7 +1247,7 @@ TEST(long_line_goes_quoted_printable_and_round_trips)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *text = repeat("x", 2000), *decoded = NULL, *want = NULL;
 
@@ -1267,7 +1267,7 @@ out:
     free(want);
     free(decoded);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(text);
 }
 
@@ -1276,7 +1276,7 @@ TEST(non_ascii_and_bare_cr_go_quoted_printable)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -1292,7 +1292,7 @@ TEST(non_ascii_and_bare_cr_go_quoted_printable)
     CHECK_STR(body_of(&out), "a\r\nb =3D\r\n");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 /* Copies `n` bytes of `s` into a new NUL-terminated string. */
@@ -1485,7 +1485,7 @@ TEST(sender_is_written_unless_it_is_the_author)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from, sender, same;
+    struct mime_addr from, sender, same;
     struct buf out;
     char *v = NULL;
 
@@ -1509,9 +1509,9 @@ TEST(sender_is_written_unless_it_is_the_author)
 out:
     free(v);
     buf_free(&out);
-    addr_clear(&from);
-    addr_clear(&sender);
-    addr_clear(&same);
+    mime_addr_clear(&from);
+    mime_addr_clear(&sender);
+    mime_addr_clear(&same);
 }
 
 TEST(eight_bit_only_when_allowed_and_useful)
@@ -1519,7 +1519,7 @@ TEST(eight_bit_only_when_allowed_and_useful)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *longline = repeat("\xC3\xA9", 600);
 
@@ -1549,7 +1549,7 @@ TEST(eight_bit_only_when_allowed_and_useful)
     CHECK(!res.is_8bit);
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(longline);
 }
 
@@ -1559,7 +1559,7 @@ TEST(a_multipart_over_an_8bit_part_says_8bit)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *cte = NULL;
 
@@ -1579,7 +1579,7 @@ out:
     free(cte);
     leaves_free(&lv);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 /* Attachments for the tree tests: a PDF, an inline logo, a plain photo. */
@@ -1618,7 +1618,7 @@ TEST(the_tree_is_only_as_deep_as_needed)
 {
     struct mime_attachment both[2] = {logo, pdf}, inl[2] = {photo, logo};
     struct mime_message msg = {0};
-    struct addr from;
+    struct mime_addr from;
 
     mk(&from, NULL, "ada@example.com");
     msg.from = &from;
@@ -1649,7 +1649,7 @@ TEST(the_tree_is_only_as_deep_as_needed)
     msg.html = NULL;
     CHECK_STR(tree_of(&msg, &pdf, 1), "multipart/mixed(application/pdf)");
 out:
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(related_names_its_root_type)
@@ -1657,7 +1657,7 @@ TEST(related_names_its_root_type)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *ct = NULL;
 
@@ -1683,7 +1683,7 @@ TEST(related_names_its_root_type)
 out:
     free(ct);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(attachment_parts_carry_their_bytes_and_headers)
@@ -1696,7 +1696,7 @@ TEST(attachment_parts_carry_their_bytes_and_headers)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out, dec;
     const char *body;
     char *v = NULL;
@@ -1734,7 +1734,7 @@ out:
     leaves_free(&lv);
     buf_free(&dec);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 /*
@@ -1751,7 +1751,7 @@ static const char *filename_round_trip(const char *name)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *hv[2] = {NULL, NULL}, *got = NULL;
     const char *keys[2] = {"filename", "name"};
@@ -1784,7 +1784,7 @@ out:
     free(hv[1]);
     leaves_free(&lv);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     return why;
 }
 
@@ -1796,7 +1796,7 @@ static char *attachment_header(const char *name, const char *type)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *h = NULL;
 
@@ -1809,7 +1809,7 @@ static char *attachment_header(const char *name, const char *type)
         h = copy(lv.v[0], (size_t)(header_end(lv.v[0]) - lv.v[0]));
     leaves_free(&lv);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     return h != NULL ? h : strdup("(compose failed)");
 }
 
@@ -1965,7 +1965,7 @@ TEST(inline_images_and_attached_messages_are_named_alike)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -1997,7 +1997,7 @@ TEST(inline_images_and_attached_messages_are_named_alike)
 out:
     leaves_free(&lv);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(continuations_hold_whole_characters)
@@ -2007,7 +2007,7 @@ TEST(continuations_hold_whole_characters)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     const char *p;
     char *seg = NULL;
@@ -2035,7 +2035,7 @@ TEST(continuations_hold_whole_characters)
 out:
     free(seg);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(jp);
 }
 
@@ -2160,7 +2160,7 @@ TEST(compose_names_the_attachment_field_at_fault)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -2189,7 +2189,7 @@ TEST(compose_names_the_attachment_field_at_fault)
                   "attachments[0].content: is missing");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(an_empty_attachment_is_an_empty_part)
@@ -2199,7 +2199,7 @@ TEST(an_empty_attachment_is_an_empty_part)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -2212,7 +2212,7 @@ TEST(an_empty_attachment_is_an_empty_part)
 out:
     leaves_free(&lv);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(an_attached_message_goes_7bit_or_8bit_or_as_plain_bytes)
@@ -2225,7 +2225,7 @@ TEST(an_attached_message_goes_7bit_or_8bit_or_as_plain_bytes)
     struct mime_message msg = {0};
     struct mime_result res = {0};
     struct leaves lv = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
 
     mk(&from, NULL, "ada@example.com");
@@ -2253,7 +2253,7 @@ TEST(an_attached_message_goes_7bit_or_8bit_or_as_plain_bytes)
 out:
     leaves_free(&lv);
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
 }
 
 TEST(the_buffer_limit_gives_elimit)
@@ -2261,7 +2261,7 @@ TEST(the_buffer_limit_gives_elimit)
     struct mime_options opt = default_options();
     struct mime_message msg = {0};
     struct mime_result res = {0};
-    struct addr from;
+    struct mime_addr from;
     struct buf out;
     char *text = repeat("y", 1000);
 
@@ -2272,7 +2272,7 @@ TEST(the_buffer_limit_gives_elimit)
                   "the composed message exceeds 300 bytes");
 out:
     buf_free(&out);
-    addr_clear(&from);
+    mime_addr_clear(&from);
     free(text);
 }
 

@@ -12,19 +12,19 @@ static char last_message_id[256];
 static const char *filter(const char *msg, size_t chunk, bool show_bcc,
                           struct buf *out, struct gw_error *err)
 {
-    struct raw_filter f;
+    struct mime_raw_filter f;
     size_t len = strlen(msg);
     enum gw_err rc = GW_OK;
 
-    raw_filter_init(&f, show_bcc);
+    mime_raw_filter_init(&f, show_bcc);
     buf_reset(out);
     for (size_t at = 0; at < len && rc == GW_OK; at += chunk)
-        rc = raw_filter_feed(&f, msg + at, len - at < chunk ? len - at : chunk,
-                             out, err);
+        rc = mime_raw_filter_feed(
+            &f, msg + at, len - at < chunk ? len - at : chunk, out, err);
     if (rc == GW_OK)
-        rc = raw_filter_finish(&f, out, err);
+        rc = mime_raw_filter_finish(&f, out, err);
     memcpy(last_message_id, f.message_id, sizeof(last_message_id));
-    raw_filter_free(&f);
+    mime_raw_filter_free(&f);
     return rc == GW_OK ? buf_cstr(out) : NULL;
 }
 
@@ -116,23 +116,23 @@ TEST(header_utf8_is_told)
         {"Subject: caf\xe9\r\n\r\nbody\r\n", false},
         {"Subject: x\r\nBcc: J\xc3\xbcrgen <j@x>\r\n\r\nbody\r\n", false},
     };
-    struct raw_filter f = {0};
+    struct mime_raw_filter f = {0};
     struct buf out = {0};
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct gw_error err = {0};
 
         buf_init(&out, 4096);
-        raw_filter_init(&f, false);
-        CHECK(raw_filter_feed(&f, cases[i].msg, strlen(cases[i].msg), &out,
-                              &err) == GW_OK);
-        CHECK(raw_filter_finish(&f, &out, &err) == GW_OK);
+        mime_raw_filter_init(&f, false);
+        CHECK(mime_raw_filter_feed(&f, cases[i].msg, strlen(cases[i].msg), &out,
+                                   &err) == GW_OK);
+        CHECK(mime_raw_filter_finish(&f, &out, &err) == GW_OK);
         CHECK(f.header_utf8 == cases[i].header_utf8);
-        raw_filter_free(&f);
+        mime_raw_filter_free(&f);
         buf_free(&out);
     }
 out:
-    raw_filter_free(&f);
+    mime_raw_filter_free(&f);
     buf_free(&out);
 }
 
