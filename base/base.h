@@ -277,6 +277,15 @@ enum gw_err gw_base64_decode(struct buf *out, const char *s, size_t n,
 #define GW_LINE_MAX 998
 
 /*
+ * Checks that the comma-separated `list` is not empty and holds only
+ * words of `names` (`n` of them, compared without letter case), as a
+ * credential's list of AUTH mechanisms must. GW_EINVAL naming the first
+ * that is not one: "unknown <what> "NTLM"; use A, B or C".
+ */
+enum gw_err gw_words_check(const char *list, const char *const *names, size_t n,
+                           const char *what, struct gw_error *err);
+
+/*
  * Where the lines of a message end, for everything that reads one (the
  * DATA encoder, the check before a send, the raw message filter): at CR
  * LF, at a CR alone and at a LF alone. Only CR LF may reach the server;

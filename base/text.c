@@ -1,9 +1,10 @@
-/* Text: UTF-8 checks and replacement of ill-formed text, and base64; see
-   base.h. */
+/* Text: UTF-8 checks and replacement of ill-formed text, base64, and
+   lists of words; see base.h. */
 #include "base.h"
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 /*
  * The length of the well-formed sequence that the byte `c` leads, with
@@ -256,4 +257,45 @@ enum gw_err gw_base64_decode(struct buf *out, const char *s, size_t n,
         rc = buf_append(out, b, 2);
     }
     return rc;
+}
+
+/* True when the `len` bytes at `word` are one of the `n` names. */
+static bool is_one_of(const char *word, size_t len, const char *const *names,
+                      size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(names[i]) == len && strncasecmp(names[i], word, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+enum gw_err gw_words_check(const char *list, const char *const *names, size_t n,
+                           const char *what, struct gw_error *err)
+{
+    struct buf choices;
+    enum gw_err rc;
+
+    if (*list == '\0')
+        return gw_error_set(err, GW_EINVAL, "the list is empty");
+    for (const char *p = list; *p != '\0';) {
+        size_t k = strcspn(p, ",");
+
+        if (!is_one_of(p, k, names, n)) {
+            buf_init(&choices, 256);
+            for (size_t i = 0; i < n; i++)
+                buf_printf(&choices, "%s%s",
+                           i == 0      ? ""
+                           : i + 1 < n ? ", "
+                                       : " or ",
+                           names[i]);
+            rc = gw_error_set(err, GW_EINVAL, "unknown %s \"%.*s\"; use %s",
+                              what, (int)(k > 40 ? 40 : k), p,
+                              buf_cstr(&choices));
+            buf_free(&choices);
+            return rc;
+        }
+        p += k + (p[k] == ',');
+    }
+    return GW_OK;
 }

@@ -32,21 +32,8 @@ enum smtp_sasl_mech smtp_sasl_parse(const char *name, size_t len)
 
 enum gw_err smtp_sasl_check_list(const char *list, struct gw_error *err)
 {
-    const char *p = list;
-
-    if (*p == '\0')
-        return gw_error_set(err, GW_EINVAL, "the list is empty");
-    while (*p != '\0') {
-        size_t n = strcspn(p, ",");
-
-        if (smtp_sasl_parse(p, n) == SMTP_SASL_NONE)
-            return gw_error_set(err, GW_EINVAL,
-                                "unknown mechanism \"%.*s\"; use CRAM-MD5, "
-                                "XOAUTH2, LOGIN or PLAIN",
-                                (int)(n > 40 ? 40 : n), p);
-        p += n + (p[n] == ',');
-    }
-    return GW_OK;
+    return gw_words_check(list, names + 1, sizeof(names) / sizeof(names[0]) - 1,
+                          "mechanism", err);
 }
 
 void smtp_sasl_wipe(struct buf *b)

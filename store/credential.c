@@ -186,24 +186,9 @@ const char *store_tls_name(enum store_tls tls)
 
 enum gw_err store_mechanisms_check(const char *list, struct gw_error *err)
 {
-    const char *p = list;
-
-    if (*p == '\0')
-        return gw_error_set(err, GW_EINVAL, "the list is empty");
-    while (*p != '\0') {
-        size_t n = strcspn(p, ","), i = 0;
-
-        while (i < 4 && (strlen(mechanisms[i]) != n ||
-                         strncasecmp(mechanisms[i], p, n) != 0))
-            i++;
-        if (i == 4)
-            return gw_error_set(err, GW_EINVAL,
-                                "unknown mechanism \"%.*s\"; use CRAM-MD5, "
-                                "XOAUTH2, LOGIN or PLAIN",
-                                (int)(n > 40 ? 40 : n), p);
-        p += n + (p[n] == ',');
-    }
-    return GW_OK;
+    return gw_words_check(list, mechanisms,
+                          sizeof(mechanisms) / sizeof(mechanisms[0]),
+                          "mechanism", err);
 }
 
 /* Checks a text value of the field `f` and copies it into `dst`. */

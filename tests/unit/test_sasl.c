@@ -111,6 +111,9 @@ TEST(the_record_and_the_client_know_the_same_mechanisms)
         p += n + (p[n] == ',');
     }
     CHECK(listed == SMTP_SASL_XOAUTH2);
+    CHECK(store_mechanisms_check("login,NTLM", &err) == GW_EINVAL);
+    CHECK_STR(err.detail, "unknown mechanism \"NTLM\"; use CRAM-MD5, XOAUTH2, "
+                          "LOGIN or PLAIN");
 out:;
 }
 
