@@ -139,6 +139,7 @@ void core_credential_smtp(const struct store_credential *c,
     out->auth_from = or_null(c->auth_from);
     out->allow_plaintext_auth = c->allow_plaintext_auth;
     out->ignore_failed_auth = c->ignore_failed_auth;
+    out->waiting = c->waiting;
     out->timeout_ms = c->timeout_s * 1000;
     out->idle_ms = c->idle_timeout_s * 1000;
     out->timeouts.connect_ms = c->connect_timeout_s * 1000;

@@ -720,6 +720,7 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
     uint64_t deadline = gw_now_ms() + session_deadline_ms(&pool->srv);
     struct smtp_stream *st;
     struct conn *kept = NULL;
+    enum gw_err rc;
 
     memset(res, 0, sizeof(*res));
     res->status = SMTP_FAILED;
@@ -731,10 +732,18 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
         return NULL;
     }
     res->n_rcpts = env->n_rcpts;
-    if (pool_acquire(pool, deadline, &kept) != GW_OK) {
+    rc = pool_acquire(pool, deadline, &kept);
+    if (rc != GW_OK) {
         free(st);
-        gw_error_set(&res->error, GW_EBUSY, "all %u connections to %s are busy",
-                     pool->size, pool->srv.host);
+        if (rc == GW_ELIMIT)
+            gw_error_set(&res->error, GW_EBUSY,
+                         "all %u connections to %s are busy and %u sends "
+                         "wait for one already",
+                         pool->size, pool->srv.host, pool->max_waiting);
+        else
+            gw_error_set(&res->error, GW_EBUSY,
+                         "all %u connections to %s are busy", pool->size,
+                         pool->srv.host);
         return NULL;
     }
     st->pool = pool;

@@ -216,6 +216,7 @@ struct smtp_pool *smtp_pool_new(const struct smtp_server *srv, unsigned size,
     }
     pthread_mutex_init(&pool->lock, NULL);
     pool->size = size ? size : 1;
+    pool->max_waiting = srv->waiting ? srv->waiting : 4 * pool->size;
     if (!copy_server(pool, srv)) {
         gw_error_set(err, GW_ENOMEM, "out of memory");
         goto fail;
@@ -329,6 +330,7 @@ static void unqueue(struct smtp_pool *pool, struct waiter *w)
     while (*at != w)
         at = &(*at)->next;
     *at = w->next;
+    pool->n_waiting--;
     if (pool->last_waiter == w) {
         pool->last_waiter = NULL;
         for (struct waiter *x = pool->waiters; x != NULL; x = x->next)
@@ -357,6 +359,10 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
     if (pool->busy < pool->size && pool->waiters == NULL) {
         pool->busy++;
         me.granted = true;
+    } else if (pool->n_waiting >= pool->max_waiting) {
+        /* Past the bound a send is told at once, not after the wait it
+           would most likely spend in vain behind the others. */
+        rc = GW_ELIMIT;
     } else {
         /* `me` is queued only while this function waits: whoever grants
            it the slot, or its own time-out, takes it out first. */
@@ -366,6 +372,7 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
         else
             pool->waiters = &me; // cppcheck-suppress autoVariables
         pool->last_waiter = &me; // cppcheck-suppress autoVariables
+        pool->n_waiting++;
         while (!me.granted && rc == GW_OK) {
             if (pthread_cond_timedwait(&me.cond, &pool->lock, &until) != 0 &&
                 !me.granted) {

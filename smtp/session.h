@@ -69,6 +69,8 @@ struct smtp_pool {
     unsigned n_idle;
     struct waiter *waiters;     /* sends waiting for a slot, oldest first */
     struct waiter *last_waiter; /* where the next one joins */
+    unsigned n_waiting;         /* how many wait */
+    unsigned max_waiting;       /* the most that may; more are refused */
     pthread_mutex_t lock;
     /* srv.secrets points here when the credential has sealed secrets. */
     struct smtp_secrets secrets;
@@ -83,7 +85,8 @@ struct smtp_pool {
  * Takes a slot of the pool, waiting at most the pool's timeout and never
  * past `deadline` (gw_now_ms() time; GW_EBUSY past either), and with it
  * the newest idle connection still worth using, or NULL in `*out` when a
- * new one is to be opened (pool.c).
+ * new one is to be opened (pool.c). GW_ELIMIT at once, without waiting,
+ * when max_waiting sends wait already.
  */
 enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
                          struct conn **out);

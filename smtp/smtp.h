@@ -141,6 +141,10 @@ struct smtp_server {
     const char *auth_from;     /* AUTH= on MAIL FROM; NULL for none */
     bool allow_plaintext_auth; /* any AUTH without TLS */
     bool ignore_failed_auth;   /* go on unauthenticated when AUTH fails */
+    /* The most sends waiting at once for a free connection: past it a
+       send is refused at once (GW_EBUSY), not after the wait. 0: four
+       times the pool's size. */
+    unsigned waiting;
     unsigned idle_ms;    /* how long a connection is kept open between sends
                             for the next one; 0: QUIT after every send */
     unsigned timeout_ms; /* the default of every step, and the

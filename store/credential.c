@@ -89,6 +89,9 @@ static const struct field fields[] = {
      K_UINT, AT(dot_timeout_s), 0, 3600},
     {{"pool", "4", "most connections open to the SMTP server", 0},
      K_UINT, AT(pool), 1, 1024},
+    {{"waiting", "", "sends that may wait for a connection; past it a send "
+      "is refused at once [4 times pool]", STORE_INHERIT},
+     K_UINT, AT(waiting), 0, 10000},
     {{"idle_timeout", "30",
       "seconds a connection stays open for reuse (0: none)", STORE_SECONDS},
      K_UINT, AT(idle_timeout_s), 0, 3600},

@@ -200,6 +200,8 @@ struct store_credential {
     unsigned connect_timeout_s, greeting_timeout_s, command_timeout_s,
         data_timeout_s, dot_timeout_s; /* 0: timeout_s */
     unsigned pool;                     /* most connections at once */
+    unsigned waiting;                  /* most sends waiting for one of
+                                          them; 0: 4 times pool */
     unsigned idle_timeout_s;           /* a connection kept for the next
                                           send; 0: a new one for every send */
     unsigned deadline_s;               /* a whole send, the wait for a
@@ -219,7 +221,9 @@ struct store_credential {
  */
 enum store_setting_flags {
     STORE_SECONDS = 1 << 0, /* a number of seconds */
-    STORE_INHERIT = 1 << 1, /* 0 means "as timeout", written "" as text */
+    STORE_INHERIT = 1 << 1, /* 0 means a value that follows from another
+                               setting (the help says which), written ""
+                               as text */
     STORE_FILE = 1 << 2,    /* a path the gateway must be able to read */
 };
 
