@@ -178,6 +178,17 @@ static enum gw_err parse_connections(struct srv_config *cfg,
     return parse_range(cfg, s, value, 1, 100000, err);
 }
 
+/* The connections of one client; "" leaves it to --max-connections. */
+static enum gw_err parse_per_ip(struct srv_config *cfg, const struct setting *s,
+                                const char *value, struct gw_error *err)
+{
+    if (value[0] == '\0') {
+        *(unsigned *)field(cfg, s) = 0;
+        return GW_OK;
+    }
+    return parse_range(cfg, s, value, 1, 100000, err);
+}
+
 static enum gw_err parse_data_dir(struct srv_config *cfg,
                                   const struct setting *s, const char *value,
                                   struct gw_error *err)
@@ -276,6 +287,10 @@ static const struct setting settings[] = {
      "largest request body (bytes, or K/M suffix)"},
     {"--max-connections", "GATEWAY_MAX_CONNECTIONS", "1000", parse_connections,
      AT(max_connections), "HTTP connections open at once"},
+    {"--max-connections-per-ip", "GATEWAY_MAX_CONNECTIONS_PER_IP", "",
+     parse_per_ip, AT(max_connections_per_ip),
+     "... of them from one client (an IPv4 address, an IPv6 /64) "
+     "[a quarter]"},
     {"--shutdown-timeout", "GATEWAY_SHUTDOWN_TIMEOUT", "25", parse_timeout,
      AT(shutdown_timeout_s), "seconds a stop may take for requests to end"},
     {NULL, "GATEWAY_API_TOKEN", NULL, parse_token, AT(api_token),

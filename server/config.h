@@ -25,8 +25,10 @@ struct srv_config {
     char api_token[256]; /* the bootstrap bearer token */
 
     /* The HTTP side: how many connections, how long a stop may take. */
-    unsigned max_connections;    /* open at once, each with a thread */
-    unsigned shutdown_timeout_s; /* seconds, from SIGTERM or SIGINT */
+    unsigned max_connections;        /* open at once, each with a thread */
+    unsigned max_connections_per_ip; /* ... of them from one client; 0: a
+                                        quarter of max_connections */
+    unsigned shutdown_timeout_s;     /* seconds, from SIGTERM or SIGINT */
 
     /* The key pair (else the one in data_dir) and the credential store. */
     char secret_key[128];        /* base64; "" for none */

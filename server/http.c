@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "net/net.h"
 #include "base/base.h"
+#include "clients.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT_S 60
@@ -39,6 +42,12 @@
  */
 #define CONNECTION_MEMORY (256 * 1024)
 
+/* A kind of log line written at most once a second. */
+struct once_a_second {
+    time_t second;       /* when the last line was written */
+    unsigned suppressed; /* lines left out since */
+};
+
 struct srv_http {
     struct MHD_Daemon *daemon;
     const struct srv_config *cfg;
@@ -46,12 +55,14 @@ struct srv_http {
     atomic_uint in_flight; /* requests between headers and completion */
     atomic_bool stopping;  /* no request is kept waiting for any more */
     atomic_uint open;      /* connections open */
-    /* libmicrohttpd's own log, at most one line a second: a refused
-       connection is logged per connection, and a flood of them must not
-       flood the log. */
+    /* The connections of each client, and the most one may have. */
+    struct srv_clients *clients;
+    unsigned per_ip;
+    atomic_uint refused_per_ip; /* connections refused for it */
+    /* libmicrohttpd's own log and the refusals, each at most one line a
+       second: a flood of refused connections must not flood the log. */
     pthread_mutex_t log_lock;
-    time_t log_second;       /* when the last line was written */
-    unsigned log_suppressed; /* lines left out since */
+    struct once_a_second mhd_lines, refusal_lines;
 };
 
 /* The socket context of a connection past GATEWAY_MAX_CONNECTIONS. */
@@ -81,6 +92,30 @@ struct params {
     bool overflow;
 };
 
+/*
+ * True when a line of the kind `o` may be written now, with the number
+ * left out since the last one in `*suppressed`; false, counting it as
+ * left out, when one was written this second already.
+ */
+static bool may_log(struct srv_http *http, struct once_a_second *o,
+                    unsigned *suppressed)
+{
+    time_t now = (time_t)(gw_now_ms() / 1000);
+    bool ok;
+
+    pthread_mutex_lock(&http->log_lock);
+    ok = o->second != now;
+    if (ok) {
+        o->second = now;
+        *suppressed = o->suppressed;
+        o->suppressed = 0;
+    } else {
+        o->suppressed++;
+    }
+    pthread_mutex_unlock(&http->log_lock);
+    return ok;
+}
+
 /* libmicrohttpd's own messages, printf-style; at most one line a second,
    with the count of those left out since the last. */
 __attribute__((format(printf, 2, 0))) static void
@@ -90,19 +125,10 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     char line[512];
     char shown[LOG_QUOTE_MAX];
     unsigned suppressed;
-    time_t now = (time_t)(gw_now_ms() / 1000);
     size_t n;
 
-    pthread_mutex_lock(&http->log_lock);
-    if (http->log_second == now) {
-        http->log_suppressed++;
-        pthread_mutex_unlock(&http->log_lock);
+    if (!may_log(http, &http->mhd_lines, &suppressed))
         return;
-    }
-    http->log_second = now;
-    suppressed = http->log_suppressed;
-    http->log_suppressed = 0;
-    pthread_mutex_unlock(&http->log_lock);
     vsnprintf(line, sizeof(line), fmt, ap);
     n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -577,20 +603,66 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     atomic_fetch_sub(&http->in_flight, 1);
 }
 
+/* The address a connection comes from; NULL when it cannot be told. */
+static const struct sockaddr *client_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    return info != NULL ? info->client_addr : NULL;
+}
+
 /*
- * Counts the connections; one past GATEWAY_MAX_CONNECTIONS is marked, to
- * be answered 503, and given a short time to send its request.
+ * Refuses a connection, before it is accepted into a thread, from a
+ * client that has GATEWAY_MAX_CONNECTIONS_PER_IP open already: it is
+ * closed at once, counted, and logged at most once a second.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t len)
+{
+    struct srv_http *http = cls;
+    unsigned open = srv_clients_count(http->clients, addr);
+    char text[INET6_ADDRSTRLEN] = "?";
+    unsigned suppressed;
+
+    (void)len;
+    if (open < http->per_ip)
+        return MHD_YES;
+    atomic_fetch_add(&http->refused_per_ip, 1);
+    if (!may_log(http, &http->refusal_lines, &suppressed))
+        return MHD_NO;
+    if (addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, text,
+                  sizeof(text));
+    else if (addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr,
+                  text, sizeof(text));
+    log_warn("event=connection_refused reason=per_ip_limit client=%s open=%u "
+             "limit=%u suppressed=%u",
+             text, open, http->per_ip, suppressed);
+    return MHD_NO;
+}
+
+/*
+ * Counts the connections, in all and of each client; one past
+ * GATEWAY_MAX_CONNECTIONS is marked, to be answered 503, and given a
+ * short time to send its request.
  */
 static void on_connection(void *cls, struct MHD_Connection *conn,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct srv_http *http = cls;
+    const struct sockaddr *client = client_of(conn);
 
     if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+        if (client != NULL)
+            srv_clients_remove(http->clients, client);
         atomic_fetch_sub(&http->open, 1);
         return;
     }
+    if (client != NULL)
+        srv_clients_add(http->clients, client);
     if (atomic_fetch_add(&http->open, 1) < http->cfg->max_connections)
         return;
     *socket_context = (void *)(uintptr_t)&overflow_mark;
@@ -614,11 +686,22 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
     }
     http->cfg = cfg;
     http->ctx = ctx;
+    http->per_ip = cfg->max_connections_per_ip;
+    if (http->per_ip == 0)
+        http->per_ip =
+            cfg->max_connections / 4 > 0 ? cfg->max_connections / 4 : 1;
+    http->clients =
+        srv_clients_new(cfg->max_connections + OVERFLOW_CONNECTIONS);
+    if (http->clients == NULL) {
+        free(http);
+        gw_error_set(err, GW_ENOMEM, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&http->log_lock, NULL);
     if (cfg->listen_sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     http->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
+        flags, 0, on_accept, http, on_request, http, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, http, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&cfg->listen_sa, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, http, MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
@@ -629,6 +712,7 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
         MHD_OPTION_END);
     if (http->daemon == NULL) {
         pthread_mutex_destroy(&http->log_lock);
+        srv_clients_free(http->clients);
         free(http);
         gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen);
         return NULL;
@@ -668,9 +752,15 @@ unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
         return running;
     /* Only idle connections are left; stopping closes them. */
     MHD_stop_daemon(http->daemon);
-    if (http->log_suppressed > 0)
-        log_warn("event=http_error_suppressed count=%u", http->log_suppressed);
+    if (http->mhd_lines.suppressed > 0)
+        log_warn("event=http_error_suppressed count=%u",
+                 http->mhd_lines.suppressed);
+    if (http->refusal_lines.suppressed > 0)
+        log_warn("event=connection_refused_suppressed count=%u total=%u",
+                 http->refusal_lines.suppressed,
+                 atomic_load(&http->refused_per_ip));
     pthread_mutex_destroy(&http->log_lock);
+    srv_clients_free(http->clients);
     free(http);
     return 0;
 }

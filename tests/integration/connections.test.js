@@ -89,7 +89,8 @@ describe('more connections than FD_SETSIZE', { skip: tooLow }, () => {
     const smtp = await startSmtpServer();
     const gw = await startGateway({
       smtpPort: smtp.port,
-      env: { GATEWAY_LOG_LEVEL: 'info', GATEWAY_MAX_CONNECTIONS: 2000 },
+      // Every connection comes from this one client, 127.0.0.1.
+      env: { GATEWAY_LOG_LEVEL: 'info', GATEWAY_MAX_CONNECTIONS: 2000, GATEWAY_MAX_CONNECTIONS_PER_IP: 2000 },
     });
     let socks = [];
     try {
@@ -114,7 +115,9 @@ describe('more connections than FD_SETSIZE', { skip: tooLow }, () => {
 
 describe('GATEWAY_MAX_CONNECTIONS', { skip: tooLow }, () => {
   it('past the limit: a 503 with Connection: close, then closed connections, and a line a second in the log', { timeout: 90000 }, async () => {
-    const gw = await startGateway({ env: { GATEWAY_LOG_LEVEL: 'info', GATEWAY_MAX_CONNECTIONS: 20 } });
+    const gw = await startGateway({
+      env: { GATEWAY_LOG_LEVEL: 'info', GATEWAY_MAX_CONNECTIONS: 20, GATEWAY_MAX_CONNECTIONS_PER_IP: 1000 },
+    });
     const kept = [];
     let flood = [];
     try {

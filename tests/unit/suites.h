@@ -17,6 +17,7 @@
     SUITE(reply)                                                               \
     SUITE(data)                                                                \
     SUITE(config)                                                              \
+    SUITE(clients)                                                             \
     SUITE(encode)                                                              \
     SUITE(addr)                                                                \
     SUITE(mime)                                                                \
