@@ -66,6 +66,9 @@ struct api_call {
        is read, so that a large request is not held twice; it stays a
        valid, perhaps empty, buffer. */
     struct buf *body;
+    /* Whether the client is still there, for a send waiting for a
+       connection; NULL when the server cannot tell. */
+    const struct smtp_cancel *cancel;
 };
 
 /* What the server needs to know of a route before it reads the body. */
@@ -129,6 +132,7 @@ struct api_stream_start {
     size_t size;                      /* Content-Length; 0 when not given */
     size_t max_body;                  /* the most the body may hold */
     const struct store_token *caller; /* who sent the request */
+    const struct smtp_cancel *cancel; /* as in struct api_call */
 };
 
 /*

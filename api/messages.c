@@ -22,8 +22,8 @@
 
 /* Sends the composed message (core_send()) and fills the reply. */
 static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
-                           struct buf *msg, struct mime_result *mres,
-                           struct api_response *resp)
+                           const struct smtp_cancel *cancel, struct buf *msg,
+                           struct mime_result *mres, struct api_response *resp)
 {
     struct smtp_result res = {0};
     struct smtp_envelope env = {0};
@@ -36,6 +36,7 @@ static void send_and_reply(struct api_request *req, struct smtp_pool *pool,
         api_error(resp, 500, NULL, "out of memory");
         return;
     }
+    env.cancel = cancel;
     api_request_message(req, &m);
     if (core_send(pool, req->credential, &m, &env, msg, mres, &res, &err) ==
         GW_OK)
@@ -113,7 +114,7 @@ void api_messages_post(const struct api_route *route, const struct api_ctx *ctx,
     if (req.dry_run)
         dry_run_reply(&req, &msg, &mres, resp);
     else
-        send_and_reply(&req, pool, &msg, &mres, resp);
+        send_and_reply(&req, pool, call->cancel, &msg, &mres, resp);
 out:
     if (pool != NULL)
         core_creds_put(ctx->creds, hold);

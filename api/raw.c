@@ -75,6 +75,7 @@ static bool take_query(struct api_stream *st,
         return false;
     }
     st->rcpts = api_request_envelope(&st->req, &st->env);
+    st->env.cancel = start->cancel;
     if (st->rcpts == NULL) {
         api_error(resp, 500, NULL, "out of memory");
         return false;

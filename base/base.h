@@ -36,6 +36,7 @@ enum gw_err {
     GW_ETLS,      /* the TLS layer failed */
     GW_EAUTH,     /* authentication failed */
     GW_ECONFLICT, /* the state forbids it now (a read-only store, say) */
+    GW_ECANCELED, /* whoever asked for it went away; it was not done */
 };
 
 /* The size of gw_error.detail, with its terminating NUL. */

@@ -38,6 +38,8 @@ const char *gw_strerror(enum gw_err code)
         return "authentication failed";
     case GW_ECONFLICT:
         return "conflicts with the current state";
+    case GW_ECANCELED:
+        return "cancelled: whoever asked went away";
     }
     return "unknown error";
 }

@@ -76,6 +76,7 @@ struct request {
     struct buf body;           /* the whole body, for routes that take it */
     struct api_stream *stream; /* for routes that stream it */
     size_t received;           /* bytes of the body so far */
+    struct smtp_cancel cancel; /* asks whether the client is still there */
 };
 
 /* The most query parameters a request may have (to= may repeat). */
@@ -217,6 +218,26 @@ static enum MHD_Result queue(struct srv_http *http, struct MHD_Connection *conn,
     ok = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+/*
+ * struct smtp_cancel: true when the client of `arg`, a connection, has
+ * closed it (or it broke): a look at its socket, which the connection's
+ * own thread, the one asking, is not reading meanwhile. The next request
+ * of a client that pipelines is data, not an end: it stays.
+ */
+static bool client_gone(void *arg)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(arg, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char c;
+    ssize_t n;
+
+    if (info == NULL)
+        return false;
+    n = recv(info->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 ||
+           (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 /* The bearer token of the request, or NULL when it has none. */
@@ -361,6 +382,7 @@ static bool start_stream(struct srv_http *http, struct MHD_Connection *conn,
     start.n_params = p->n;
     start.size = (size_t)content_length(conn);
     start.caller = &rq->caller;
+    start.cancel = &rq->cancel;
     if (p->overflow)
         api_error(&rq->resp, 400, NULL, "the query has more than %d parameters",
                   MAX_PARAMS);
@@ -537,6 +559,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         if (rq == NULL)
             return MHD_NO;
         *state = rq;
+        rq->cancel = (struct smtp_cancel){client_gone, conn};
         api_response_init(&rq->resp);
         buf_init(&rq->body, http->cfg->max_body);
         atomic_fetch_add(&http->in_flight, 1);
@@ -574,7 +597,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
     api_handle(rq->route, http->ctx,
-               &(struct api_call){url, &rq->caller, &rq->body}, &rq->resp);
+               &(struct api_call){url, &rq->caller, &rq->body, &rq->cancel},
+               &rq->resp);
     return queue(http, conn, &rq->resp);
 }
 

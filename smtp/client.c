@@ -732,10 +732,15 @@ struct smtp_stream *smtp_stream_begin(struct smtp_pool *pool,
         return NULL;
     }
     res->n_rcpts = env->n_rcpts;
-    rc = pool_acquire(pool, deadline, &kept);
+    rc = pool_acquire(pool, deadline, env->cancel, &kept);
     if (rc != GW_OK) {
         free(st);
-        if (rc == GW_ELIMIT)
+        if (rc == GW_ECANCELED)
+            gw_error_set(&res->error, GW_ECANCELED,
+                         "the client went away while the send waited for a "
+                         "connection to %s; nothing was sent",
+                         pool->srv.host);
+        else if (rc == GW_ELIMIT)
             gw_error_set(&res->error, GW_EBUSY,
                          "all %u connections to %s are busy and %u sends "
                          "wait for one already",

@@ -27,6 +27,10 @@
 #include "sasl.h"
 #include "session.h"
 
+/* How often a send waiting for a connection asks whether its client is
+   still there (struct smtp_cancel). */
+#define CANCEL_CHECK_MS 100
+
 /* How long the reaper waits for the answer to its QUIT before closing. */
 #define REAPER_QUIT_WAIT_MS 2000
 
@@ -322,6 +326,13 @@ static struct timespec time_after(uint64_t ms)
     return ts;
 }
 
+/* True when `a` is before `b`. */
+static bool ts_before(struct timespec a, struct timespec b)
+{
+    return a.tv_sec < b.tv_sec ||
+           (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
 /* Takes `w` out of the queue of waiters. */
 static void unqueue(struct smtp_pool *pool, struct waiter *w)
 {
@@ -344,7 +355,7 @@ static void unqueue(struct smtp_pool *pool, struct waiter *w)
  * under load that is what keeps the slowest answers close to the others.
  */
 enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
-                         struct conn **out)
+                         const struct smtp_cancel *cancel, struct conn **out)
 {
     uint64_t now = gw_now_ms(), wait = pool->srv.timeout_ms;
     struct timespec until;
@@ -374,10 +385,27 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
         pool->last_waiter = &me; // cppcheck-suppress autoVariables
         pool->n_waiting++;
         while (!me.granted && rc == GW_OK) {
-            if (pthread_cond_timedwait(&me.cond, &pool->lock, &until) != 0 &&
-                !me.granted) {
+            /* With a client to ask after, the wait goes in slices, and
+               the client is asked between them (the lock held: it is one
+               look at a socket). */
+            struct timespec slice = until;
+            bool last = true;
+
+            if (cancel != NULL) {
+                slice = time_after(CANCEL_CHECK_MS);
+                last = !ts_before(slice, until);
+                if (last)
+                    slice = until;
+            }
+            if (pthread_cond_timedwait(&me.cond, &pool->lock, &slice) == 0 ||
+                me.granted)
+                continue;
+            if (last) {
                 unqueue(pool, &me);
                 rc = GW_EBUSY;
+            } else if (cancel->gone(cancel->arg)) {
+                unqueue(pool, &me);
+                rc = GW_ECANCELED;
             }
         }
         pthread_cond_destroy(&me.cond);

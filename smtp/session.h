@@ -86,10 +86,11 @@ struct smtp_pool {
  * past `deadline` (gw_now_ms() time; GW_EBUSY past either), and with it
  * the newest idle connection still worth using, or NULL in `*out` when a
  * new one is to be opened (pool.c). GW_ELIMIT at once, without waiting,
- * when max_waiting sends wait already.
+ * when max_waiting sends wait already; GW_ECANCELED when `cancel` (may be
+ * NULL) says, while it waits, that whoever asked has gone.
  */
 enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
-                         struct conn **out);
+                         const struct smtp_cancel *cancel, struct conn **out);
 
 /* Gives the slot back, with the connection to keep open, or NULL. */
 void pool_release(struct smtp_pool *pool, struct conn *keep);

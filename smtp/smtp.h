@@ -159,6 +159,17 @@ struct smtp_server {
     const struct smtp_secrets *secrets;
 };
 
+/*
+ * Asked while a send waits for a free connection: true when whoever asked
+ * for the send has gone (its client closed the connection), which ends
+ * the wait with nothing sent (GW_ECANCELED). Once the send has its
+ * connection it runs to its end, whatever this says.
+ */
+struct smtp_cancel {
+    bool (*gone)(void *arg);
+    void *arg;
+};
+
 /* One send: who it is from and to, and how to treat refusals. */
 struct smtp_envelope {
     const char *from;             /* reverse-path mailbox; "" for <> */
@@ -168,6 +179,7 @@ struct smtp_envelope {
     bool needs_smtputf8;          /* an address or header has raw UTF-8 */
     bool body_8bit;               /* the message has 8-bit bytes */
     const char *auth_from;        /* overrides the server's; NULL keeps it */
+    const struct smtp_cancel *cancel; /* NULL: the wait is never cut short */
 };
 
 /* What became of one recipient. */

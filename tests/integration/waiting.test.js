@@ -12,7 +12,9 @@
 const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 
-const { assertErrorReply, cleanupAll, request, runGateway, startGateway, validEnv } = require('./lib/gateway');
+const net = require('node:net');
+
+const { assertErrorReply, cleanupAll, logged, request, runGateway, sleep, startGateway, validEnv } = require('./lib/gateway');
 const { sendChecked: send } = require('./lib/upstream');
 const { withScripted, send: say, read, readData, gate } = require('./lib/scripted');
 
@@ -59,6 +61,56 @@ describe('the bound on sends waiting for a connection', () => {
       assert.ok(!srv.connections.some((c) => c.lines.some((l) => l.includes(refusedFrom))),
         `nothing of ${refusedFrom} reached the server`);
     }, { env: { GATEWAY_SMTP_POOL: 1, GATEWAY_SMTP_WAITING: 1, GATEWAY_SMTP_TIMEOUT: 20 } });
+  });
+});
+
+/* Writes a whole POST /v1/messages of `body` on a socket of its own, and
+   leaves the socket to the caller (to close before any answer). */
+function postAndHold(gw, body) {
+  const payload = Buffer.from(JSON.stringify(body));
+  const socket = net.connect(gw.port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(
+    'POST /v1/messages HTTP/1.1\r\nHost: gateway\r\n' +
+      `Authorization: Bearer ${gw.token}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${payload.length}\r\n\r\n`,
+  );
+  socket.write(payload);
+  return socket;
+}
+
+describe('a client that goes away while its send waits for a connection', () => {
+  it('the send is cancelled: nothing of it reaches the server, the next send has the slot', T, async () => {
+    // Pool 1: the first send holds the connection (its greeting held back
+    // until the cancelled send is logged). The second client posts, then
+    // closes its connection while its send waits for the slot. A third
+    // send comes after: had the second not been cancelled, it would have
+    // had the slot first (slots go in order), and its MAIL FROM would be
+    // on the second connection.
+    const cancelled = gate();
+    const scripts = [transaction('first', cancelled), transaction('third')];
+    await withScripted(scripts, async (gw, srv) => {
+      const msg = (from) => ({ from, to: 'b@example.com', subject: 'cancel', text: 'x' });
+      const first = send(gw, msg('first@example.com'), { timeoutMs: 40000 });
+      await srv.waitForConnection(0);
+      const gone = postAndHold(gw, msg('second@example.com'));
+      // Time for the gateway to read the request and queue its send; a
+      // slower machine only makes the test fail safe (no cancel logged).
+      await sleep(500);
+      gone.destroy();
+      try {
+        await logged(gw, /event=send credential=default status=failed .*the client went away while the send waited/, 10000);
+      } finally {
+        cancelled.open();
+      }
+      assert.equal((await first).status, 200);
+      const third = await send(gw, msg('third@example.com'), { timeoutMs: 40000 });
+      assert.equal(third.status, 200, third.text);
+      assert.equal(srv.connections.length, 2);
+      const mailFrom = (c) => c.lines.find((l) => l.startsWith('MAIL FROM:')) || '';
+      assert.match(mailFrom(srv.connections[1]), /third@example\.com/);
+      assert.ok(!srv.connections.some((c) => c.lines.some((l) => l.includes('second@'))), 'nothing of the cancelled send went out');
+    }, { env: { GATEWAY_LOG_LEVEL: 'info', GATEWAY_SMTP_POOL: 1, GATEWAY_SMTP_TIMEOUT: 20 } });
   });
 });
 

@@ -99,7 +99,8 @@ static bool keep_conn(struct smtp_pool *pool, int *fd)
 {
     struct conn *c = calloc(1, sizeof(*c)), *none = NULL;
 
-    if (c == NULL || pool_acquire(pool, gw_now_ms() + 1000, &none) != GW_OK ||
+    if (c == NULL ||
+        pool_acquire(pool, gw_now_ms() + 1000, NULL, &none) != GW_OK ||
         none != NULL) {
         free(c);
         return false;
@@ -159,7 +160,7 @@ TEST(a_connection_the_server_spoke_on_is_not_reused)
     CHECK(pair(sv));
     CHECK(keep_conn(pool, &sv[0]));
     CHECK(write(sv[1], "250 2.1.5 Ok\r\n", 14) == 14);
-    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &got) == GW_OK);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, NULL, &got) == GW_OK);
     CHECK(got == NULL);
     pool_release(pool, NULL);
     /* Closed without a word: no QUIT into a conversation out of step. */

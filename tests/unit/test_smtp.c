@@ -73,17 +73,61 @@ TEST(the_wait_for_a_slot_ends_at_the_deadline)
     uint64_t started;
 
     CHECK(pool != NULL);
-    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &kept) == GW_OK);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, NULL, &kept) == GW_OK);
     CHECK(kept == NULL);
     started = gw_now_ms();
-    CHECK(pool_acquire(pool, started + 100, &kept) == GW_EBUSY);
+    CHECK(pool_acquire(pool, started + 100, NULL, &kept) == GW_EBUSY);
     CHECK(gw_now_ms() - started < 600000);
-    CHECK(pool_acquire(pool, started - 1, &kept) == GW_EBUSY);
+    CHECK(pool_acquire(pool, started - 1, NULL, &kept) == GW_EBUSY);
     pool_release(pool, NULL);
-    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &kept) == GW_OK);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, NULL, &kept) == GW_OK);
     pool_release(pool, NULL);
 out:
     /* A connection it should not have had goes back, to be closed. */
+    if (kept != NULL)
+        pool_release(pool, kept);
+    smtp_pool_free(pool);
+}
+
+/* struct smtp_cancel for the test: gone at the third question. */
+static bool gone_at_third(void *arg)
+{
+    unsigned *asked = arg;
+
+    return ++*asked >= 3;
+}
+
+TEST(a_waiting_send_whose_client_has_gone_ends_its_wait)
+{
+    /* An hour to wait, the slot held: only the client's going ends the
+       wait, after it was asked between slices of the wait, and the slot
+       is still there for the next send. A second bound (waiting 1) shows
+       the cancelled send left the queue. */
+    struct smtp_server srv = {
+        .host = "localhost", .port = 25, .timeout_ms = 3600000, .waiting = 1};
+    struct gw_error err = {0};
+    struct smtp_pool *pool = smtp_pool_new(&srv, 1, NULL, &err);
+    unsigned asked = 0;
+    const struct smtp_cancel cancel = {gone_at_third, &asked};
+    struct conn *kept = NULL;
+    bool held = false;
+
+    CHECK(pool != NULL);
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, NULL, &kept) == GW_OK);
+    held = true;
+    CHECK(pool_acquire(pool, gw_now_ms() + 3600000, &cancel, &kept) ==
+          GW_ECANCELED);
+    CHECK(asked == 3);
+    asked = 0;
+    CHECK(pool_acquire(pool, gw_now_ms() + 3600000, &cancel, &kept) ==
+          GW_ECANCELED);
+    pool_release(pool, NULL);
+    held = false;
+    CHECK(pool_acquire(pool, gw_now_ms() + 1000, &cancel, &kept) == GW_OK);
+    pool_release(pool, NULL);
+out:
+    if (held)
+        pool_release(pool, NULL);
     if (kept != NULL)
         pool_release(pool, kept);
     smtp_pool_free(pool);
@@ -94,5 +138,6 @@ const struct unit_test smtp_tests[] = {
     UNIT(a_step_waits_at_most_what_is_left_of_the_deadline),
     UNIT(nothing_is_written_past_the_deadline),
     UNIT(the_wait_for_a_slot_ends_at_the_deadline),
+    UNIT(a_waiting_send_whose_client_has_gone_ends_its_wait),
     {NULL, NULL},
 };
