@@ -104,41 +104,6 @@ static size_t find(const struct srv_clients *c, const struct key *k)
     return i;
 }
 
-unsigned srv_clients_count(struct srv_clients *c, const struct sockaddr *sa)
-{
-    struct key k;
-    unsigned n;
-
-    if (!key_of(sa, &k))
-        return 0;
-    pthread_mutex_lock(&c->lock);
-    n = c->slots[find(c, &k)].count;
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}
-
-void srv_clients_add(struct srv_clients *c, const struct sockaddr *sa)
-{
-    struct key k;
-    size_t i;
-
-    if (!key_of(sa, &k))
-        return;
-    pthread_mutex_lock(&c->lock);
-    i = find(c, &k);
-    if (c->slots[i].count > 0) {
-        c->slots[i].count++;
-    } else if (c->used < c->mask) {
-        /* (A new client of a table with one free slot left, more clients
-           than it was made for, goes uncounted: a lookup needs a free
-           slot to stop at.) */
-        c->slots[i].key = k;
-        c->slots[i].count = 1;
-        c->used++;
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
 /* Frees slot `i`, moving back each slot after it that would otherwise be
    found past a free slot. */
 static void take_out(struct srv_clients *c, size_t i)
@@ -163,18 +128,51 @@ static void take_out(struct srv_clients *c, size_t i)
     }
 }
 
-void srv_clients_remove(struct srv_clients *c, const struct sockaddr *sa)
+/*
+ * Adds `delta` (+1, -1 or 0) to the count of the client of `sa`, and
+ * returns the count that results. A new client of a table with one free
+ * slot left (more clients than it was made for) goes uncounted: a lookup
+ * needs a free slot to stop at.
+ */
+static unsigned change(struct srv_clients *c, const struct sockaddr *sa,
+                       int delta)
 {
     struct key k;
-    size_t i;
+    struct slot *s;
+    unsigned n;
 
     if (!key_of(sa, &k))
-        return;
+        return 0;
     pthread_mutex_lock(&c->lock);
-    i = find(c, &k);
-    if (c->slots[i].count > 1)
-        c->slots[i].count--;
-    else if (c->slots[i].count == 1)
-        take_out(c, i);
+    s = &c->slots[find(c, &k)];
+    n = s->count;
+    if (delta > 0 && (n > 0 || c->used < c->mask)) {
+        if (n == 0) {
+            s->key = k;
+            c->used++;
+        }
+        s->count = ++n;
+    } else if (delta < 0 && n > 1) {
+        s->count = --n;
+    } else if (delta < 0 && n == 1) {
+        take_out(c, (size_t)(s - c->slots));
+        n = 0;
+    }
     pthread_mutex_unlock(&c->lock);
+    return n;
+}
+
+unsigned srv_clients_count(struct srv_clients *c, const struct sockaddr *sa)
+{
+    return change(c, sa, 0);
+}
+
+void srv_clients_add(struct srv_clients *c, const struct sockaddr *sa)
+{
+    change(c, sa, 1);
+}
+
+void srv_clients_remove(struct srv_clients *c, const struct sockaddr *sa)
+{
+    change(c, sa, -1);
 }

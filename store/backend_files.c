@@ -105,7 +105,8 @@ static enum gw_err files_writable(struct store *st, enum store_kind kind,
     return GW_OK;
 }
 
-/* Writes `doc`'s text, already in `text`, over the file of `f`. */
+/* Writes `text`, the file's new contents (whose encoding gave `rc`), over
+   the file of `f`, and takes that version as seen; frees `text`. */
 static enum gw_err save_text(struct file *f, enum gw_err rc, struct buf *text,
                              struct gw_error *err)
 {
