@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * The one error enum of the gateway, shared by every module.
@@ -319,5 +320,12 @@ static inline enum gw_eol gw_eol_next(bool *after_cr, char c)
  * the gateway measures is on this clock.
  */
 uint64_t gw_now_ms(void);
+
+/*
+ * The time `ms` milliseconds from now on the realtime clock, the one
+ * pthread_cond_timedwait() takes by default: for a thread's wait only,
+ * never for a deadline (which follows gw_now_ms()).
+ */
+struct timespec gw_wait_until(uint64_t ms);
 
 #endif

@@ -311,21 +311,6 @@ static struct conn *take_idle(struct smtp_pool *pool, uint64_t now)
     return NULL;
 }
 
-/* The absolute time `ms` from now, for pthread_cond_timedwait(). */
-static struct timespec time_after(uint64_t ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
 /* True when `a` is before `b`. */
 static bool ts_before(struct timespec a, struct timespec b)
 {
@@ -365,7 +350,7 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
     /* The wait is part of the send: it takes from the deadline. */
     if (now + wait > deadline)
         wait = deadline > now ? deadline - now : 0;
-    until = time_after(wait);
+    until = gw_wait_until(wait);
     pthread_mutex_lock(&pool->lock);
     if (pool->busy < pool->size && pool->waiters == NULL) {
         pool->busy++;
@@ -392,7 +377,7 @@ enum gw_err pool_acquire(struct smtp_pool *pool, uint64_t deadline,
             bool last = true;
 
             if (cancel != NULL) {
-                slice = time_after(CANCEL_CHECK_MS);
+                slice = gw_wait_until(CANCEL_CHECK_MS);
                 last = !ts_before(slice, until);
                 if (last)
                     slice = until;
