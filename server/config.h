@@ -29,6 +29,7 @@ struct srv_config {
     unsigned max_connections_per_ip; /* ... of them from one client; 0: a
                                         quarter of max_connections */
     unsigned shutdown_timeout_s;     /* seconds, from SIGTERM or SIGINT */
+    unsigned header_timeout_s;       /* for a request head to come whole */
 
     /* The key pair (else the one in data_dir) and the credential store. */
     char secret_key[128];        /* base64; "" for none */

@@ -19,6 +19,7 @@
 #include "net/net.h"
 #include "base/base.h"
 #include "clients.h"
+#include "deadlines.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT_S 60
@@ -57,6 +58,7 @@ struct srv_http {
     atomic_uint open;      /* connections open */
     /* The connections of each client, and the most one may have. */
     struct srv_clients *clients;
+    struct srv_deadlines *deadlines; /* closes the slow ones */
     unsigned per_ip;
     atomic_uint refused_per_ip; /* connections refused for it */
     /* libmicrohttpd's own log and the refusals, each at most one line a
@@ -65,8 +67,15 @@ struct srv_http {
     struct once_a_second mhd_lines, refusal_lines;
 };
 
-/* The socket context of a connection past GATEWAY_MAX_CONNECTIONS. */
-static const char overflow_mark;
+/* What the server keeps of a connection (its socket context). */
+struct conn_state {
+    struct srv_watched *watched; /* its deadlines; NULL: none */
+    bool overflow;               /* past GATEWAY_MAX_CONNECTIONS */
+};
+
+/* The state of a connection past GATEWAY_MAX_CONNECTIONS when no memory
+   was left for one of its own. */
+static struct conn_state overflow_without_memory = {NULL, true};
 
 /* One request in progress, kept by libmicrohttpd between calls. */
 struct request {
@@ -179,13 +188,29 @@ static struct MHD_Response *make_response(const struct api_response *resp)
     return r;
 }
 
-/* The connection came past GATEWAY_MAX_CONNECTIONS (on_connection()). */
-static bool over_limit(struct MHD_Connection *conn)
+/* What the server keeps of `conn`, or NULL (on_connection()). */
+static struct conn_state *state_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-    return info != NULL && info->socket_context == &overflow_mark;
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/* The connection came past GATEWAY_MAX_CONNECTIONS (on_connection()). */
+static bool over_limit(struct MHD_Connection *conn)
+{
+    const struct conn_state *cs = state_of(conn);
+
+    return cs != NULL && cs->overflow;
+}
+
+/* The deadlines of `conn`, for the srv_deadlines_*() calls. */
+static struct srv_watched *watched_of(struct MHD_Connection *conn)
+{
+    const struct conn_state *cs = state_of(conn);
+
+    return cs != NULL ? cs->watched : NULL;
 }
 
 static enum MHD_Result queue(struct srv_http *http, struct MHD_Connection *conn,
@@ -345,6 +370,15 @@ static unsigned long long content_length(struct MHD_Connection *conn)
                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 
     return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+/* True when a body follows the request head. */
+static bool has_body(struct MHD_Connection *conn)
+{
+    return content_length(conn) > 0 ||
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+               NULL;
 }
 
 static enum MHD_Result add_param(void *cls, enum MHD_ValueKind kind,
@@ -530,6 +564,7 @@ static enum MHD_Result stream_step(struct srv_http *http, struct request *rq,
 {
     if (*size > 0) {
         rq->received += *size;
+        srv_deadlines_body(http->deadlines, watched_of(conn), *size);
         api_stream_data(rq->stream, data, *size);
         *size = 0;
         if (rq->received <= http->cfg->max_body)
@@ -539,6 +574,7 @@ static enum MHD_Result stream_step(struct srv_http *http, struct request *rq,
         rq->stream = NULL;
         return refuse_now(conn, &rq->resp);
     }
+    srv_deadlines_work(http->deadlines, watched_of(conn));
     api_stream_end(rq->stream, &rq->resp);
     rq->stream = NULL;
     return queue(http, conn, &rq->resp);
@@ -559,6 +595,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         if (rq == NULL)
             return MHD_NO;
         *state = rq;
+        srv_deadlines_head(http->deadlines, watched_of(conn), has_body(conn));
         rq->cancel = (struct smtp_cancel){client_gone, conn};
         api_response_init(&rq->resp);
         buf_init(&rq->body, http->cfg->max_body);
@@ -586,6 +623,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return stream_step(http, rq, upload_data, upload_data_size, conn);
     if (*upload_data_size > 0) {
         rq->received += *upload_data_size;
+        srv_deadlines_body(http->deadlines, watched_of(conn),
+                           *upload_data_size);
         if (rq->received > http->cfg->max_body ||
             buf_append(&rq->body, upload_data, *upload_data_size) != GW_OK) {
             api_error(&rq->resp, 413, NULL,
@@ -596,6 +635,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    srv_deadlines_work(http->deadlines, watched_of(conn));
     api_handle(rq->route, http->ctx,
                &(struct api_call){url, &rq->caller, &rq->body, &rq->cancel},
                &rq->resp);
@@ -608,7 +648,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     struct srv_http *http = cls;
     struct request *rq = *state;
 
-    (void)conn, (void)why;
+    (void)why;
+    srv_deadlines_idle(http->deadlines, watched_of(conn));
     if (rq == NULL)
         return;
     /* A stream still open here lost its client before the end. */
@@ -678,18 +719,33 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 {
     struct srv_http *http = cls;
     const struct sockaddr *client = client_of(conn);
+    const union MHD_ConnectionInfo *fd;
+    struct conn_state *cs;
 
     if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+        cs = *socket_context;
         if (client != NULL)
             srv_clients_remove(http->clients, client);
+        if (cs != NULL)
+            srv_deadlines_remove(http->deadlines, cs->watched);
+        if (cs != &overflow_without_memory)
+            free(cs);
         atomic_fetch_sub(&http->open, 1);
         return;
     }
     if (client != NULL)
         srv_clients_add(http->clients, client);
+    cs = calloc(1, sizeof(*cs));
+    fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (cs != NULL && fd != NULL)
+        cs->watched = srv_deadlines_add(http->deadlines, fd->connect_fd);
+    *socket_context = cs;
     if (atomic_fetch_add(&http->open, 1) < http->cfg->max_connections)
         return;
-    *socket_context = (void *)(uintptr_t)&overflow_mark;
+    if (cs != NULL)
+        cs->overflow = true;
+    else
+        *socket_context = &overflow_without_memory;
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                               (unsigned)OVERFLOW_TIMEOUT_S);
 }
@@ -721,6 +777,13 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
         gw_error_set(err, GW_ENOMEM, "out of memory");
         return NULL;
     }
+    http->deadlines = srv_deadlines_start(cfg->header_timeout_s * 1000,
+                                          IDLE_TIMEOUT_S * 1000, err);
+    if (http->deadlines == NULL) {
+        srv_clients_free(http->clients);
+        free(http);
+        return NULL;
+    }
     pthread_mutex_init(&http->log_lock, NULL);
     if (cfg->listen_sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -736,6 +799,7 @@ struct srv_http *srv_http_start(const struct srv_config *cfg,
         MHD_OPTION_END);
     if (http->daemon == NULL) {
         pthread_mutex_destroy(&http->log_lock);
+        srv_deadlines_stop(http->deadlines);
         srv_clients_free(http->clients);
         free(http);
         gw_error_set(err, GW_EINVAL, "cannot listen on %s", cfg->listen);
@@ -784,6 +848,7 @@ unsigned srv_http_shutdown(struct srv_http *http, unsigned timeout_ms)
                  http->refusal_lines.suppressed,
                  atomic_load(&http->refused_per_ip));
     pthread_mutex_destroy(&http->log_lock);
+    srv_deadlines_stop(http->deadlines);
     srv_clients_free(http->clients);
     free(http);
     return 0;

@@ -89,8 +89,14 @@ describe('more connections than FD_SETSIZE', { skip: tooLow }, () => {
     const smtp = await startSmtpServer();
     const gw = await startGateway({
       smtpPort: smtp.port,
-      // Every connection comes from this one client, 127.0.0.1.
-      env: { GATEWAY_LOG_LEVEL: 'info', GATEWAY_MAX_CONNECTIONS: 2000, GATEWAY_MAX_CONNECTIONS_PER_IP: 2000 },
+      // Every connection comes from this one client, 127.0.0.1, and they
+      // stay open without a request for as long as the test takes.
+      env: {
+        GATEWAY_LOG_LEVEL: 'info',
+        GATEWAY_MAX_CONNECTIONS: 2000,
+        GATEWAY_MAX_CONNECTIONS_PER_IP: 2000,
+        GATEWAY_HEADER_TIMEOUT: 120,
+      },
     });
     let socks = [];
     try {

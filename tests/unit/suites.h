@@ -18,6 +18,7 @@
     SUITE(data)                                                                \
     SUITE(config)                                                              \
     SUITE(clients)                                                             \
+    SUITE(deadlines)                                                           \
     SUITE(encode)                                                              \
     SUITE(addr)                                                                \
     SUITE(mime)                                                                \
